@@ -10,16 +10,27 @@ Conventions used everywhere in the book:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
 __all__ = [
+    "per_token_losses",
     "icl_indices",
     "icl_score",
     "repeated_random_tokens",
     "prefix_matching_score",
     "previous_token_score",
 ]
+
+
+def per_token_losses(
+    logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos_minus_1"]:
+    """Cross-entropy of every next-token prediction: ``out[:, i]`` is the loss of predicting
+    ``tokens[:, i + 1]`` from ``tokens[:, :i + 1]`` (the book's per-token loss convention)."""
+    lp = F.log_softmax(logits[:, :-1].float(), dim=-1)
+    return -lp.gather(-1, tokens[:, 1:, None].long()).squeeze(-1)
 
 
 def icl_indices(n_ctx: int) -> tuple[int, int]:

@@ -1,0 +1,90 @@
+"""Command line: ``python -m induction_heads {data,train,zoo} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import MODEL_NAMES, PRESETS, SIZES
+
+DEVICES = ("cpu", "cuda")
+
+
+def _parser() -> argparse.ArgumentParser:
+    presets = "\n".join(f"  {p.name:<6} {p.description}" for p in PRESETS.values())
+    epilog = f"presets:\n{presets}\nmodels:\n  " + ", ".join(MODEL_NAMES)
+    ap = argparse.ArgumentParser(
+        prog="python -m induction_heads",
+        description="Train and inspect the model zoo of 'Induction Heads, reproduced'.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def common(p, model: bool):
+        p.add_argument("--preset", required=True, help=f"one of: {', '.join(SIZES)}")
+        if model:
+            p.add_argument("--model", required=True, help=f"one of: {', '.join(MODEL_NAMES)}")
+        p.add_argument("--device", default="cpu", help="cpu or cuda")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    d = sub.add_parser("data", help="build the tokenizer and evaluation set of a preset",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--preset", required=True, help=f"one of: {', '.join(SIZES)}")
+    d.add_argument("--corpus", default="stdlib", help="'stdlib' (default), a local folder, or 'hf:<data set>'")
+    d.add_argument("--force", action="store_true", help="rebuild the tokenizer and evaluation set")
+    t = sub.add_parser("train", help="train (or resume) one model",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(t, model=True)
+    t.add_argument("--out", default=None, help="run folder (default data/<preset>/runs/<model>)")
+    z = sub.add_parser("zoo", help="train every model of a preset, skipping finished runs",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(z, model=False)
+    z.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated subset")
+    return ap
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.preset not in PRESETS:
+        return _fail(f"unknown preset {args.preset!r}; choose one of: {', '.join(SIZES)}")
+    if getattr(args, "device", "cpu") not in DEVICES:
+        return _fail(f"unknown device {args.device!r}; choose one of: {', '.join(DEVICES)}")
+    if getattr(args, "device", "cpu") == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            return _fail("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
+    if args.command == "data":
+        from .dataset import prepare_data
+
+        prepare_data(args.preset, source=args.corpus, force=args.force)
+        return 0
+    names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
+    from .config import validate_model_name
+
+    for n in names:
+        try:
+            validate_model_name(n)
+        except ValueError as e:
+            return _fail(str(e))
+    import torch
+
+    from .train import train
+
+    if args.device == "cpu":
+        torch.set_num_threads(1)
+    for n in names:
+        out = train(args.preset, n, out=getattr(args, "out", None), device=args.device,
+                    progress=not args.no_progress)
+        print(f"{args.preset}/{n}: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

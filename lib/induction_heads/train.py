@@ -1,0 +1,355 @@
+"""The trainer and its recorder.
+
+AdamW with linear warm-up (then constant or cosine), snapshots at log-spaced steps densified
+where the phase change is expected, and at every snapshot the paper's measurements on the
+preset's shared held-out evaluation set:
+
+- ``loss_by_position [S, n_ctx-1]``: mean loss at every context position;
+- ``per_token_loss [S, n_eval]``: the loss at one fixed random position per sequence;
+- ``icl_score [S]``; ``prefix_matching [S, L, H]``; ``previous_token [S, L, H]``;
+- ``train_loss [S]`` (mean training loss since the previous snapshot), ``lr``, ``elapsed_s``.
+
+Resumable: a run killed at any moment resumes from its last resume point with the same command,
+and on CPU the finished run is bit-identical to an uninterrupted one (batches depend only on the
+step; optimizer state and accumulators are saved exactly). All writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import subprocess
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from .config import ModelConfig, TrainConfig, get_preset, model_config, train_config
+from .dataset import prepare_data, sample_batch, train_stream
+from .metrics import icl_score, prefix_matching_score, previous_token_score, repeated_random_tokens
+from .model import InductionLM
+from .runs import (
+    atomic_save_tensors,
+    atomic_write_json,
+    load_eval_set,
+    load_token_counts,
+    preset_dir,
+    read_tensors,
+)
+from .tokenizer import random_token_pool
+
+__all__ = [
+    "snapshot_steps",
+    "lr_at",
+    "per_position_loss",
+    "Recorder",
+    "train",
+    "select_checkpoints",
+]
+
+METRIC_KEYS = (
+    "step", "tokens", "train_loss", "lr", "elapsed_s", "loss_by_position", "per_token_loss",
+    "icl_score", "prefix_matching", "previous_token",
+)
+
+
+def snapshot_steps(t: TrainConfig) -> list[int]:
+    """Step 0, log-spaced steps up to the end, and evenly spaced steps inside ``t.dense``."""
+    log = np.unique(np.round(np.logspace(0, math.log10(t.total_steps), t.n_log_snapshots)).astype(int))
+    lo, hi = (int(f * t.total_steps) for f in t.dense)
+    dense = np.linspace(lo, hi, t.n_dense_snapshots).round().astype(int)
+    return sorted({0, t.total_steps, *log.tolist(), *dense.tolist()})
+
+
+def lr_at(step: int, t: TrainConfig) -> float:
+    """Linear warm-up to ``t.lr``, then constant or cosine down to ``t.min_lr_frac * t.lr``."""
+    if step < t.warmup_steps:
+        return t.lr * (step + 1) / t.warmup_steps
+    if t.schedule == "constant":
+        return t.lr
+    frac = (step - t.warmup_steps) / max(1, t.total_steps - t.warmup_steps)
+    return t.lr * (t.min_lr_frac + (1 - t.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def per_position_loss(
+    logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos_minus_1"]:
+    """``loss[b, i]`` = cross-entropy of predicting ``tokens[b, i+1]`` from ``tokens[b, :i+1]``."""
+    return F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(), tokens[:, 1:].flatten(), reduction="none"
+    ).view(tokens.shape[0], -1)
+
+
+class Recorder:
+    """Computes one snapshot's measurements on the shared evaluation set of a preset."""
+
+    def __init__(self, size: str, eval_batch_size: int, device: str = "cpu"):
+        self.tokens, self.positions = load_eval_set(size)
+        self.batch = eval_batch_size
+        self.device = device
+        pool = random_token_pool(load_token_counts(size))
+        # The paper's evaluator: BOS + 25 random tokens repeated 4 times, 10 sequences.
+        self.repeated = repeated_random_tokens(pool, n_sequences=10, length=25, repeats=4, bos=0, seed=0)
+        self.text_for_prev = self.tokens[:16]
+
+    @torch.no_grad()
+    def eval_losses(self, model: InductionLM) -> Float[Tensor, "n_eval pos"]:
+        out = []
+        for i in range(0, len(self.tokens), self.batch):
+            toks = self.tokens[i : i + self.batch].to(self.device)
+            out.append(per_position_loss(model(toks), toks).cpu())
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def __call__(self, model: InductionLM) -> dict[str, Tensor]:
+        was_training = model.training
+        model.eval()
+        losses = self.eval_losses(model)
+        lbp = losses.mean(0)
+        rep = self.repeated.to(self.device)
+        prefix = prefix_matching_score(model.attention_patterns(rep).cpu(), self.repeated)
+        prev = previous_token_score(model.attention_patterns(self.text_for_prev.to(self.device)).cpu())
+        model.train(was_training)
+        return {
+            "loss_by_position": lbp,
+            "per_token_loss": losses[torch.arange(len(losses)), self.positions],
+            "icl_score": icl_score(lbp),
+            "prefix_matching": prefix,
+            "previous_token": prev,
+        }
+
+
+def _param_groups(model: InductionLM, weight_decay: float):
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "transformer-lens", "tokenizers", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _optimizer_state_tensors(opt: torch.optim.Optimizer) -> dict[str, Tensor]:
+    out = {}
+    for i, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            out[f"opt.{i}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return out
+
+
+def _load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        if key.startswith("opt."):
+            _, i, k = key.split(".", 2)
+            state.setdefault(int(i), {})[k] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def select_checkpoints(icl: Tensor, steps: list[int], n_keep: int) -> list[int]:
+    """Snapshot steps whose checkpoints are kept: where the ICL score has made 10%, 50% and 90%
+    of its total change (before, during and after the phase change when there is one), the
+    first snapshot after warm-up-scale training, and the final step; at most ``n_keep``."""
+    icl = icl.float()
+    total = icl[-1] - icl[0]
+    keep = {steps[-1]}
+    if abs(float(total)) > 1e-6:
+        progress = (icl - icl[0]) / total
+        for q in (0.1, 0.5, 0.9):
+            idx = int(torch.nonzero(progress >= q)[0]) if bool((progress >= q).any()) else len(steps) - 1
+            keep.add(steps[idx])
+    return sorted(keep)[-n_keep:]
+
+
+def _setup_logger(path: Path) -> logging.Logger:
+    logger = logging.getLogger(f"induction_heads.train.{path}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        h = logging.FileHandler(path)
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(h)
+    return logger
+
+
+def train(
+    size: str,
+    name: str,
+    out: Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    stop_after_step: int | None = None,
+) -> Path:
+    """Train (or resume, or skip if finished) model ``name`` of preset ``size``.
+
+    Args:
+        out: run folder (default ``data/<size>/runs/<name>``).
+        device: ``"cpu"`` or ``"cuda"``.
+        stop_after_step: stop (resumably) once this step is done; for tests of resumption.
+    Returns the run folder.
+    """
+    cfg: ModelConfig = model_config(size, name)
+    tcfg: TrainConfig = train_config(size, name)
+    preset = get_preset(size)
+    run = Path(out) if out is not None else preset_dir(size) / "runs" / name
+    run.mkdir(parents=True, exist_ok=True)
+    info_path, metrics_path, resume_path = run / "info.json", run / "metrics.safetensors", run / "resume.safetensors"
+    if info_path.exists() and json.loads(info_path.read_text()).get("finished"):
+        return run
+    log = _setup_logger(run / "train.log")
+    prepare_data(size, log=log.info)
+    stream = train_stream(size)
+    torch.manual_seed(cfg.seed)
+    model = InductionLM(cfg).to(device)
+    opt = torch.optim.AdamW(_param_groups(model, tcfg.weight_decay), lr=tcfg.lr, betas=tcfg.betas)
+    recorder = Recorder(size, tcfg.eval_batch_size, device)
+    snaps = snapshot_steps(tcfg)
+    history: dict[str, list[Tensor]] = {k: [] for k in METRIC_KEYS}
+    start, loss_sum, loss_n, elapsed = 0, 0.0, 0, 0.0
+
+    if resume_path.exists():
+        r = read_tensors(resume_path, "delete it to restart the run")
+        model.load_state_dict({k[6:]: v for k, v in r.items() if k.startswith("model.")})
+        _load_optimizer_state(opt, r)
+        start, loss_sum, loss_n, elapsed = int(r["step"]), float(r["loss_sum"]), int(r["loss_n"]), float(r["elapsed_s"])
+        if metrics_path.exists():
+            m = read_tensors(metrics_path, "delete the run folder to restart it")
+            keep = m["step"] <= start
+            history = {k: list(m[k][keep]) for k in METRIC_KEYS}
+        log.info(f"resuming {size}/{name} at step {start}")
+    else:
+        log.info(f"starting {size}/{name}: {json.dumps(asdict(cfg))}")
+
+    def snapshot(step: int) -> None:
+        nonlocal loss_sum, loss_n
+        rec = recorder(model)
+        row = {
+            "step": torch.tensor(step),
+            "tokens": torch.tensor(step * tcfg.batch_size * cfg.n_ctx),
+            "train_loss": torch.tensor(loss_sum / loss_n if loss_n else float("nan")),
+            "lr": torch.tensor(lr_at(max(step - 1, 0), tcfg)),
+            "elapsed_s": torch.tensor(elapsed),
+            **rec,
+        }
+        for k in METRIC_KEYS:
+            history[k].append(row[k])
+        loss_sum, loss_n = 0.0, 0
+        atomic_save_tensors({k: torch.stack(v) for k, v in history.items()}, metrics_path)
+        atomic_save_tensors(model.state_dict(), run / "checkpoints" / f"step_{step:07d}.safetensors")
+        log.info(
+            f"step {step} tokens {int(row['tokens']):,} eval_loss {float(rec['per_token_loss'].mean()):.3f} "
+            f"icl {float(rec['icl_score']):+.3f} prefix_max {float(rec['prefix_matching'].max()):.3f} "
+            f"prev_max {float(rec['previous_token'].max()):.3f}"
+        )
+
+    def save_resume(step: int) -> None:
+        atomic_save_tensors(
+            {
+                **{f"model.{k}": v for k, v in model.state_dict().items()},
+                **_optimizer_state_tensors(opt),
+                "step": torch.tensor(step),
+                "loss_sum": torch.tensor(loss_sum, dtype=torch.float64),
+                "loss_n": torch.tensor(loss_n),
+                "elapsed_s": torch.tensor(elapsed, dtype=torch.float64),
+            },
+            resume_path,
+        )
+
+    if start == 0 and not history["step"]:
+        snapshot(0)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=tcfg.total_steps, initial=start, desc=f"{size}/{name}", unit="step", mininterval=2)
+    model.train()
+    t0 = time.perf_counter()
+    for step in range(start, tcfg.total_steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, tcfg)
+        batch = sample_batch(stream, step, tcfg.batch_size, cfg.n_ctx, tcfg.data_seed).to(device)
+        logits = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+        opt.step()
+        loss_sum += float(loss.detach())
+        loss_n += 1
+        done = step + 1
+        elapsed += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if done in snaps:
+            snapshot(done)
+        if done % tcfg.resume_every == 0 or done in snaps:
+            save_resume(done)
+        if bar is not None:
+            bar.update(1)
+            if done in snaps:
+                bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", icl=f"{float(history['icl_score'][-1]):+.2f}",
+                                prefix=f"{float(history['prefix_matching'][-1].max()):.2f}")
+        if stop_after_step is not None and done >= stop_after_step and done < tcfg.total_steps:
+            save_resume(done)
+            if bar is not None:
+                bar.close()
+            return run
+    if bar is not None:
+        bar.close()
+
+    # Keep a few full checkpoints (before / during / after the ICL change, and the final one).
+    m = {k: torch.stack(v) for k, v in history.items()}
+    steps = m["step"].tolist()
+    keep = set(select_checkpoints(m["icl_score"], steps, preset.n_checkpoints))
+    for p in (run / "checkpoints").glob("step_*.safetensors"):
+        if int(p.stem.split("_")[1]) not in keep:
+            p.unlink()
+    atomic_write_json(
+        {
+            "size": size,
+            "name": name,
+            "model_config": asdict(cfg),
+            "train_config": asdict(tcfg),
+            "seed": cfg.seed,
+            "data_seed": tcfg.data_seed,
+            "versions": _versions(),
+            "git_commit": _git_commit(),
+            "hardware": {"platform": platform.platform(), "processor": platform.processor(),
+                         "device": device, "torch_threads": torch.get_num_threads()},
+            "wall_time_s": elapsed,
+            "tokens_trained": int(m["tokens"][-1]),
+            "n_snapshots": len(steps),
+            "checkpoints": sorted(keep),
+            "finished": True,
+        },
+        info_path,
+    )
+    resume_path.unlink(missing_ok=True)
+    log.info(f"finished in {elapsed:.0f}s; kept checkpoints at steps {sorted(keep)}")
+    return run

@@ -1,0 +1,31 @@
+"""Shared fixtures. Tests that need a preset's data build the tiny preset's tokenizer and
+evaluation set in a temporary data folder, never in the repository's data/."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory):
+    import os
+
+    from induction_heads.dataset import prepare_data
+
+    root = tmp_path_factory.mktemp("data")
+    old = os.environ.get("INDUCTION_HEADS_DATA")
+    os.environ["INDUCTION_HEADS_DATA"] = str(root)
+    try:
+        prepare_data("tiny", log=lambda *_: None)
+    finally:
+        if old is None:
+            del os.environ["INDUCTION_HEADS_DATA"]
+        else:
+            os.environ["INDUCTION_HEADS_DATA"] = old
+    return root
+
+
+@pytest.fixture
+def tiny_data(tiny_data_dir, monkeypatch):
+    monkeypatch.setenv("INDUCTION_HEADS_DATA", str(tiny_data_dir))
+    return tiny_data_dir
