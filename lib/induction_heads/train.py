@@ -206,6 +206,8 @@ def train(
     device: str = "cpu",
     progress: bool = True,
     stop_after_step: int | None = None,
+    model_cfg: ModelConfig | None = None,
+    train_cfg: TrainConfig | None = None,
 ) -> Path:
     """Train (or resume, or skip if finished) model ``name`` of preset ``size``.
 
@@ -213,11 +215,16 @@ def train(
         out: run folder (default ``data/<size>/runs/<name>``).
         device: ``"cpu"`` or ``"cuda"``.
         stop_after_step: stop (resumably) once this step is done; for tests of resumption.
+        model_cfg, train_cfg: override the preset's configs (calibration sweeps); the preset
+            still provides the tokenizer and evaluation set, so the vocabulary and context
+            length must match it.
     Returns the run folder.
     """
-    cfg: ModelConfig = model_config(size, name)
-    tcfg: TrainConfig = train_config(size, name)
-    preset = get_preset(size)
+    cfg: ModelConfig = model_cfg or model_config(size, name)
+    tcfg: TrainConfig = train_cfg or train_config(size, name)
+    p = get_preset(size)
+    if (cfg.d_vocab, cfg.n_ctx) != (p.vocab_size, p.n_ctx):
+        raise ValueError(f"model_cfg must keep the {size} preset's vocabulary and context length")
     run = Path(out) if out is not None else preset_dir(size) / "runs" / name
     run.mkdir(parents=True, exist_ok=True)
     info_path, metrics_path, resume_path = run / "info.json", run / "metrics.safetensors", run / "resume.safetensors"
@@ -326,7 +333,7 @@ def train(
     # Keep a few full checkpoints (before / during / after the ICL change, and the final one).
     m = {k: torch.stack(v) for k, v in history.items()}
     steps = m["step"].tolist()
-    keep = set(select_checkpoints(m["icl_score"], steps, preset.n_checkpoints))
+    keep = set(select_checkpoints(m["icl_score"], steps, p.n_checkpoints))
     for p in (run / "checkpoints").glob("step_*.safetensors"):
         if int(p.stem.split("_")[1]) not in keep:
             p.unlink()

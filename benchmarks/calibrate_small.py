@@ -1,0 +1,101 @@
+"""Calibration sweep for the `small` preset: when do induction heads form on 2 CPU cores?
+
+Each configuration trains a 2-layer attention-only model (and, with --with-1l, its 1-layer
+control) with the real trainer on the small preset's tokenizer and evaluation set, one thread,
+one run at a time, and reports when the largest prefix-matching score first passes 0.1, 0.3 and
+0.5, the ICL score before and after, and the wall time:
+
+    python benchmarks/calibrate_small.py --configs P5,lr2e-3 [--out runs/calibration]
+    python benchmarks/calibrate_small.py --report            # table of finished sweeps
+
+Runs are resumable (rerun the same command). Results go to <out>/<config>/ and the table to
+stdout as markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from induction_heads.config import model_config, train_config
+from induction_heads.runs import read_tensors
+from induction_heads.train import train
+
+# name -> (model overrides, train overrides), relative to the small preset's attn-only-2l.
+CONFIGS: dict[str, tuple[dict, dict]] = {
+    "P5": ({}, {}),  # the probe of shared/notes/calibration-probes.md, as the small preset
+    "lr2e-3": ({}, {"lr": 2e-3}),
+    "lr3e-3": ({}, {"lr": 3e-3}),
+    "b16-lr2e-3": ({}, {"batch_size": 16, "lr": 2e-3, "total_steps": 15_000}),
+    "h2x64": ({"n_heads": 2, "d_head": 64}, {}),
+    "d96-h3x32": ({"d_model": 96, "n_heads": 3, "d_head": 32}, {}),
+}
+
+
+def onset_table(metrics: dict[str, torch.Tensor]) -> dict:
+    prefix = metrics["prefix_matching"].flatten(1).max(1).values
+    tokens = metrics["tokens"]
+
+    def first(th):
+        idx = torch.nonzero(prefix >= th)
+        return int(tokens[idx[0, 0]]) if len(idx) else None
+
+    return {
+        "tokens_prefix_0.1": first(0.1),
+        "tokens_prefix_0.3": first(0.3),
+        "tokens_prefix_0.5": first(0.5),
+        "prefix_final": round(float(prefix[-1]), 3),
+        "prefix_max": round(float(prefix.max()), 3),
+        "prev_max": round(float(metrics["previous_token"].flatten(1).max(1).values.max()), 3),
+        "icl_first": round(float(metrics["icl_score"][1]), 3),
+        "icl_final": round(float(metrics["icl_score"][-1]), 3),
+        "tokens_trained": int(tokens[-1]),
+        "wall_s": round(float(metrics["elapsed_s"][-1])),
+    }
+
+
+def run_config(label: str, layers: int, out: Path) -> Path:
+    mo, to = CONFIGS[label]
+    name = f"attn-only-{layers}l"
+    mcfg = replace(model_config("small", name), **mo)
+    tcfg = replace(train_config("small", name), **to)
+    return train("small", name, out=out / f"{label}-{layers}l", progress=True, model_cfg=mcfg, train_cfg=tcfg)
+
+
+def report(out: Path) -> None:
+    print("| config | overrides | tokens to prefix 0.1 / 0.3 / 0.5 | prefix final (max) | prev max | ICL first -> final | tokens | wall |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run in sorted(out.glob("*/metrics.safetensors")):
+        label = run.parent.name
+        m = onset_table(read_tensors(run, "rerun the sweep"))
+        base = label.rsplit("-", 1)[0]
+        fmt = lambda v: "-" if v is None else f"{v / 1e6:.1f}M"
+        print(f"| {label} | {json.dumps(CONFIGS.get(base, ({}, {})))} | {fmt(m['tokens_prefix_0.1'])} / "
+              f"{fmt(m['tokens_prefix_0.3'])} / {fmt(m['tokens_prefix_0.5'])} | {m['prefix_final']} ({m['prefix_max']}) | "
+              f"{m['prev_max']} | {m['icl_first']:+.2f} -> {m['icl_final']:+.2f} | {m['tokens_trained'] / 1e6:.1f}M | {m['wall_s']}s |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="P5", help=f"comma-separated, from: {', '.join(CONFIGS)}")
+    ap.add_argument("--out", default="runs/calibration")
+    ap.add_argument("--with-1l", action="store_true", help="also train the 1-layer control")
+    ap.add_argument("--report", action="store_true")
+    args = ap.parse_args()
+    out = Path(args.out)
+    if not args.report:
+        torch.set_num_threads(1)
+        for label in args.configs.split(","):
+            if label not in CONFIGS:
+                raise SystemExit(f"unknown config {label!r}; choose from: {', '.join(CONFIGS)}")
+            for layers in ((2, 1) if args.with_1l else (2,)):
+                run_config(label, layers, out)
+    report(out)
+
+
+if __name__ == "__main__":
+    main()
