@@ -1,0 +1,57 @@
+# Induction Heads, reproduced: the two commands are `make book` and `make test` (see README.md).
+# Nothing here trains a model except `make zoo`: the run store in data/ is committed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# nbval compares every text output of the stored chapters, after this file's substitutions.
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg
+PRESET ?= small
+
+.PHONY: book test unit nbval chapters sync check-site zoo venv clean
+
+# The pinned environment. torch comes first, from its CPU wheel: an unpinned torch (pulled in by
+# transformer-lens) would download gigabytes of CUDA libraries.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$$(grep -E '^torch==' requirements.txt)"
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+## make book: execute every chapter for every size whose run store exists, build _build/html
+book: $(STAMP)
+	$(BIN)/python -m induction_heads.bookbuild book
+
+## make test: unit tests, nbval on the stored chapters (default size), then the book build
+test: unit nbval book
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -q $(NBVAL) chapters
+
+## make chapters: re-execute chapters/*.ipynb in place at the default size (reference outputs)
+chapters: $(STAMP)
+	$(BIN)/python -m induction_heads.bookbuild chapters
+
+## make sync: rewrite each chapter's Colab cell and default size from _config.yml / book.py
+sync: $(STAMP)
+	$(BIN)/python -m induction_heads.bookbuild sync
+
+## make check-site: open every page of _build/html in headless Chromium, offline
+check-site: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
+
+## make zoo PRESET=small: train (or resume) every model of a preset into data/<preset>
+zoo: $(STAMP)
+	$(BIN)/python -m induction_heads zoo --preset $(PRESET)
+
+clean:
+	rm -rf _build
