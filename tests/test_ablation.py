@@ -95,6 +95,11 @@ def test_zoo_bridges_batched_equals_naive(name):
         for max_sequences in (3, 12):
             batched = single_head_ablations(bridge, tokens, preserve, max_sequences=max_sequences)
             assert torch.allclose(batched, naive, atol=1e-5), (preserve, max_sequences)
+    positions = torch.randint(0, 47, (5, 3), generator=torch.Generator().manual_seed(1))
+    for preserve in (True, False):  # losses at selected positions only = the full losses gathered
+        naive = naive_single_head_ablations(bridge, tokens, preserve)
+        picked = single_head_ablations(bridge, tokens, preserve, max_sequences=3, positions=positions)
+        assert torch.allclose(picked, naive.gather(-1, positions.expand(2, 2, 5, 3)), atol=1e-5)
     last = bridge.cfg.n_layers - 1
     assert torch.allclose(single_head_ablations(bridge, tokens, True)[last],
                           single_head_ablations(bridge, tokens, False)[last], atol=1e-5)

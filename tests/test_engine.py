@@ -219,3 +219,23 @@ def test_cli_rejects_bad_choices_with_one_line(args, msg):
     r = _cli(*args)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and msg in r.stderr
+
+
+def test_recorder_ablations_equal_the_full_computation(tiny_data):
+    """The recorder unembeds only the positions ΔICL and the per-token-loss vector need."""
+    from induction_heads.ablation import delta_icl, single_head_ablations
+    from induction_heads.phase import per_token_loss_vector
+    from induction_heads.train import Recorder
+
+    rec = Recorder("tiny", 32, n_ablation_sequences=16)
+    model = InductionLM(model_config("tiny", "attn-only-2l")).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(3)) * 0.1)
+    bridge = to_bridge(model)
+    clean = rec.eval_losses(model)[:16]
+    fast = rec.ablations(bridge, clean)
+    full = single_head_ablations(bridge, rec.tokens[:16])
+    assert torch.allclose(fast["ablation_delta_icl"], delta_icl(full, clean), atol=1e-5)
+    assert torch.allclose(fast["ablation_per_token_loss"], per_token_loss_vector(full, rec.positions[:16]), atol=1e-5)
+    assert fast["ablation_delta_icl"].abs().max() > 1e-3  # the check is not vacuous

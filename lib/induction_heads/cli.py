@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(z, model=False)
     z.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated subset")
+    s = sub.add_parser("summary", help="the reproduction's headline numbers for every finished run",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--size", "--preset", dest="preset", required=True, help=f"one of: {', '.join(SIZES)}")
+    s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    s.add_argument("--no-ablation", action="store_true", help="skip the (slower) induction-head ablation")
     return ap
 
 
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
         prepare_data(args.preset, source=args.corpus, force=args.force)
         return 0
+    if args.command == "summary":
+        return _summary(args)
     names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
     from .config import validate_model_name
 
@@ -83,6 +90,29 @@ def main(argv: list[str] | None = None) -> int:
         out = train(args.preset, n, out=getattr(args, "out", None), device=args.device,
                     progress=not args.no_progress)
         print(f"{args.preset}/{n}: {out}")
+    return 0
+
+
+def _summary(args) -> int:
+    import json
+
+    import torch
+
+    from .summary import summary
+
+    torch.set_num_threads(1)
+    try:
+        table = summary(args.preset, with_ablation=not args.no_ablation)
+    except FileNotFoundError as e:
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    cols = ["layers", "attn_only", "smeared_key", "icl_score_final", "icl_score_before_window",
+            "fraction_of_icl_in_window", "max_prefix_matching_score", "induction_heads", "loss_bump"]
+    print("model".ljust(20) + "".join(c[:14].rjust(16) for c in cols))
+    for name, row in table.items():
+        print(name.ljust(20) + "".join(str(row.get(c))[:14].rjust(16) for c in cols))
     return 0
 
 

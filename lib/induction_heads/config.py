@@ -81,6 +81,7 @@ class TrainConfig:
     resume_every: int = 200  # steps between resumable checkpoints
     n_eval_sequences: int = 256
     eval_batch_size: int = 64
+    n_ablation_sequences: int = 0  # per-snapshot single-head ablations on this many eval sequences
     data_seed: int = 1234
 
 
@@ -124,6 +125,7 @@ PRESETS: dict[str, Preset] = {
             resume_every=40,
             n_eval_sequences=32,
             eval_batch_size=32,
+            n_ablation_sequences=32,
         ),
     ),
     "small": Preset(
@@ -146,6 +148,7 @@ PRESETS: dict[str, Preset] = {
             resume_every=500,
             n_eval_sequences=512,
             eval_batch_size=128,
+            n_ablation_sequences=128,
         ),
     ),
     "base": Preset(

@@ -18,6 +18,7 @@ __all__ = [
     "per_token_losses",
     "icl_indices",
     "icl_score",
+    "icl_window_positions",
     "repeated_random_tokens",
     "prefix_matching_score",
     "previous_token_score",
@@ -66,7 +67,17 @@ def icl_score(
             window keeps the estimate's noise below a few hundredths of a nat. ``0`` gives the
             paper's single-index reading.
     """
-    n_pos = loss_by_position.shape[-1]
+    early_idx, late_idx = icl_window_positions(loss_by_position.shape[-1], early, late, halfwidth)
+    return loss_by_position[..., late_idx].mean(-1) - loss_by_position[..., early_idx].mean(-1)
+
+
+def icl_window_positions(
+    n_pos: int, early: int | None = None, late: int | None = None, halfwidth: int = 2
+) -> tuple[list[int], list[int]]:
+    """The context positions :func:`icl_score` averages: ``(early window, late window)``.
+
+    Useful where only those positions' losses are computed (per-snapshot ablations).
+    """
     d_early, d_late = icl_indices(n_pos + 1)
     early = d_early if early is None else early
     late = min(d_late, n_pos - 1 - halfwidth) if late is None else late
@@ -74,11 +85,7 @@ def icl_score(
         raise ValueError(
             f"ICL indices early={early}, late={late} (+/-{halfwidth}) do not fit {n_pos} positions"
         )
-
-    def window(i: int) -> Tensor:
-        return loss_by_position[..., i - halfwidth : i + halfwidth + 1].mean(-1)
-
-    return window(late) - window(early)
+    return list(range(early - halfwidth, early + halfwidth + 1)), list(range(late - halfwidth, late + halfwidth + 1))
 
 
 def repeated_random_tokens(

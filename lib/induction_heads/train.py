@@ -16,6 +16,7 @@ step; optimizer state and accumulators are saved exactly). All writes are atomic
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -33,8 +34,18 @@ from torch import Tensor
 
 from .config import ModelConfig, TrainConfig, get_preset, model_config, train_config
 from .dataset import prepare_data, sample_batch, train_stream
-from .metrics import icl_score, prefix_matching_score, previous_token_score, repeated_random_tokens
-from .model import InductionLM
+from .ablation import single_head_ablations
+from .circuits import copying_score, k_composition_trace, ov_eigenvalue_positivity
+from .metrics import (
+    icl_score,
+    icl_window_positions,
+    per_token_losses,
+    prefix_matching_score,
+    previous_token_score,
+    repeated_random_tokens,
+)
+from .model import InductionLM, to_bridge
+from .phase import per_token_loss_vector, phase_change_window
 from .runs import (
     atomic_save_tensors,
     atomic_write_json,
@@ -48,7 +59,6 @@ from .tokenizer import random_token_pool
 __all__ = [
     "snapshot_steps",
     "lr_at",
-    "per_position_loss",
     "Recorder",
     "train",
     "select_checkpoints",
@@ -56,8 +66,9 @@ __all__ = [
 
 METRIC_KEYS = (
     "step", "tokens", "train_loss", "lr", "elapsed_s", "loss_by_position", "per_token_loss",
-    "icl_score", "prefix_matching", "previous_token",
+    "icl_score", "prefix_matching", "previous_token", "copying", "ov_positivity", "k_composition_trace",
 )
+ABLATION_KEYS = ("ablation_delta_icl", "ablation_per_token_loss")
 
 
 def snapshot_steps(t: TrainConfig) -> list[int]:
@@ -78,19 +89,17 @@ def lr_at(step: int, t: TrainConfig) -> float:
     return t.lr * (t.min_lr_frac + (1 - t.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def per_position_loss(
-    logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]
-) -> Float[Tensor, "batch pos_minus_1"]:
-    """``loss[b, i]`` = cross-entropy of predicting ``tokens[b, i+1]`` from ``tokens[b, :i+1]``."""
-    return F.cross_entropy(
-        logits[:, :-1].flatten(0, 1).float(), tokens[:, 1:].flatten(), reduction="none"
-    ).view(tokens.shape[0], -1)
-
-
 class Recorder:
-    """Computes one snapshot's measurements on the shared evaluation set of a preset."""
+    """Computes one snapshot's measurements on the shared evaluation set of a preset.
 
-    def __init__(self, size: str, eval_batch_size: int, device: str = "cpu"):
+    The fast twin gives the losses and attention patterns; a TransformerLens bridge converted
+    from it gives the circuit statistics (copying, OV positivity, K-composition trace) and,
+    when ``n_ablation_sequences`` > 0, every head's pattern-preserving ablation on the first
+    ``n_ablation_sequences`` evaluation sequences (so Argument 3 needs no checkpoint per
+    snapshot).
+    """
+
+    def __init__(self, size: str, eval_batch_size: int, device: str = "cpu", n_ablation_sequences: int = 0):
         self.tokens, self.positions = load_eval_set(size)
         self.batch = eval_batch_size
         self.device = device
@@ -98,13 +107,14 @@ class Recorder:
         # The paper's evaluator: BOS + 25 random tokens repeated 4 times, 10 sequences.
         self.repeated = repeated_random_tokens(pool, n_sequences=10, length=25, repeats=4, bos=0, seed=0)
         self.text_for_prev = self.tokens[:16]
+        self.n_abl = min(n_ablation_sequences, len(self.tokens))
 
     @torch.no_grad()
     def eval_losses(self, model: InductionLM) -> Float[Tensor, "n_eval pos"]:
         out = []
         for i in range(0, len(self.tokens), self.batch):
             toks = self.tokens[i : i + self.batch].to(self.device)
-            out.append(per_position_loss(model(toks), toks).cpu())
+            out.append(per_token_losses(model(toks), toks).cpu())
         return torch.cat(out)
 
     @torch.no_grad()
@@ -117,12 +127,34 @@ class Recorder:
         prefix = prefix_matching_score(model.attention_patterns(rep).cpu(), self.repeated)
         prev = previous_token_score(model.attention_patterns(self.text_for_prev.to(self.device)).cpu())
         model.train(was_training)
-        return {
+        bridge = to_bridge(copy.deepcopy(model).cpu().eval())
+        out = {
             "loss_by_position": lbp,
-            "per_token_loss": losses[torch.arange(len(losses)), self.positions],
+            "per_token_loss": per_token_loss_vector(losses, self.positions),
             "icl_score": icl_score(lbp),
             "prefix_matching": prefix,
             "previous_token": prev,
+            "copying": copying_score(bridge, self.repeated[:, 1:]),
+            "ov_positivity": ov_eigenvalue_positivity(bridge),
+            "k_composition_trace": k_composition_trace(bridge, prev),
+        }
+        if self.n_abl:
+            out.update(self.ablations(bridge, losses[: self.n_abl]))
+        return out
+
+    def ablations(self, bridge, clean: Float[Tensor, "n pos"]) -> dict[str, Tensor]:
+        """Every head's pattern-preserving ablation on the first ``n_abl`` sequences: its ΔICL
+        and its per-token-loss vector. Only the positions these need are unembedded."""
+        n, n_pos = clean.shape
+        early, late = icl_window_positions(n_pos)
+        window = torch.tensor(early + late).expand(n, -1)
+        positions = torch.cat([window, self.positions[:n, None]], dim=1)
+        ablated = single_head_ablations(bridge, self.tokens[:n], positions=positions)  # [L, H, n, 11]
+        sparse = torch.full((*ablated.shape[:2], n_pos), float("nan"))
+        sparse[..., early + late] = ablated[..., :-1].mean(-2)
+        return {
+            "ablation_delta_icl": icl_score(sparse) - icl_score(clean.mean(0)),
+            "ablation_per_token_loss": ablated[..., -1],
         }
 
 
@@ -173,18 +205,30 @@ def _load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, Tensor]
     opt.load_state_dict(sd)
 
 
-def select_checkpoints(icl: Tensor, steps: list[int], n_keep: int) -> list[int]:
-    """Snapshot steps whose checkpoints are kept: where the ICL score has made 10%, 50% and 90%
-    of its total change (before, during and after the phase change when there is one), the
-    first snapshot after warm-up-scale training, and the final step; at most ``n_keep``."""
-    icl = icl.float()
-    total = icl[-1] - icl[0]
+def select_checkpoints(tokens: Tensor, icl: Tensor, steps: list[int], n_keep: int) -> list[int]:
+    """Snapshot steps whose full checkpoints are kept after training (at most ``n_keep``).
+
+    With a phase change (:func:`induction_heads.phase.phase_change_window`): the last snapshot
+    before the window, the one nearest its peak rate, the first one after it, and the final
+    step. Without one: where the ICL score has made 10%, 50% and 90% of its total change, and
+    the final step.
+    """
     keep = {steps[-1]}
-    if abs(float(total)) > 1e-6:
-        progress = (icl - icl[0]) / total
-        for q in (0.1, 0.5, 0.9):
-            idx = int(torch.nonzero(progress >= q)[0]) if bool((progress >= q).any()) else len(steps) - 1
-            keep.add(steps[idx])
+    window = phase_change_window(tokens.double(), icl.double())
+    t = tokens.double()
+    if window is not None:
+        before = torch.nonzero(t <= window.start)
+        after = torch.nonzero(t >= window.end)
+        keep.add(steps[int(before[-1]) if len(before) else 0])
+        keep.add(steps[int((t - window.peak).abs().argmin())])
+        keep.add(steps[int(after[0]) if len(after) else -1])
+    else:
+        total = icl[-1] - icl[0]
+        if abs(float(total)) > 1e-6:
+            progress = (icl - icl[0]) / total
+            for q in (0.1, 0.5, 0.9):
+                hit = torch.nonzero(progress >= q)
+                keep.add(steps[int(hit[0]) if len(hit) else -1])
     return sorted(keep)[-n_keep:]
 
 
@@ -236,9 +280,10 @@ def train(
     torch.manual_seed(cfg.seed)
     model = InductionLM(cfg).to(device)
     opt = torch.optim.AdamW(_param_groups(model, tcfg.weight_decay), lr=tcfg.lr, betas=tcfg.betas)
-    recorder = Recorder(size, tcfg.eval_batch_size, device)
+    recorder = Recorder(size, tcfg.eval_batch_size, device, tcfg.n_ablation_sequences)
+    keys = METRIC_KEYS + (ABLATION_KEYS if tcfg.n_ablation_sequences else ())
     snaps = snapshot_steps(tcfg)
-    history: dict[str, list[Tensor]] = {k: [] for k in METRIC_KEYS}
+    history: dict[str, list[Tensor]] = {k: [] for k in keys}
     start, loss_sum, loss_n, elapsed = 0, 0.0, 0, 0.0
 
     if resume_path.exists():
@@ -249,7 +294,7 @@ def train(
         if metrics_path.exists():
             m = read_tensors(metrics_path, "delete the run folder to restart it")
             keep = m["step"] <= start
-            history = {k: list(m[k][keep]) for k in METRIC_KEYS}
+            history = {k: list(m[k][keep]) for k in keys}
         log.info(f"resuming {size}/{name} at step {start}")
     else:
         log.info(f"starting {size}/{name}: {json.dumps(asdict(cfg))}")
@@ -265,7 +310,7 @@ def train(
             "elapsed_s": torch.tensor(elapsed),
             **rec,
         }
-        for k in METRIC_KEYS:
+        for k in keys:
             history[k].append(row[k])
         loss_sum, loss_n = 0.0, 0
         atomic_save_tensors({k: torch.stack(v) for k, v in history.items()}, metrics_path)
@@ -333,7 +378,7 @@ def train(
     # Keep a few full checkpoints (before / during / after the ICL change, and the final one).
     m = {k: torch.stack(v) for k, v in history.items()}
     steps = m["step"].tolist()
-    keep = set(select_checkpoints(m["icl_score"], steps, p.n_checkpoints))
+    keep = set(select_checkpoints(m["tokens"], m["icl_score"], steps, p.n_checkpoints))
     for p in (run / "checkpoints").glob("step_*.safetensors"):
         if int(p.stem.split("_")[1]) not in keep:
             p.unlink()
