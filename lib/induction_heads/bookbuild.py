@@ -59,7 +59,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KERNEL = "python3"
 CELL_TIMEOUT = 1200  # seconds per cell; the slowest cell of a `small` chapter is far below this
 COLAB_TAG = "colab-setup"
-SWITCHER_TAG = "size-switcher"
 # Files under data/<size> that are not part of the run store (scratch space, unfinished runs).
 _DATA_SKIP = ("cache", "resume.safetensors", ".tmp")
 # What Colab needs from the pin file: its own torch, numpy and matplotlib stay, and the book's
@@ -328,14 +327,19 @@ def book_toc(root: Path, sizes: list[str], default: str = DEFAULT_SIZE) -> dict:
     for part in toc.get("parts", []):
         for entry in part["chapters"]:
             sections(entry)
+    # The root page cannot have sub-pages in a jb-book toc: its other sizes lead the chapters.
+    root_pages = {"file": toc["root"]}
+    sections(root_pages)
+    first = toc["chapters"] if "chapters" in toc else toc["parts"][0]["chapters"]
+    first[:0] = root_pages.get("sections", [])
     return toc
 
 
 def _with_switcher(nb, chapter: str, size: str, sizes: list[str]):
-    cell = nbformat.v4.new_markdown_cell(switcher_markdown(chapter, size, sizes))
-    cell.metadata["tags"] = [SWITCHER_TAG]
-    first_md = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
-    nb.cells.insert(first_md + 1, cell)
+    """Put the size switcher right under the chapter's title."""
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    title, _, rest = cell.source.partition("\n")
+    cell.source = f"{title}\n\n{switcher_markdown(chapter, size, sizes)}\n{rest}"
     return nb
 
 
