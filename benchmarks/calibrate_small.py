@@ -30,6 +30,8 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
     "P5": ({}, {}),  # the probe of shared/notes/calibration-probes.md, as the small preset
     "lr2e-3": ({}, {"lr": 2e-3}),
     "lr3e-3": ({}, {"lr": 3e-3}),
+    "lr3e-3-short": ({}, {"lr": 3e-3, "total_steps": 20_000}),
+    "lr2e-3-short": ({}, {"lr": 2e-3, "total_steps": 20_000}),
     "b16-lr2e-3": ({}, {"batch_size": 16, "lr": 2e-3, "total_steps": 15_000}),
     "h2x64": ({"n_heads": 2, "d_head": 64}, {}),
     "d96-h3x32": ({"d_model": 96, "n_heads": 3, "d_head": 32}, {}),
@@ -62,7 +64,8 @@ def run_config(label: str, layers: int, out: Path) -> Path:
     mo, to = CONFIGS[label]
     name = f"attn-only-{layers}l"
     mcfg = replace(model_config("small", name), **mo)
-    tcfg = replace(train_config("small", name), **to)
+    # Calibration needs the onset only: no per-snapshot ablations (they cost ~1 s a snapshot).
+    tcfg = replace(train_config("small", name), n_ablation_sequences=0, **to)
     return train("small", name, out=out / f"{label}-{layers}l", progress=True, model_cfg=mcfg, train_cfg=tcfg)
 
 
