@@ -100,6 +100,7 @@ class Preset:
     train: TrainConfig
     corpus_max_bytes: int | None = None  # None: the whole standard library
     n_checkpoints: int = 4  # full checkpoints kept after training (final one included)
+    checks_claims: bool = True  # False for tiny: its models train for seconds, too short to show the science
     extra: dict = field(default_factory=dict)
 
 
@@ -114,6 +115,7 @@ PRESETS: dict[str, Preset] = {
         d_head=16,
         d_mlp=128,
         corpus_max_bytes=3_000_000,
+        checks_claims=False,
         train=TrainConfig(
             batch_size=8,
             total_steps=120,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from .heads import induction_heads
-from .phase import fraction_of_icl_in_window, loss_bump, phase_change_window
+from .analysis import bump, windows
+from .phase import fraction_of_icl_in_window
 from .runs import available_runs, load_metrics, run_info
 
 __all__ = ["PAPER", "model_summary", "summary"]
@@ -39,10 +40,8 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
     m = load_metrics(size, name)
     cfg = info["model_config"]
     tokens, icl = m["tokens"].double(), m["icl_score"].double()
-    window = phase_change_window(tokens, icl)
-    eval_loss = m["loss_by_position"].mean(-1)
-    warmup_tokens = info["train_config"]["warmup_steps"] * info["train_config"]["batch_size"] * cfg["n_ctx"]
-    bump = loss_bump(tokens, eval_loss, after_tokens=warmup_tokens)
+    window = windows({name: m})[name]
+    loss_bump = bump(size, name, m)
     prefix_final = m["prefix_matching"][-1]
     heads = induction_heads(prefix_final, _final_copying(m))
     before = None
@@ -64,7 +63,7 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
         else round(fraction_of_icl_in_window(tokens, icl, window), 4),
         "max_prefix_matching_score": round(float(prefix_final.max()), 4),
         "induction_heads": heads,
-        "loss_bump": bump is not None,
+        "loss_bump": loss_bump is not None,
     }
     if with_ablation:
         out["ablation_icl_fraction_removed"] = _ablation_fraction(size, name, heads)
