@@ -132,7 +132,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "small": Preset(
         name="small",
-        description="the CPU zoo the book runs on (2 cores, about 15 minutes per model)",
+        description="the CPU zoo the book runs on (2 cores, about 15-25 minutes per model)",
         vocab_size=1024,
         n_ctx=128,
         d_model=128,
@@ -140,20 +140,20 @@ PRESETS: dict[str, Preset] = {
         d_head=32,
         d_mlp=512,
         # Calibrated with benchmarks/calibrate_small.py: at lr 3e-3 the 2-layer model's
-        # induction head forms between ~3M and ~10M tokens; 15k steps (15.4M tokens) leave
-        # room for deeper and MLP models and show the plateau after the phase change.
+        # induction head forms between ~3M and ~10M tokens; 12k steps (12.3M tokens) leave
+        # some room for deeper and MLP models and show the start of the plateau.
         train=TrainConfig(
             batch_size=8,
-            total_steps=15_000,
+            total_steps=12_000,
             lr=3e-3,
             warmup_steps=200,
-            n_log_snapshots=25,
-            dense=(0.1, 0.7),
-            n_dense_snapshots=40,
+            n_log_snapshots=20,
+            dense=(0.15, 0.85),
+            n_dense_snapshots=36,
             resume_every=500,
             n_eval_sequences=512,
             eval_batch_size=128,
-            n_ablation_sequences=128,
+            n_ablation_sequences=64,
         ),
     ),
     "base": Preset(
