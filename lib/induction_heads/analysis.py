@@ -26,6 +26,10 @@ __all__ = [
     "checkpoint_before",
     "checkpoint_after",
     "text_losses",
+    "final_head_classes",
+    "before_after_over_training",
+    "induction_ablation",
+    "full_vs_pattern_preserving",
 ]
 
 # Our analogue of the paper's Harry Potter paragraph: code in which made-up identifiers repeat,
@@ -94,3 +98,68 @@ def text_losses(size: str, name: str, step: int, text: str) -> tuple[list[str], 
     ids = ids[:, : model.cfg.n_ctx]
     losses = per_token_losses(model(ids), ids)[0]
     return [tok.decode([i]) for i in ids[0, 1:].tolist()], losses
+
+
+def final_head_classes(metrics: dict[str, Tensor]) -> list[str]:
+    """Every head's class at the last snapshot (:func:`induction_heads.heads.classify_heads`)."""
+    from .heads import classify_heads
+
+    return classify_heads(metrics["prefix_matching"][-1], metrics["copying"][-1], metrics["previous_token"][-1])
+
+
+def before_after_over_training(
+    metrics: dict[str, Tensor], window: PhaseWindow
+) -> Float[Tensor, "snapshot layer head"]:
+    """The recorder's per-snapshot head ablations projected on the run's own phase change
+    (:func:`induction_heads.ablation.before_and_after_attribution`): ``u`` runs from the
+    per-token-loss vector at the last snapshot before the window to the one at the first
+    snapshot after it, restricted to the ablated evaluation sequences."""
+    from .ablation import before_and_after_attribution
+
+    t = metrics["tokens"].double()
+    ablated = metrics["ablation_per_token_loss"]  # [S, L, H, n]
+    n = ablated.shape[-1]
+    clean = metrics["per_token_loss"][:, :n]
+    i0 = int(torch.nonzero(t <= window.start)[-1])
+    after = torch.nonzero(t >= window.end)
+    i1 = int(after[0]) if len(after) else len(t) - 1
+    return torch.stack([
+        before_and_after_attribution(ablated[s], clean[s], clean[i0], clean[i1]) for s in range(len(t))
+    ])
+
+
+@torch.no_grad()
+def induction_ablation(size: str, name: str, heads: list[str], n_sequences: int | None = None) -> dict:
+    """Zero-ablate ``heads`` together (pattern-preserving) and each on its own, at the final
+    checkpoint on the evaluation set (its first ``n_sequences``, default all): the ICL score
+    clean and ablated, the fraction of the ICL removed, and the sum of the single-head ΔICLs
+    (redundant heads make the joint effect exceed that sum)."""
+    from .ablation import ablate_heads, clean_losses
+    from .metrics import icl_score
+    from .runs import load_bridge, load_eval_set
+
+    bridge = load_bridge(size, name)
+    tokens = load_eval_set(size)[0][:n_sequences]
+    clean = float(icl_score(clean_losses(bridge, tokens).mean(0)))
+    ablated = ablate_heads(bridge, tokens, [heads] + [[h] for h in heads])
+    icl = icl_score(ablated.mean(1))  # [1 + len(heads)]
+    return {
+        "icl_clean": clean,
+        "icl_all_ablated": float(icl[0]),
+        "fraction_removed": (float(icl[0]) - clean) / -clean if clean < 0 else float("nan"),
+        "delta_icl_together": float(icl[0]) - clean,
+        "delta_icl_sum_of_singles": float((icl[1:] - clean).sum()),
+    }
+
+
+@torch.no_grad()
+def full_vs_pattern_preserving(size: str, name: str, n_sequences: int = 128) -> Float[Tensor, "mode layer head"]:
+    """Every head's ΔICL at the final checkpoint under pattern-preserving (``[0]``) and full
+    (``[1]``) zero ablation, on the first ``n_sequences`` evaluation sequences."""
+    from .ablation import clean_losses, delta_icl, single_head_ablations
+    from .runs import load_bridge, load_eval_set
+
+    bridge = load_bridge(size, name)
+    tokens = load_eval_set(size)[0][:n_sequences]
+    clean = clean_losses(bridge, tokens)
+    return torch.stack([delta_icl(single_head_ablations(bridge, tokens, preserve), clean) for preserve in (True, False)])

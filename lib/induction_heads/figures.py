@@ -22,7 +22,11 @@ __all__ = [
     "loss_curves",
     "pca_trajectories",
     "token_loss_strip",
+    "ablation_grid",
+    "HEAD_CLASS_COLORS",
 ]
+
+HEAD_CLASS_COLORS = {"induction": "#c0392b", "previous-token": "#2874a6", "other": "0.6"}
 
 ICL_LABEL = "ICL score (nats; negative = in-context learning)"
 _WINDOW_COLOR = "#f5b041"
@@ -186,4 +190,38 @@ def token_loss_strip(str_tokens: Sequence[str], before: Tensor, after: Tensor, w
     ax.set_title(title or "per-token loss after minus before the phase change (blue = lower loss)")
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(-lim, lim))
     fig.colorbar(sm, ax=ax, fraction=0.02, pad=0.01, label="Δ loss (nats)")
+    return fig
+
+
+def ablation_grid(
+    runs: Mapping[str, Mapping[str, Tensor]],
+    windows: Mapping[str, PhaseWindow | None],
+    per_head: Mapping[str, Tensor],
+    classes: Mapping[str, Sequence[str]],
+    ylabel: str,
+):
+    """The paper's ablation figure: the ICL score on top and, below, one line per head of
+    ``per_head[name]`` (``[snapshot, layer, head]``) over training, coloured by head class."""
+    names = list(runs)
+    fig, axes = plt.subplots(2, len(names), figsize=(3.4 * len(names), 5.4), sharex="col", sharey="row",
+                             squeeze=False)
+    for j, name in enumerate(names):
+        m = runs[name]
+        keep = m["tokens"] > 0
+        top, bottom = axes[0, j], axes[1, j]
+        for ax in (top, bottom):
+            shade_window(ax, windows.get(name), label=False)
+            _tokens_axis(ax)
+        top.plot(m["tokens"][keep], m["icl_score"][keep], color="C0")
+        top.set_title(name)
+        values = per_head[name][keep].flatten(1)
+        for i, cls in enumerate(classes[name]):
+            bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
+                        alpha=0.9 if cls != "other" else 0.6)
+        bottom.axhline(0, color="0.4", lw=0.8)
+    axes[0, 0].set_ylabel(ICL_LABEL)
+    axes[1, 0].set_ylabel(ylabel)
+    handles = [plt.Line2D([], [], color=c, label=k) for k, c in HEAD_CLASS_COLORS.items()]
+    axes[1, -1].legend(handles=handles, fontsize=8)
+    fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .heads import induction_heads
-from .analysis import bump, windows
+from .analysis import bump, induction_ablation, windows
 from .phase import fraction_of_icl_in_window
 from .runs import available_runs, load_metrics, run_info
 
@@ -66,28 +66,9 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
         "loss_bump": loss_bump is not None,
     }
     if with_ablation:
-        out["ablation_icl_fraction_removed"] = _ablation_fraction(size, name, heads)
+        frac = induction_ablation(size, name, heads)["fraction_removed"] if heads else None
+        out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
     return out
-
-
-def _ablation_fraction(size: str, name: str, heads: list[str]) -> float | None:
-    """Fraction of the final ICL score removed by zero-ablating all induction heads together
-    (pattern-preserving, final checkpoint, the whole evaluation set); None without induction
-    heads or without ICL."""
-    if not heads:
-        return None
-    from .ablation import ablate_heads, clean_losses
-    from .metrics import icl_score
-    from .runs import load_bridge, load_eval_set
-
-    bridge = load_bridge(size, name)
-    tokens, _ = load_eval_set(size)
-    clean = clean_losses(bridge, tokens)
-    ablated = ablate_heads(bridge, tokens, [heads])[0]
-    icl_clean = float(icl_score(clean.mean(0)))
-    if icl_clean >= 0:
-        return None
-    return round((float(icl_score(ablated.mean(0))) - icl_clean) / -icl_clean, 4)
 
 
 def summary(size: str, with_ablation: bool = True) -> dict[str, dict]:
