@@ -29,3 +29,15 @@ def tiny_data_dir(tmp_path_factory):
 def tiny_data(tiny_data_dir, monkeypatch):
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(tiny_data_dir))
     return tiny_data_dir
+
+
+@pytest.fixture
+def tiny_zoo(monkeypatch):
+    """The committed tiny zoo in the repository's data/ (read-only)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    if not (root / "tiny" / "runs" / "attn-only-2l" / "info.json").exists():
+        pytest.fail("the committed tiny zoo is missing; run `python -m induction_heads zoo --preset tiny`")
+    monkeypatch.setenv("INDUCTION_HEADS_DATA", str(root))
+    return root

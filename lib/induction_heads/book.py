@@ -28,6 +28,8 @@ __all__ = [
     "zoo_table",
     "run_summary",
     "training_curves",
+    "summary_table",
+    "paper_vs_ours",
 ]
 
 # The size whose executed outputs are stored in chapters/ (and that nbval compares).
@@ -229,3 +231,64 @@ def training_curves(size: str):
     fig.suptitle(f"The {size} zoo in training")
     return fig
 
+
+
+# ------------------------------------------------------------------ the reproduction in one table
+
+def _fmt_range(values: list[float], fmt: str = "+.2f") -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "none"
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def summary_table(rows: dict[str, dict]) -> Table:
+    """``induction_heads.summary.summary`` as a table, one row per model."""
+    def window(r):
+        w = r["phase_change_window"]
+        return "none" if w is None else f"{w['start'] / 1e6:.1f}M-{w['end'] / 1e6:.1f}M"
+
+    def opt(v):
+        return "-" if v is None else v
+
+    return Table(
+        ["model", "final ICL", "ICL before window", "window (tokens)", "ICL in window", "max prefix",
+         "induction heads", "bump", "ICL removed by ablation"],
+        [[n, r["icl_score_final"], opt(r["icl_score_before_window"]), window(r), opt(r["fraction_of_icl_in_window"]),
+          r["max_prefix_matching_score"], ", ".join(r["induction_heads"]) or "none", "yes" if r["loss_bump"] else "no",
+          opt(r.get("ablation_icl_fraction_removed"))] for n, r in rows.items()],
+    )
+
+
+def paper_vs_ours(rows: dict[str, dict]) -> Table:
+    """The paper's headline numbers beside ours (ranges over the models they concern)."""
+    from .summary import PAPER
+
+    deep = {n: r for n, r in rows.items() if r["layers"] >= 2 and not r["smeared_key"]}
+    one = {n: r for n, r in rows.items() if r["layers"] == 1 and not r["smeared_key"]}
+    attn_deep = {n: r for n, r in deep.items() if r["attn_only"]}
+    windows = [r["phase_change_window"] for r in deep.values() if r["phase_change_window"]]
+    return Table(
+        ["quantity", "models", "paper", "ours"],
+        [
+            ["ICL score before the window", "2+ layers", PAPER["icl_score_before_window"],
+             _fmt_range([r["icl_score_before_window"] for r in deep.values()])],
+            ["final ICL score", "2+ layers", PAPER["icl_score_final"], _fmt_range([r["icl_score_final"] for r in deep.values()])],
+            ["final ICL score", "1 layer", PAPER["icl_score_final"], _fmt_range([r["icl_score_final"] for r in one.values()])],
+            ["fraction of final ICL gained in the window", "2+ layers", PAPER["fraction_of_icl_in_window"],
+             _fmt_range([r["fraction_of_icl_in_window"] for r in deep.values()], ".2f")],
+            ["phase-change window", "2+ layers", PAPER["phase_change_window"],
+             "none" if not windows else f"starts {_fmt_range([w['start'] / 1e6 for w in windows], '.1f')}M, "
+             f"ends {_fmt_range([w['end'] / 1e6 for w in windows], '.1f')}M tokens"],
+            ["max prefix-matching score", "2+ layers", PAPER["max_prefix_matching_score"],
+             _fmt_range([r["max_prefix_matching_score"] for r in deep.values()], ".2f")],
+            ["max prefix-matching score", "1 layer", PAPER["max_prefix_matching_score"],
+             _fmt_range([r["max_prefix_matching_score"] for r in one.values()], ".2f")],
+            ["loss bump", "2+ layers", PAPER["loss_bump"], f"{sum(r['loss_bump'] for r in deep.values())} of {len(deep)}"],
+            ["loss bump", "1 layer", PAPER["loss_bump"], f"{sum(r['loss_bump'] for r in one.values())} of {len(one)}"],
+            ["ICL removed by ablating induction heads", "2+ layers, attention-only",
+             PAPER["ablation_icl_fraction_removed"],
+             _fmt_range([r.get("ablation_icl_fraction_removed") for r in attn_deep.values()], ".2f")],
+        ],
+    )
