@@ -44,6 +44,13 @@ def _tokens_axis(ax) -> None:
     ax.set_xlabel("training tokens")
 
 
+def _panels(n: int, ncols: int | None, sharey: bool):
+    """A grid of ``n`` panels, ``ncols`` wide (default: one row)."""
+    ncols = ncols or n
+    nrows = int(np.ceil(n / ncols))
+    return plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), sharey=sharey, squeeze=False)
+
+
 def icl_curves(
     runs: Mapping[str, Mapping[str, Tensor]],
     windows: Mapping[str, PhaseWindow | None],
@@ -52,9 +59,8 @@ def icl_curves(
 ):
     """One panel per model: ICL score against training tokens with its window shaded."""
     names = list(runs)
-    ncols = ncols or len(names)
-    nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), sharey=sharey, squeeze=False)
+    fig, axes = _panels(len(names), ncols, sharey)
+    nrows = axes.shape[0]
     for ax, name in zip(axes.flat, names):
         m = runs[name]
         keep = m["tokens"] > 0
@@ -106,9 +112,7 @@ def prefix_matching_curves(
 ):
     """Every head's score over training (one line per head, coloured by layer)."""
     names = list(runs)
-    ncols = ncols or len(names)
-    nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), sharey=True, squeeze=False)
+    fig, axes = _panels(len(names), ncols, sharey=True)
     for ax, name in zip(axes.flat, names):
         m = runs[name]
         keep = m["tokens"] > 0
