@@ -96,13 +96,13 @@ def test_agrees_with_transformer_lens_head_detector():
 
 def test_head_classes():
     prefix = torch.tensor([[0.02, 0.05], [0.9, 0.8]])
-    copying = torch.tensor([[-0.9, -0.5], [0.6, -0.2]])  # 1.1 prefix-matches but anti-copies
+    copying = torch.tensor([[-0.9, -0.5], [0.6, -0.9]])  # 1.1 prefix-matches but copies at chance
     prev = torch.tensor([[0.95, 0.1], [0.01, 0.02]])
     assert head_labels(2, 2) == ["0.0", "0.1", "1.0", "1.1"]
     assert classify_heads(prefix, copying, prev) == ["previous-token", "other", "induction", "other"]
     assert induction_heads(prefix, copying) == ["1.0"]
     assert previous_token_heads(prev) == ["0.0"]
-    assert THRESHOLDS.copying == 0.0
+    assert THRESHOLDS.copying == pytest.approx(2 / 25 - 1 + 0.25)
     assert head_mask(["1.0", (0, 1)], 2, 2).tolist() == [[False, True], [True, False]]
     with pytest.raises(ValueError, match="outside"):
         head_mask(["2.0"], 2, 2)

@@ -37,16 +37,24 @@ class HeadThresholds:
       paper's formed induction heads 0.6-0.9, and the public 2-layer reference head 0.17 at
       the start of its phase change and 0.63 shortly after. 0.3 sits well clear of chance
       and is reached early in the formation.
-    - ``copying = 0.0``: the copying score is rescaled to [-1, 1]; a head counts as copying
-      when the token it attends to gets more than half of the logit increase it gives the
-      sample's tokens (score > 0), the paper's "positive copying".
+    - ``copying = 2/25 - 1 + 0.25`` (about -0.67): a head counts as copying when its copying
+      score is clearly above *chance*. On the evaluator's 25 distinct random tokens, a head
+      whose output is unrelated to the token it attends to raises that token's logit as much
+      as any of the 25: a raw ratio of 1/25, a score of ``2/25 - 1 = -0.92`` (heads of our
+      trained models that are not induction heads score -0.95 to -0.75). A perfect copier
+      scores +1. The first threshold we wrote, 0 ("positive copying" read as a raw ratio above
+      one half), proved unreachable in practice: the score averages over every position of
+      the input, including the first 25 tokens, where an induction head has nothing to copy,
+      so the small zoo's induction heads (prefix matching 0.55-0.63, OV eigenvalue positivity
+      above 0.98, ablation removing most ICL) score about -0.52. 0.25 above chance separates
+      them from every other head.
     - ``previous_token = 0.4``: mean attention on the previous token. Uniform attention over
       ``n`` positions gives about ``ln(n)/n`` (0.04 at 128 positions); 0.4 asks for a head
       that puts a large part of its attention on the token right before.
     """
 
     prefix_matching: float = 0.3
-    copying: float = 0.0
+    copying: float = 2 / 25 - 1 + 0.25
     previous_token: float = 0.4
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "per_token_loss_pca",
     "PhaseWindow",
     "phase_change_window",
+    "smoothed_over_training",
     "fraction_of_icl_in_window",
     "loss_bump",
 ]
@@ -210,6 +211,18 @@ def phase_change_window(
     return PhaseWindow(math.exp(grid[lo]), math.exp(grid[hi]), math.exp(grid[peak]))
 
 
+def smoothed_over_training(
+    tokens: Float[Tensor, "snapshot"], values: Float[Tensor, "snapshot"], at: list[float], bandwidth: float = 0.2
+) -> Float[Tensor, "n"]:
+    """A curve over training smoothed over ln(tokens) as in :func:`phase_change_window`, read at
+    the training-token counts ``at``. Single snapshots of our small models are noisy (at batch 8
+    the model itself wanders by a few hundredths of a nat between snapshots), so point readings
+    of a curve (the ICL score before a window, say) use this."""
+    x, y = _log_tokens(tokens, values)
+    grid = torch.tensor([math.log(a) for a in at], dtype=torch.float64)
+    return local_linear(x, y, grid, bandwidth, MIN_NEIGHBOURS)[0]
+
+
 def fraction_of_icl_in_window(
     tokens: Float[Tensor, "snapshot"],
     icl: Float[Tensor, "snapshot"],
@@ -224,9 +237,9 @@ def fraction_of_icl_in_window(
     itself, i.e. the ICL gained from zero (an untrained model predicts every position alike
     and has ICL 0), read at the last snapshot of the smoothed curve.
     """
-    x, y = _log_tokens(tokens, icl)
-    ends = torch.tensor([math.log(window[0]), math.log(window[1]), float(x.max())], dtype=torch.float64)
-    start, end, final = local_linear(x, y, ends, bandwidth, MIN_NEIGHBOURS)[0].tolist()
+    start, end, final = smoothed_over_training(
+        tokens, icl, [window[0], window[1], float(tokens.max())], bandwidth
+    ).tolist()
     if final >= 0:
         raise ValueError(f"the final ICL score is {final:.3f} >= 0: there is no ICL to attribute")
     return (start - end) / -final

@@ -11,7 +11,7 @@ import torch
 
 from .heads import induction_heads
 from .analysis import bump, induction_ablation, windows
-from .phase import fraction_of_icl_in_window
+from .phase import fraction_of_icl_in_window, smoothed_over_training
 from .runs import available_runs, load_metrics, run_info
 
 __all__ = ["PAPER", "model_summary", "summary"]
@@ -45,9 +45,8 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
     prefix_final = m["prefix_matching"][-1]
     heads = induction_heads(prefix_final, _final_copying(m))
     before = None
-    if window is not None:
-        before_idx = int(torch.nonzero(tokens <= window.start)[-1])
-        before = round(float(icl[before_idx]), 4)
+    if window is not None:  # read on the smoothed curve: single snapshots are noisy
+        before = round(float(smoothed_over_training(tokens, icl, [window.start])[0]), 4)
     out = {
         "layers": cfg["n_layers"],
         "attn_only": cfg["attn_only"],
@@ -56,7 +55,7 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
         "tokens_trained": int(tokens[-1]),
         "wall_time_s": round(info["wall_time_s"]),
         "icl_score_final": round(float(icl[-1]), 4),
-        "icl_score_before_window": before,
+        "icl_score_before_window": before,  # smoothed ICL at the window's start
         "phase_change_window": None if window is None else {"start": round(window.start), "end": round(window.end)},
         "fraction_of_icl_in_window": None
         if window is None or float(icl[-1]) >= 0
