@@ -7,7 +7,6 @@ beside ours for comparison (paper-spec §10).
 
 from __future__ import annotations
 
-import torch
 
 from .heads import induction_heads
 from .analysis import bump, induction_ablation, windows
