@@ -7,9 +7,8 @@ beside ours for comparison (paper-spec §10).
 
 from __future__ import annotations
 
-
-from .heads import induction_heads
 from .analysis import bump, induction_ablation, windows
+from .heads import induction_heads
 from .phase import fraction_of_icl_in_window, smoothed_over_training
 from .runs import available_runs, load_metrics, run_info
 
