@@ -223,7 +223,7 @@ def ablation_grid(
             bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
                         alpha=0.9 if cls != "other" else 0.6)
         bottom.axhline(0, color="0.4", lw=0.8)
-    axes[0, 0].set_ylabel(ICL_LABEL)
+    axes[0, 0].set_ylabel("ICL score (nats)\nnegative = in-context learning")
     axes[1, 0].set_ylabel(ylabel)
     handles = [plt.Line2D([], [], color=c, label=k) for k, c in HEAD_CLASS_COLORS.items()]
     axes[1, -1].legend(handles=handles, fontsize=8)
