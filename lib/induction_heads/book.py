@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # The size whose executed outputs are stored in chapters/ (and that nbval compares).
-DEFAULT_SIZE = "tiny"
+DEFAULT_SIZE = "small"
 
 # Set by a chapter's Colab cell: the sparse clone of the repository at the book's version.
 CHECKOUT_ENV = "INDUCTION_HEADS_CHECKOUT"
