@@ -25,12 +25,10 @@ __all__ = [
     "Corpus",
     "CorpusUnavailableError",
     "load_corpus",
-    "heldout_fraction",
     "is_heldout",
 ]
 
 HELDOUT_PERCENT = 5
-heldout_fraction = HELDOUT_PERCENT / 100
 _TEXT_SUFFIXES = (".py", ".txt", ".md", ".rst", ".json", ".c", ".h", ".js", ".html", ".css")
 
 
