@@ -49,9 +49,11 @@ check-site: $(STAMP)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
 
-## make zoo PRESET=small: train (or resume) every model of a preset into data/<preset>
+## make zoo PRESET=small [JOBS=2]: train (or resume) every model of a preset into data/<preset>,
+## JOBS models at a time (one process and one thread each)
+JOBS ?= 1
 zoo: $(STAMP)
-	$(BIN)/python -m induction_heads zoo --preset $(PRESET)
+	$(BIN)/python -m induction_heads zoo --preset $(PRESET) --jobs $(JOBS)
 
 clean:
 	rm -rf _build

@@ -1,11 +1,11 @@
 """Calibration sweep for the `small` preset: when do induction heads form on 2 CPU cores?
 
-Each configuration trains a 2-layer attention-only model (and, with --with-1l, its 1-layer
-control) with the real trainer on the small preset's tokenizer and evaluation set, one thread,
+Each configuration trains zoo models (default the 2-layer attention-only one; with --with-1l
+also its 1-layer control) with the real trainer on the small preset's tokenizer and evaluation set, one thread,
 one run at a time, and reports when the largest prefix-matching score first passes 0.1, 0.3 and
 0.5, the ICL score before and after, and the wall time:
 
-    python benchmarks/calibrate_small.py --configs P5,lr2e-3 [--out runs/calibration]
+    python benchmarks/calibrate_small.py --configs P5,lr2e-3 [--models mlp-2l,attn-only-2l-seed2] [--out runs/calibration]
     python benchmarks/calibrate_small.py --report            # table of finished sweeps
 
 Runs are resumable (rerun the same command). Results go to <out>/<config>/ and the table to
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from induction_heads.config import model_config, train_config
+from induction_heads.config import model_config, train_config, validate_model_name
 from induction_heads.runs import read_tensors
 from induction_heads.train import train
 
@@ -35,6 +35,7 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
     "b16-lr2e-3": ({}, {"batch_size": 16, "lr": 2e-3, "total_steps": 15_000}),
     "h2x64": ({"n_heads": 2, "d_head": 64}, {}),
     "d96-h3x32": ({"d_model": 96, "n_heads": 3, "d_head": 32}, {}),
+    "lr6e-3": ({}, {"lr": 6e-3}),
 }
 
 
@@ -60,13 +61,13 @@ def onset_table(metrics: dict[str, torch.Tensor]) -> dict:
     }
 
 
-def run_config(label: str, layers: int, out: Path) -> Path:
+def run_config(label: str, name: str, out: Path) -> Path:
+    """Train zoo model ``name`` of the small preset with the overrides of config ``label``."""
     mo, to = CONFIGS[label]
-    name = f"attn-only-{layers}l"
     mcfg = replace(model_config("small", name), **mo)
     # Calibration needs the onset only: no per-snapshot ablations (they cost ~1 s a snapshot).
     tcfg = replace(train_config("small", name), n_ablation_sequences=0, **to)
-    return train("small", name, out=out / f"{label}-{layers}l", progress=True, model_cfg=mcfg, train_cfg=tcfg)
+    return train("small", name, out=out / f"{label}-{name}", progress=True, model_cfg=mcfg, train_cfg=tcfg)
 
 
 def report(out: Path) -> None:
@@ -75,7 +76,7 @@ def report(out: Path) -> None:
     for run in sorted(out.glob("*/metrics.safetensors")):
         label = run.parent.name
         m = onset_table(read_tensors(run, "rerun the sweep"))
-        base = label.rsplit("-", 1)[0]
+        base = next((c for c in sorted(CONFIGS, key=len, reverse=True) if label.startswith(c + "-")), label)
         fmt = lambda v: "-" if v is None else f"{v / 1e6:.1f}M"
         print(f"| {label} | {json.dumps(CONFIGS.get(base, ({}, {})))} | {fmt(m['tokens_prefix_0.1'])} / "
               f"{fmt(m['tokens_prefix_0.3'])} / {fmt(m['tokens_prefix_0.5'])} | {m['prefix_final']} ({m['prefix_max']}) | "
@@ -86,7 +87,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="P5", help=f"comma-separated, from: {', '.join(CONFIGS)}")
     ap.add_argument("--out", default="runs/calibration")
-    ap.add_argument("--with-1l", action="store_true", help="also train the 1-layer control")
+    ap.add_argument("--models", default="attn-only-2l",
+                    help="comma-separated zoo model names of the small preset (default attn-only-2l)")
+    ap.add_argument("--with-1l", action="store_true", help="also train attn-only-1l, the 1-layer control")
     ap.add_argument("--report", action="store_true")
     args = ap.parse_args()
     out = Path(args.out)
@@ -95,8 +98,10 @@ def main() -> None:
         for label in args.configs.split(","):
             if label not in CONFIGS:
                 raise SystemExit(f"unknown config {label!r}; choose from: {', '.join(CONFIGS)}")
-            for layers in ((2, 1) if args.with_1l else (2,)):
-                run_config(label, layers, out)
+            models = args.models.split(",") + (["attn-only-1l"] if args.with_1l else [])
+            for name in models:
+                validate_model_name(name)
+                run_config(label, name, out)
     report(out)
 
 

@@ -213,12 +213,32 @@ def test_cli_help_lists_presets_and_models():
         (["train", "--preset", "huge", "--model", "attn-only-1l"], "unknown preset 'huge'; choose one of: tiny, small, base"),
         (["train", "--preset", "tiny", "--model", "gpt2"], "unknown model 'gpt2'; choose one of: attn-only-1l"),
         (["zoo", "--preset", "tiny", "--device", "tpu"], "unknown device 'tpu'; choose one of: cpu, cuda"),
+        (["zoo", "--preset", "tiny", "--jobs", "0"], "--jobs must be at least 1, got 0"),
     ],
 )
 def test_cli_rejects_bad_choices_with_one_line(args, msg):
     r = _cli(*args)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and msg in r.stderr
+
+
+def test_cli_zoo_trains_in_parallel_workers(tiny_data):
+    """`zoo --jobs 2` trains each model in its own process, like `train` would, and skips finished runs."""
+    import json
+    import os
+
+    names = ["attn-only-1l", "smeared-1l"]
+    env = {**os.environ, "INDUCTION_HEADS_DATA": str(tiny_data)}
+    cmd = [sys.executable, "-m", "induction_heads", "zoo", "--preset", "tiny", "--jobs", "2", "--models", ",".join(names)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        info = json.loads((tiny_data / "tiny" / "runs" / n / "info.json").read_text())
+        assert info["finished"] and info["hardware"]["torch_threads"] == 1
+        assert f"tiny/{n}: done" in r.stdout
+    mtime = (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime
+    assert subprocess.run(cmd, capture_output=True, text=True, env=env).returncode == 0
+    assert (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime == mtime
 
 
 def test_recorder_ablations_equal_the_full_computation(tiny_data):

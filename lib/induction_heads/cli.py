@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(z, model=False)
     z.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated subset")
+    z.add_argument("--jobs", type=int, default=1,
+                   help="train this many models at once, one process and one thread each (CPU; "
+                        "2 on a 2-core machine); each run logs to its train.log")
     s = sub.add_parser("summary", help="the reproduction's headline numbers for every finished run",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--size", "--preset", dest="preset", required=True, help=f"one of: {', '.join(SIZES)}")
@@ -80,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             validate_model_name(n)
         except ValueError as e:
             return _fail(str(e))
+    if args.command == "zoo" and args.jobs != 1:
+        if args.jobs < 1:
+            return _fail(f"--jobs must be at least 1, got {args.jobs}")
+        return _zoo_parallel(args.preset, names, args.jobs, args.device)
     import torch
 
     from .train import train
@@ -90,6 +97,37 @@ def main(argv: list[str] | None = None) -> int:
         out = train(args.preset, n, out=getattr(args, "out", None), device=args.device,
                     progress=not args.no_progress)
         print(f"{args.preset}/{n}: {out}")
+    return 0
+
+
+def _zoo_parallel(preset: str, names: list[str], jobs: int, device: str) -> int:
+    """Train ``names`` in ``jobs`` worker processes (``train --no-progress``), largest models
+    first so the queues finish together. Each worker resumes or skips like ``train``."""
+    import subprocess
+    import time
+
+    from .config import model_family
+
+    queue = sorted(names, key=lambda n: (-model_family(n)[1], model_family(n)[0] != "mlp"))
+    running: dict[str, tuple[subprocess.Popen, float]] = {}
+    failed = []
+    while queue or running:
+        while queue and len(running) < jobs:
+            n = queue.pop(0)
+            cmd = [sys.executable, "-m", "induction_heads", "train", "--preset", preset, "--model", n,
+                   "--device", device, "--no-progress"]
+            running[n] = (subprocess.Popen(cmd), time.perf_counter())
+            print(f"{preset}/{n}: started ({len(queue)} waiting)", flush=True)
+        time.sleep(1)
+        for n, (proc, t0) in list(running.items()):
+            if proc.poll() is not None:
+                del running[n]
+                ok = proc.returncode == 0
+                failed += [] if ok else [n]
+                print(f"{preset}/{n}: {'done' if ok else f'FAILED (exit {proc.returncode})'} "
+                      f"after {time.perf_counter() - t0:.0f}s", flush=True)
+    if failed:
+        return _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their train.log")
     return 0
 
 
