@@ -158,15 +158,18 @@ def _read_run(path):
     return metrics, load_file(str(final)), json.loads((path / "info.json").read_text())
 
 
-def test_training_records_every_snapshot_and_resumes_bit_identically(tiny_data, tmp_path):
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "torch.compile"])
+def test_training_records_every_snapshot_and_resumes_bit_identically(tiny_data, tmp_path, compiled):
+    from dataclasses import replace
+
     from induction_heads.train import snapshot_steps, train
 
-    t = config.train_config("tiny", "attn-only-2l")
-    whole = train("tiny", "attn-only-2l", out=tmp_path / "whole", progress=False)
+    t = replace(config.train_config("tiny", "attn-only-2l"), compile=compiled)
+    whole = train("tiny", "attn-only-2l", out=tmp_path / "whole", progress=False, train_cfg=t)
     part = tmp_path / "killed"
-    train("tiny", "attn-only-2l", out=part, progress=False, stop_after_step=47)
+    train("tiny", "attn-only-2l", out=part, progress=False, stop_after_step=47, train_cfg=t)
     assert (part / "resume.safetensors").exists() and not (part / "info.json").exists()
-    train("tiny", "attn-only-2l", out=part, progress=False)
+    train("tiny", "attn-only-2l", out=part, progress=False, train_cfg=t)
     assert not (part / "resume.safetensors").exists()
 
     m1, w1, info1 = _read_run(whole)

@@ -83,6 +83,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     n_ablation_sequences: int = 0  # per-snapshot single-head ablations on this many eval sequences
     data_seed: int = 1234
+    compile: bool = False  # torch.compile the training step's forward + loss (not the recorder)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ __all__ = [
     "Recorder",
     "train",
     "select_checkpoints",
+    "next_token_loss",
 ]
 
 METRIC_KEYS = (
@@ -156,6 +157,12 @@ class Recorder:
             "ablation_delta_icl": icl_score(sparse) - icl_score(clean.mean(0)),
             "ablation_per_token_loss": ablated[..., -1],
         }
+
+
+def next_token_loss(model: InductionLM, batch: Int[Tensor, "batch pos"]) -> Tensor:
+    """Mean cross-entropy of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``."""
+    logits = model(batch[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
 
 
 def _param_groups(model: InductionLM, weight_decay: float):
@@ -283,6 +290,9 @@ def train(
     recorder = Recorder(size, tcfg.eval_batch_size, device, tcfg.n_ablation_sequences)
     keys = METRIC_KEYS + (ABLATION_KEYS if tcfg.n_ablation_sequences else ())
     snaps = snapshot_steps(tcfg)
+    # Compiled or not, the step is deterministic, so a resumed run still equals an uninterrupted
+    # one; the recorder always runs the eager model.
+    step_loss = torch.compile(next_token_loss) if tcfg.compile else next_token_loss
     history: dict[str, list[Tensor]] = {k: [] for k in keys}
     start, loss_sum, loss_n, elapsed = 0, 0.0, 0, 0.0
 
@@ -347,8 +357,7 @@ def train(
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tcfg)
         batch = sample_batch(stream, step, tcfg.batch_size, cfg.n_ctx, tcfg.data_seed).to(device)
-        logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+        loss = step_loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
