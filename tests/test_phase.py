@@ -93,6 +93,16 @@ def test_phase_change_window_finds_a_sharp_step(seed):
     assert 0.6 < fraction_of_icl_in_window(TOKENS, icl, window) < 0.85
 
 
+def test_a_window_still_open_at_the_end_ends_exactly_at_the_last_snapshot():
+    """A phase change still under way when training stops: the window's end is the last
+    snapshot's token count exactly, so a crossing measured at that snapshot lies inside it."""
+    icl = -0.5 * torch.sigmoid((X - X.max()) / 0.3) + noise(0)
+    window = phase_change_window(TOKENS, icl)
+    assert window is not None
+    assert window.end == float(TOKENS[-1])
+    assert window.start < float(TOKENS[-1])
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_no_phase_change_in_one_layer_like_curves(seed):
     drift = -0.1 * (X - X.min()) / (X.max() - X.min()) + noise(seed)  # slow drift over the run

@@ -219,7 +219,10 @@ def phase_change_window(
     drop = float(value[lo] - value[hi])
     if drop < min_drop or float(rate[peak]) < min_peak_rate:
         return None
-    return PhaseWindow(math.exp(grid[lo]), math.exp(grid[hi]), math.exp(grid[peak]))
+    at = grid.exp()  # the grid's ends are the first and last snapshots: exact, not exp(log(.))
+    sampled = tokens[tokens > 0].double()
+    at[0], at[-1] = sampled.min(), sampled.max()
+    return PhaseWindow(float(at[lo]), float(at[hi]), float(at[peak]))
 
 
 def smoothed_over_training(
