@@ -29,6 +29,7 @@ __all__ = [
     "peak_icl_rate",
     "phase_change_window",
     "smoothed_over_training",
+    "fraction_formed_in_window",
     "fraction_of_icl_in_window",
     "loss_bump",
 ]
@@ -237,6 +238,30 @@ def smoothed_over_training(
     return local_linear(x, y, grid, bandwidth, MIN_NEIGHBOURS)[0]
 
 
+def fraction_formed_in_window(
+    tokens: Float[Tensor, "snapshot"],
+    values: Float[Tensor, "snapshot"],
+    window: PhaseWindow | tuple[float, float],
+    bandwidth: float = 0.2,
+) -> float:
+    """Fraction of a quantity's final value that forms inside ``window``:
+    ``(v(end) - v(start)) / v(final)`` on the curve smoothed as in :func:`phase_change_window`
+    (same ``bandwidth``), ``v(final)`` read at the last snapshot of the smoothed curve.
+
+    For the ICL score this is the paper's "more than 75% of the final ICL forms inside the
+    window" (:func:`fraction_of_icl_in_window`). For an induction head's prefix-matching score
+    it measures the other half of the co-occurrence claim, that the head forms in that same
+    window, without a fixed threshold: our heads level off anywhere between 0.55 and 0.8, so a
+    fixed score such as 0.5 can sit at the end of one head's rise and the middle of another's.
+    """
+    start, end, final = smoothed_over_training(
+        tokens, values, [window[0], window[1], float(tokens.max())], bandwidth
+    ).tolist()
+    if final == 0:
+        raise ValueError("the final value is 0: there is nothing to attribute to the window")
+    return (end - start) / final
+
+
 def fraction_of_icl_in_window(
     tokens: Float[Tensor, "snapshot"],
     icl: Float[Tensor, "snapshot"],
@@ -246,17 +271,14 @@ def fraction_of_icl_in_window(
     """Fraction of the final ICL that forms inside ``window`` (paper §Argument 1: "more than
     75%").
 
-    ``(ICL(start) - ICL(end)) / -ICL(final)`` on the curve smoothed as in
-    :func:`phase_change_window` (same ``bandwidth``). The denominator is the final ICL score
-    itself, i.e. the ICL gained from zero (an untrained model predicts every position alike
-    and has ICL 0), read at the last snapshot of the smoothed curve.
+    ``(ICL(start) - ICL(end)) / -ICL(final)`` (:func:`fraction_formed_in_window`). The
+    denominator is the final ICL score itself, i.e. the ICL gained from zero (an untrained
+    model predicts every position alike and has ICL 0).
     """
-    start, end, final = smoothed_over_training(
-        tokens, icl, [window[0], window[1], float(tokens.max())], bandwidth
-    ).tolist()
+    final = float(smoothed_over_training(tokens, icl, [float(tokens.max())], bandwidth)[0])
     if final >= 0:
         raise ValueError(f"the final ICL score is {final:.3f} >= 0: there is no ICL to attribute")
-    return (start - end) / -final
+    return fraction_formed_in_window(tokens, icl, window, bandwidth)
 
 
 def loss_bump(
