@@ -251,15 +251,22 @@ def fraction_formed_in_window(
     For the ICL score this is the paper's "more than 75% of the final ICL forms inside the
     window" (:func:`fraction_of_icl_in_window`). For an induction head's prefix-matching score
     it measures the other half of the co-occurrence claim, that the head forms in that same
-    window, without a fixed threshold: our heads level off anywhere between 0.55 and 0.8, so a
+    window, without a fixed threshold: the small zoo's heads level off between about 0.5 and 0.8, so a
     fixed score such as 0.5 can sit at the end of one head's rise and the middle of another's.
     """
-    start, end, final = smoothed_over_training(
-        tokens, values, [window[0], window[1], float(tokens.max())], bandwidth
-    ).tolist()
+    start, end, final = _readings_at_window(tokens, values, window, bandwidth)
     if final == 0:
         raise ValueError("the final value is 0: there is nothing to attribute to the window")
     return (end - start) / final
+
+
+def _readings_at_window(
+    tokens: Tensor, values: Tensor, window: PhaseWindow | tuple[float, float], bandwidth: float
+) -> tuple[float, float, float]:
+    """The smoothed curve at the window's start, its end and the last snapshot."""
+    at = [window[0], window[1], float(tokens.max())]
+    start, end, final = smoothed_over_training(tokens, values, at, bandwidth).tolist()
+    return start, end, final
 
 
 def fraction_of_icl_in_window(
@@ -275,10 +282,10 @@ def fraction_of_icl_in_window(
     denominator is the final ICL score itself, i.e. the ICL gained from zero (an untrained
     model predicts every position alike and has ICL 0).
     """
-    final = float(smoothed_over_training(tokens, icl, [float(tokens.max())], bandwidth)[0])
+    start, end, final = _readings_at_window(tokens, icl, window, bandwidth)
     if final >= 0:
         raise ValueError(f"the final ICL score is {final:.3f} >= 0: there is no ICL to attribute")
-    return fraction_formed_in_window(tokens, icl, window, bandwidth)
+    return (end - start) / final
 
 
 def loss_bump(
