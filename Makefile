@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # nbval compares every text output of the stored chapters, after this file's substitutions.
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg
-PRESET ?= small
+SIZE ?= small
 
 .PHONY: book test unit nbval chapters sync check-site zoo venv clean
 
@@ -24,7 +24,7 @@ venv: $(STAMP)
 
 ## make book: execute every chapter for every size whose run store exists, build _build/html
 book: $(STAMP)
-	$(BIN)/python -m induction_heads.bookbuild book
+	$(BIN)/python -m induction_heads.book.build book
 
 ## make test: unit tests, nbval on the stored chapters (default size), then the book build
 test: unit nbval book
@@ -37,11 +37,11 @@ nbval: $(STAMP)
 
 ## make chapters: re-execute chapters/*.ipynb in place at the default size (reference outputs)
 chapters: $(STAMP)
-	$(BIN)/python -m induction_heads.bookbuild chapters
+	$(BIN)/python -m induction_heads.book.build chapters
 
 ## make sync: rewrite each chapter's Colab cell and default size from _config.yml / book.py
 sync: $(STAMP)
-	$(BIN)/python -m induction_heads.bookbuild sync
+	$(BIN)/python -m induction_heads.book.build sync
 
 ## make check-site: open every page of _build/html in headless Chromium, offline
 check-site: $(STAMP)
@@ -49,11 +49,11 @@ check-site: $(STAMP)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
 
-## make zoo PRESET=small [JOBS=2]: train (or resume) every model of a preset into data/<preset>,
+## make zoo SIZE=small [JOBS=2]: train (or resume) every model of a size into data/<size>,
 ## JOBS models at a time (one process and one thread each)
 JOBS ?= 1
 zoo: $(STAMP)
-	$(BIN)/python -m induction_heads zoo --preset $(PRESET) --jobs $(JOBS)
+	$(BIN)/python -m induction_heads zoo --size $(SIZE) --jobs $(JOBS)
 
 clean:
 	rm -rf _build

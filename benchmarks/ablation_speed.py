@@ -1,11 +1,11 @@
 """How long per-head pattern-preserving ablation of every head takes, batched vs a naive loop.
 
-Model: the small preset's ``attn-only-2l`` (its latest checkpoint if training has saved one,
+Model: the small size's ``attn-only-2l`` (its latest checkpoint if training has saved one,
 else the seeded random init: the cost does not depend on the weights). Data: the small
-preset's evaluation set, or random tokens of the preset's ``n_eval_sequences x n_ctx`` shape if
+size's evaluation set, or random tokens of the size's ``n_eval_sequences x n_ctx`` shape if
 the data has not been built yet.
 
-- batched: ``induction_heads.ablation.single_head_ablations`` (every head's ablation from the
+- batched: ``induction_heads.measure.ablation.single_head_ablations`` (every head's ablation from the
   clean run's cache, value path only, several heads per forward pass when they fit);
 - naive: ``naive_single_head_ablations`` (one hooked forward pass of the whole model per head).
 
@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from induction_heads import runs
-from induction_heads.ablation import naive_single_head_ablations, single_head_ablations
-from induction_heads.config import get_preset, model_config
-from induction_heads.model import InductionLM, to_bridge
+from induction_heads.engine import runs
+from induction_heads.measure.ablation import naive_single_head_ablations, single_head_ablations
+from induction_heads.engine.config import get_size, model_config
+from induction_heads.engine.model import InductionLM, to_bridge
 
 def load_model() -> tuple[InductionLM, str]:
     try:
@@ -37,7 +37,7 @@ def eval_tokens() -> tuple[torch.Tensor, str]:
     try:
         return runs.load_eval_set("small")[0], "the small evaluation set"
     except FileNotFoundError:  # no run or data yet (runs.RunStoreError)
-        p = get_preset("small")
+        p = get_size("small")
         g = torch.Generator().manual_seed(0)
         shape = (p.train.n_eval_sequences, p.n_ctx)
         return torch.randint(0, p.vocab_size, shape, generator=g), "random tokens"

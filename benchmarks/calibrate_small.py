@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from induction_heads.config import model_config, train_config, validate_model_name
-from induction_heads.runs import read_tensors
-from induction_heads.train import train
+from induction_heads.engine.config import model_config, train_config, validate_model_name
+from induction_heads.engine.runs import read_tensors
+from induction_heads.engine.train import train
 
 # Every sweep config below is relative to this base, the first small preset (so the recorded
 # table stays reproducible after the preset moved on); "preset" is the current small preset.

@@ -1,10 +1,10 @@
 """Tokens per second of our trainer's step against training the TransformerLens bridge
 directly: same model, same batch, same optimizer, one thread.
 
-    python benchmarks/train_throughput.py [--preset small] [--model attn-only-2l] [--steps 60]
+    python benchmarks/train_throughput.py [--size small] [--model attn-only-2l] [--steps 60]
 
-"Our trainer" is the step `induction_heads.train` runs: the fast twin (fused SDPA attention)
-through `next_token_loss`, compiled with torch.compile when the preset's TrainConfig.compile is
+"Our trainer" is the step `induction_heads.engine.train` runs: the fast twin (fused SDPA attention)
+through `next_token_loss`, compiled with torch.compile when the size's TrainConfig.compile is
 set (compile time is excluded: it is paid once per run). The eager fast twin is printed too.
 Prints one ratio from one run (goal: >= 1.5x on CPU).
 """
@@ -17,9 +17,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from induction_heads.config import model_config, train_config
-from induction_heads.model import InductionLM, to_bridge
-from induction_heads.train import next_token_loss
+from induction_heads.engine.config import model_config, train_config
+from induction_heads.engine.model import InductionLM, to_bridge
+from induction_heads.engine.train import next_token_loss
 
 
 def tokens_per_second(model, params, batch: torch.Tensor, steps: int, loss_fn=next_token_loss) -> float:
@@ -42,13 +42,13 @@ def tokens_per_second(model, params, batch: torch.Tensor, steps: int, loss_fn=ne
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="small")
+    ap.add_argument("--size", default="small")
     ap.add_argument("--model", default="attn-only-2l")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg, tcfg = model_config(args.preset, args.model), train_config(args.preset, args.model)
+    cfg, tcfg = model_config(args.size, args.model), train_config(args.size, args.model)
     batch = torch.randint(0, cfg.d_vocab, (tcfg.batch_size, cfg.n_ctx + 1), generator=torch.Generator().manual_seed(0))
     eager = InductionLM(cfg)
     eager_tps = tokens_per_second(eager, eager.parameters(), batch, args.steps)
@@ -59,7 +59,7 @@ def main() -> None:
         fast_tps = eager_tps
     bridge = to_bridge(InductionLM(cfg))
     bridge_tps = tokens_per_second(bridge, bridge.parameters(), batch, args.steps)
-    print(f"preset {args.preset}, model {args.model}, batch {tcfg.batch_size} x {cfg.n_ctx}, "
+    print(f"size {args.size}, model {args.model}, batch {tcfg.batch_size} x {cfg.n_ctx}, "
           f"{args.threads} thread(s), {args.steps} steps, torch.compile {'on' if tcfg.compile else 'off'}")
     print(f"fast twin, eager:       {eager_tps:10,.0f} tokens/s")
     print(f"our trainer's step:     {fast_tps:10,.0f} tokens/s")

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need a preset's data build the tiny preset's tokenizer and
+"""Shared fixtures. Tests that need a size's data build the tiny size's tokenizer and
 evaluation set in a temporary data folder, never in the repository's data/."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 def tiny_data_dir(tmp_path_factory):
     import os
 
-    from induction_heads.dataset import prepare_data
+    from induction_heads.engine.dataset import prepare_data
 
     root = tmp_path_factory.mktemp("data")
     old = os.environ.get("INDUCTION_HEADS_DATA")
@@ -38,6 +38,6 @@ def tiny_zoo(monkeypatch):
 
     root = Path(__file__).resolve().parents[1] / "data"
     if not (root / "tiny" / "runs" / "attn-only-2l" / "info.json").exists():
-        pytest.fail("the committed tiny zoo is missing; run `python -m induction_heads zoo --preset tiny`")
+        pytest.fail("the committed tiny zoo is missing; run `python -m induction_heads zoo --size tiny`")
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(root))
     return root

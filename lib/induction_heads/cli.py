@@ -1,18 +1,18 @@
-"""Command line: ``python -m induction_heads {data,train,zoo} ...``."""
+"""Command line over the three packages: ``python -m induction_heads {data,train,zoo,summary} --size ...``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .config import MODEL_NAMES, PRESETS, SIZES
+from .engine.config import MODEL_NAMES, SIZES, SizeError, validate_size
 
 DEVICES = ("cpu", "cuda")
 
 
 def _parser() -> argparse.ArgumentParser:
-    presets = "\n".join(f"  {p.name:<6} {p.description}" for p in PRESETS.values())
-    epilog = f"presets:\n{presets}\nmodels:\n  " + ", ".join(MODEL_NAMES)
+    sizes = "\n".join(f"  {p.name:<6} {p.description}" for p in SIZES.values())
+    epilog = f"sizes:\n{sizes}\nmodels:\n  " + ", ".join(MODEL_NAMES)
     ap = argparse.ArgumentParser(
         prog="python -m induction_heads",
         description="Train and inspect the model zoo of 'Induction Heads, reproduced'.",
@@ -22,22 +22,22 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     def common(p, model: bool):
-        p.add_argument("--preset", required=True, help=f"one of: {', '.join(SIZES)}")
+        p.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
         if model:
             p.add_argument("--model", required=True, help=f"one of: {', '.join(MODEL_NAMES)}")
         p.add_argument("--device", default="cpu", help="cpu or cuda")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    d = sub.add_parser("data", help="build the tokenizer and evaluation set of a preset",
+    d = sub.add_parser("data", help="build the tokenizer and evaluation set of a size",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--preset", required=True, help=f"one of: {', '.join(SIZES)}")
+    d.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
     d.add_argument("--corpus", default="stdlib", help="'stdlib' (default), a local folder, or 'hf:<data set>'")
     d.add_argument("--force", action="store_true", help="rebuild the tokenizer and evaluation set")
     t = sub.add_parser("train", help="train (or resume) one model",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(t, model=True)
-    t.add_argument("--out", default=None, help="run folder (default data/<preset>/runs/<model>)")
-    z = sub.add_parser("zoo", help="train every model of a preset, skipping finished runs",
+    t.add_argument("--out", default=None, help="run folder (default data/<size>/runs/<model>)")
+    z = sub.add_parser("zoo", help="train every model of a size, skipping finished runs",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(z, model=False)
     z.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated subset")
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                         "2 on a 2-core machine); each run logs to its train.log")
     s = sub.add_parser("summary", help="the reproduction's headline numbers for every finished run",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--size", "--preset", dest="preset", required=True, help=f"one of: {', '.join(SIZES)}")
+    s.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
     s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     s.add_argument("--no-ablation", action="store_true", help="skip the (slower) induction-head ablation")
     return ap
@@ -59,8 +59,10 @@ def _fail(msg: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.preset not in PRESETS:
-        return _fail(f"unknown preset {args.preset!r}; choose one of: {', '.join(SIZES)}")
+    try:
+        validate_size(args.size)
+    except SizeError as e:
+        return _fail(str(e))
     if getattr(args, "device", "cpu") not in DEVICES:
         return _fail(f"unknown device {args.device!r}; choose one of: {', '.join(DEVICES)}")
     if getattr(args, "device", "cpu") == "cuda":
@@ -69,14 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             return _fail("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
     if args.command == "data":
-        from .dataset import prepare_data
+        from .engine.dataset import prepare_data
 
-        prepare_data(args.preset, source=args.corpus, force=args.force)
+        prepare_data(args.size, source=args.corpus, force=args.force)
         return 0
     if args.command == "summary":
         return _summary(args)
     names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
-    from .config import validate_model_name
+    from .engine.config import validate_model_name
 
     for n in names:
         try:
@@ -86,27 +88,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "zoo" and args.jobs != 1:
         if args.jobs < 1:
             return _fail(f"--jobs must be at least 1, got {args.jobs}")
-        return _zoo_parallel(args.preset, names, args.jobs, args.device)
+        return _zoo_parallel(args.size, names, args.jobs, args.device)
     import torch
 
-    from .train import train
+    from .engine.train import train
 
     if args.device == "cpu":
         torch.set_num_threads(1)
     for n in names:
-        out = train(args.preset, n, out=getattr(args, "out", None), device=args.device,
+        out = train(args.size, n, out=getattr(args, "out", None), device=args.device,
                     progress=not args.no_progress)
-        print(f"{args.preset}/{n}: {out}")
+        print(f"{args.size}/{n}: {out}")
     return 0
 
 
-def _zoo_parallel(preset: str, names: list[str], jobs: int, device: str) -> int:
+def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
     """Train ``names`` in ``jobs`` worker processes (``train --no-progress``), costliest models
     first so the queues finish together. Each worker resumes or skips like ``train``."""
     import subprocess
     import time
 
-    from .config import model_family
+    from .engine.config import model_family
 
     def cost(n: str) -> int:  # measured on small: an MLP layer costs about as much as an attention layer
         family, layers, _ = model_family(n)
@@ -118,17 +120,17 @@ def _zoo_parallel(preset: str, names: list[str], jobs: int, device: str) -> int:
     while queue or running:
         while queue and len(running) < jobs:
             n = queue.pop(0)
-            cmd = [sys.executable, "-m", "induction_heads", "train", "--preset", preset, "--model", n,
+            cmd = [sys.executable, "-m", "induction_heads", "train", "--size", size, "--model", n,
                    "--device", device, "--no-progress"]
             running[n] = (subprocess.Popen(cmd), time.perf_counter())
-            print(f"{preset}/{n}: started ({len(queue)} waiting)", flush=True)
+            print(f"{size}/{n}: started ({len(queue)} waiting)", flush=True)
         time.sleep(1)
         for n, (proc, t0) in list(running.items()):
             if proc.poll() is not None:
                 del running[n]
                 ok = proc.returncode == 0
                 failed += [] if ok else [n]
-                print(f"{preset}/{n}: {'done' if ok else f'FAILED (exit {proc.returncode})'} "
+                print(f"{size}/{n}: {'done' if ok else f'FAILED (exit {proc.returncode})'} "
                       f"after {time.perf_counter() - t0:.0f}s", flush=True)
     if failed:
         return _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their train.log")
@@ -140,11 +142,11 @@ def _summary(args) -> int:
 
     import torch
 
-    from .summary import summary
+    from .book.summary import summary
 
     torch.set_num_threads(1)
     try:
-        table = summary(args.preset, with_ablation=not args.no_ablation)
+        table = summary(args.size, with_ablation=not args.no_ablation)
     except FileNotFoundError as e:
         return _fail(str(e))
     if args.json:

@@ -1,0 +1,424 @@
+"""Building the book: papermill once per (chapter, size), a cache, the per-size pages, Sphinx.
+
+``python -m induction_heads.book.build book`` is what ``make book`` runs:
+
+1. For every chapter in ``_toc.yml`` and every size whose run store exists, execute the chapter
+   with papermill into ``_build/executed/<size>/``. An executed notebook carries an *execution
+   key* in its metadata: a hash of the chapter's cells, the size, the ``lib/`` tree,
+   ``data/<size>`` and the pin file. A chapter is re-executed only when its key changed.
+   (Jupyter Book's own cache, jupyter-cache, keys on code cells only and would reuse stale
+   outputs after a change in ``lib/`` or ``data/``; so the book's execution is off and this
+   cache replaces it.)
+2. Assemble the book's source tree in ``_build/src``: the default size's page of each chapter at
+   ``chapters/<name>.ipynb`` and every other size at ``chapters/sizes/<size>/<name>.ipynb``, each
+   with a size switcher under its title, and a ``_toc.yml`` listing the size pages as
+   sub-pages of their chapter.
+3. ``jupyter-book build`` with warnings as errors into ``_build/html``, then point the Colab
+   button of the size pages at the chapter's notebook in the repository (Colab opens
+   ``chapters/<name>.ipynb``; the reader changes ``size`` in its parameters cell).
+
+``python -m induction_heads.book.build chapters`` re-executes the chapters at the default size in
+place, so ``chapters/*.ipynb`` hold the reference outputs nbval compares and Colab shows.
+``python -m induction_heads.book.build sync`` rewrites each chapter's Colab cell and default size
+from ``_config.yml`` and :data:`induction_heads.book.DEFAULT_SIZE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from .chapter import DEFAULT_SIZE
+from ..engine.config import SIZES
+
+__all__ = [
+    "ROOT",
+    "load_config",
+    "toc_chapters",
+    "tree_digest",
+    "execution_key",
+    "colab_cell_source",
+    "sync_chapter",
+    "size_page",
+    "switcher_markdown",
+    "book_toc",
+    "build_book",
+    "execute_chapters",
+]
+
+ROOT = Path(__file__).resolve().parents[3]
+KERNEL = "python3"
+CELL_TIMEOUT = 1200  # seconds per cell; the slowest cell of a `small` chapter is far below this
+COLAB_TAG = "colab-setup"
+# Files under data/<size> that are not part of the run store (scratch space, unfinished runs).
+_DATA_SKIP = ("cache", "resume.safetensors", ".tmp")
+# What Colab needs from the pin file: its own torch, numpy and matplotlib stay, and the book's
+# build tools (jupyter-book, papermill, nbval, pytest) are not needed to run a chapter.
+COLAB_PACKAGES = ("transformer-lens", "transformers", "tokenizers", "safetensors", "jaxtyping", "circuitsvis")
+
+
+# ---------------------------------------------------------------------------------- settings
+
+def load_config(root: Path = ROOT) -> dict:
+    import yaml
+
+    return yaml.safe_load((root / "_config.yml").read_text())
+
+
+def toc_chapters(root: Path = ROOT) -> list[str]:
+    """Chapter paths (no suffix) in reading order, from the root ``_toc.yml``."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for entry in toc.get("chapters", []):
+        files.append(entry["file"])
+    for part in toc.get("parts", []):
+        files.extend(e["file"] for e in part["chapters"])
+    return files
+
+
+# ---------------------------------------------------------------------------- execution keys
+
+def tree_digest(path: Path, skip: tuple[str, ...] = ()) -> str:
+    """sha256 over the relative paths and bytes of every file under ``path``."""
+    h = hashlib.sha256()
+    path = Path(path)
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            rel = f.relative_to(path).as_posix()
+            if "__pycache__" in rel or ".egg-info" in rel or any(s in rel for s in skip):
+                continue
+            h.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _cells_digest(nb) -> str:
+    """Hash of what a chapter *is*: cell types and sources, not outputs or metadata."""
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    return h.hexdigest()
+
+
+def execution_key(nb_path: Path, size: str, root: Path = ROOT, data_root: Path | None = None) -> str:
+    """What an executed chapter depends on: its cells, the size, lib/, data/<size>, the pins."""
+    data_root = Path(data_root) if data_root is not None else root / "data"
+    parts = {
+        "cells": _cells_digest(nbformat.read(nb_path, as_version=4)),
+        "size": size,
+        "lib": tree_digest(root / "lib"),
+        "data": tree_digest(data_root / size, skip=_DATA_SKIP),
+        "requirements": hashlib.sha256((root / "requirements.txt").read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------- Colab cell
+
+def colab_cell_source(config: dict) -> str:
+    """The first code cell of every chapter, written from ``_config.yml``'s repository."""
+    repo = config["repository"]["url"].rstrip("/")
+    ref = config["repository"].get("branch", "main")
+    return f'''# Colab only: install the book's helper package at the book's version and fetch its data.
+# Anywhere else (a checkout with `make book`, CI) this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os, re, subprocess
+
+    REPO, REF = "{repo}", "{ref}"  # written from _config.yml
+    CHECKOUT = "/content/induction-heads"
+    if not os.path.isdir(CHECKOUT):
+        # Code only; setup_chapter() adds data/<size> for the size you choose.
+        subprocess.run(["git", "clone", "-q", "--depth=1", "--filter=blob:none", "--sparse",
+                        "--branch", REF, REPO, CHECKOUT], check=True)
+        subprocess.run(["git", "-C", CHECKOUT, "sparse-checkout", "set", "lib"], check=True)
+        keep = {COLAB_PACKAGES!r}  # Colab keeps its own torch
+        pins = [line.strip() for line in open(f"{{CHECKOUT}}/requirements.txt")
+                if re.split("[=<>!~ ]", line.strip())[0] in keep]
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pins, "-e", CHECKOUT], check=True)
+    sys.path.insert(0, f"{{CHECKOUT}}/lib")
+    os.environ["INDUCTION_HEADS_CHECKOUT"] = CHECKOUT'''
+
+
+def _find(nb, tag: str) -> int | None:
+    for i, cell in enumerate(nb.cells):
+        if tag in cell.metadata.get("tags", []):
+            return i
+    return None
+
+
+_SIZE_LINE = re.compile(r'^size\s*=\s*"[^"]*"', re.M)
+
+
+def sync_chapter(nb, config: dict, default_size: str = DEFAULT_SIZE) -> bool:
+    """Rewrite a chapter's Colab cell and its default size; True if anything changed."""
+    changed = False
+    i = _find(nb, COLAB_TAG)
+    if i is None:
+        raise ValueError(f"chapter has no cell tagged {COLAB_TAG!r}")
+    src = colab_cell_source(config)
+    if nb.cells[i].source != src:
+        nb.cells[i].source, changed = src, True
+    j = _find(nb, "parameters")
+    if j is None:
+        raise ValueError("chapter has no cell tagged 'parameters'")
+    new = _SIZE_LINE.sub(f'size = "{default_size}"', nb.cells[j].source, count=1)
+    if new != nb.cells[j].source:
+        nb.cells[j].source, changed = new, True
+    return changed
+
+
+def default_size_of(nb) -> str:
+    j = _find(nb, "parameters")
+    m = _SIZE_LINE.search(nb.cells[j].source) if j is not None else None
+    if m is None:
+        raise ValueError('chapter has no `size = "..."` line in a cell tagged "parameters"')
+    return m.group(0).split('"')[1]
+
+
+# -------------------------------------------------------------------------------- execution
+
+def _clean(nb) -> None:
+    """Drop papermill's per-run metadata (timings, status) so stored notebooks diff cleanly."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+
+
+def execute(src: Path, dest: Path, size: str | None, timeout: int = CELL_TIMEOUT) -> None:
+    """Execute ``src`` with papermill into ``dest`` (``size=None``: the notebook's own default)."""
+    import papermill as pm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.stem + ".running.ipynb")
+    pm.execute_notebook(
+        str(src),
+        str(tmp),
+        parameters={"size": size} if size is not None else {},
+        kernel_name=KERNEL,
+        cwd=str(src.parent),
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+        execution_timeout=timeout,
+    )
+    nb = nbformat.read(tmp, as_version=4)
+    _clean(nb)
+    nbformat.write(nb, tmp)
+    tmp.replace(dest)
+
+
+def _available_sizes(root: Path) -> list[str]:
+    from ..engine.runs import available_sizes
+
+    return available_sizes()
+
+
+def execute_chapters(root: Path = ROOT, sizes: list[str] | None = None, force: bool = False,
+                     log=print) -> dict[str, list[str]]:
+    """Execute every chapter for every size into ``_build/executed/<size>/``, using the cache.
+
+    Returns ``{size: [chapter paths that were executed]}``.
+    """
+    sizes = sizes if sizes is not None else _available_sizes(root)
+    if DEFAULT_SIZE not in sizes:
+        raise SystemExit(f"the default size {DEFAULT_SIZE!r} has no run store in data/; "
+                         f"train it with `make zoo SIZE={DEFAULT_SIZE}`")
+    ran: dict[str, list[str]] = {}
+    for size in sizes:
+        ran[size] = []
+        for chapter in toc_chapters(root):
+            src = root / f"{chapter}.ipynb"
+            dest = root / "_build" / "executed" / size / f"{chapter}.ipynb"
+            key = execution_key(src, size, root)
+            if not force and dest.exists():
+                old = nbformat.read(dest, as_version=4).metadata.get("induction_heads", {})
+                if old.get("execution_key") == key:
+                    continue
+            t0 = time.perf_counter()
+            default = default_size_of(nbformat.read(src, as_version=4))
+            execute(src, dest, None if size == default else size)
+            nb = nbformat.read(dest, as_version=4)
+            nb.metadata["induction_heads"] = {"execution_key": key, "size": size}
+            nbformat.write(nb, dest)
+            ran[size].append(chapter)
+            log(f"executed {chapter} [{size}] in {time.perf_counter() - t0:.0f} s")
+    return ran
+
+
+def update_stored_chapters(root: Path = ROOT) -> None:
+    """Re-execute ``chapters/*.ipynb`` in place at their default size (the reference outputs)."""
+    for chapter in toc_chapters(root):
+        src = root / f"{chapter}.ipynb"
+        t0 = time.perf_counter()
+        execute(src, src, None)
+        print(f"stored {chapter} [{DEFAULT_SIZE}] in {time.perf_counter() - t0:.0f} s")
+
+
+# ------------------------------------------------------------------------------- size pages
+
+def size_page(chapter: str, size: str, default: str = DEFAULT_SIZE) -> str:
+    """Where a chapter's page for ``size`` lives in the book (path without suffix)."""
+    if size == default:
+        return chapter
+    folder, name = chapter.rsplit("/", 1) if "/" in chapter else ("", chapter)
+    return "/".join(p for p in (folder, "sizes", size, name) if p)
+
+
+def _relative(from_page: str, to_page: str) -> str:
+    import posixpath
+
+    return posixpath.relpath(to_page, posixpath.dirname(from_page) or ".") + ".ipynb"
+
+
+def switcher_markdown(chapter: str, size: str, sizes: list[str], default: str = DEFAULT_SIZE) -> str:
+    """The line under a chapter's title that links its pages for the other sizes."""
+    here = size_page(chapter, size, default)
+    items = []
+    for s in SIZES:
+        if s == size:
+            items.append(f"**{s}** (this page)")
+        elif s in sizes:
+            items.append(f"[{s}]({_relative(here, size_page(chapter, s, default))})")
+        else:
+            items.append(f"{s} (not trained in this build)")
+    return "Model size: " + " · ".join(items)
+
+
+def _title(nb) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
+            if m:
+                return m.group(1).strip()
+    raise ValueError("chapter has no '# Title' markdown heading")
+
+
+def book_toc(root: Path, sizes: list[str], default: str = DEFAULT_SIZE) -> dict:
+    """The root ``_toc.yml`` with each chapter's other-size pages added as its sections."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    others = [s for s in SIZES if s in sizes and s != default]
+
+    def sections(entry: dict) -> None:
+        if not others:
+            return
+        title = _title(nbformat.read(root / f"{entry['file']}.ipynb", as_version=4))
+        entry["sections"] = [
+            {"file": size_page(entry["file"], s, default), "title": f"{title} [{s}]"} for s in others
+        ]
+
+    for entry in toc.get("chapters", []):
+        sections(entry)
+    for part in toc.get("parts", []):
+        for entry in part["chapters"]:
+            sections(entry)
+    # The root page cannot have sub-pages in a jb-book toc: its other sizes lead the chapters.
+    root_pages = {"file": toc["root"]}
+    sections(root_pages)
+    first = toc["chapters"] if "chapters" in toc else toc["parts"][0]["chapters"]
+    first[:0] = root_pages.get("sections", [])
+    return toc
+
+
+def _with_switcher(nb, chapter: str, size: str, sizes: list[str]):
+    """Put the size switcher right under the chapter's title."""
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    title, _, rest = cell.source.partition("\n")
+    cell.source = f"{title}\n\n{switcher_markdown(chapter, size, sizes)}\n{rest}"
+    return nb
+
+
+def assemble(root: Path, sizes: list[str]) -> Path:
+    """Write ``_build/src``: config, toc, static files and every executed size page."""
+    import yaml
+
+    from .viz import install_static
+
+    src = root / "_build" / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    shutil.copy2(root / "_config.yml", src / "_config.yml")
+    (src / "_toc.yml").write_text(yaml.safe_dump(book_toc(root, sizes), sort_keys=False))
+    if (root / "_static").is_dir():
+        shutil.copytree(root / "_static", src / "_static")
+    install_static(src / "_static")
+    for size in sizes:
+        for chapter in toc_chapters(root):
+            nb = nbformat.read(root / "_build" / "executed" / size / f"{chapter}.ipynb", as_version=4)
+            out = src / f"{size_page(chapter, size)}.ipynb"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(_with_switcher(nb, chapter, size, sizes), out)
+    return src
+
+
+def _fix_colab_links(html_dir: Path, root: Path, sizes: list[str]) -> None:
+    """Size pages exist only in the build: their Colab button opens the chapter's notebook."""
+    for size in sizes:
+        if size == DEFAULT_SIZE:
+            continue
+        for chapter in toc_chapters(root):
+            page = html_dir / f"{size_page(chapter, size)}.html"
+            text = page.read_text()
+            fixed = text.replace(f"/{size_page(chapter, size)}.ipynb", f"/{chapter}.ipynb")
+            page.write_text(fixed)
+
+
+def build_book(root: Path = ROOT, force: bool = False) -> Path:
+    """Execute (cached), assemble and build the book into ``_build/html``."""
+    sizes = _available_sizes(root)
+    execute_chapters(root, sizes, force=force)
+    src = assemble(root, sizes)
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(src), "--path-output", str(root),
+           "--warningiserror", "--keep-going", "--all"]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=root)
+    html_dir = root / "_build" / "html"
+    _fix_colab_links(html_dir, root, sizes)
+    print(f"book: {html_dir / 'index.html'} (sizes: {', '.join(sizes)})")
+    return html_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m induction_heads.book.build", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("book", help="execute every chapter for every trained size and build _build/html")
+    b.add_argument("--force", action="store_true", help="ignore the execution cache")
+    sub.add_parser("chapters", help="re-execute chapters/*.ipynb in place at the default size")
+    sub.add_parser("sync", help="rewrite each chapter's Colab cell and default size from the settings")
+    sub.add_parser("sizes", help="print the sizes whose run store exists")
+    args = p.parse_args(argv)
+    if args.cmd == "book":
+        build_book(force=args.force)
+    elif args.cmd == "chapters":
+        update_stored_chapters()
+    elif args.cmd == "sync":
+        config = load_config()
+        for chapter in toc_chapters():
+            path = ROOT / f"{chapter}.ipynb"
+            nb = nbformat.read(path, as_version=4)
+            if sync_chapter(nb, config):
+                nbformat.write(nb, path)
+                print(f"synced {chapter}")
+    elif args.cmd == "sizes":
+        print(" ".join(_available_sizes(ROOT)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""What every chapter of the book calls first, and the small display helpers chapters share.
+
+A chapter's first cells are: the Colab cell (does nothing outside Colab), the papermill
+``parameters`` cell (``size = "tiny"``), then ``spec = book.setup_chapter(size)``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+import sys
+import warnings
+from typing import Sequence
+
+from ..engine.config import SizeError, SizeSpec, get_size, validate_size
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "SizeError",
+    "in_colab",
+    "setup_chapter",
+    "ensure_data",
+    "Table",
+    "check",
+    "check_claim",
+]
+
+# The size whose executed outputs are stored in chapters/ (and that nbval compares).
+DEFAULT_SIZE = "small"
+
+# Set by a chapter's Colab cell: the sparse clone of the repository at the book's version.
+CHECKOUT_ENV = "INDUCTION_HEADS_CHECKOUT"
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
+    """Validate the ``size`` parameter and put the kernel in the book's standard state.
+
+    One CPU thread (results do not depend on the machine's core count, and the book's build
+    leaves the other core free), a fixed seed, quiet tokenizers, the house matplotlib style,
+    and in Colab the ``data/<size>`` folder fetched if missing. Returns the size's :class:`SizeSpec`.
+    """
+    validate_size(size)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # tqdm.auto warns on import when ipywidgets is absent; the book draws no progress bars.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    _style()
+    if in_colab():
+        ensure_data(size)
+    return get_size(size)
+
+
+def _style() -> None:
+    import matplotlib as mpl
+
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = lambda: None  # noqa: E731
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        # Figures are returned (not drawn with pyplot): register the inline PNG formatter.
+        shell.run_line_magic("matplotlib", "inline")
+
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.6),
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "legend.frameon": False,
+        }
+    )
+
+
+def ensure_data(size: str) -> None:
+    """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet."""
+    from ..engine.runs import size_dir
+
+    checkout = os.environ.get(CHECKOUT_ENV)
+    if checkout and not (size_dir(size) / "runs").is_dir():
+        subprocess.run(
+            ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], check=True
+        )
+
+
+class Table:
+    """A small table that shows as HTML in the book and as aligned text everywhere else.
+
+    Cells are formatted once, here, so the text nbval compares is exactly what a reader sees.
+    """
+
+    def __init__(self, header: Sequence[str], rows: Sequence[Sequence[object]], floatfmt: str = ".3f"):
+        def fmt(v: object) -> str:
+            return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+        self.header = [str(h) for h in header]
+        self.rows = [[fmt(v) for v in row] for row in rows]
+
+    def __repr__(self) -> str:
+        cols = [self.header, *self.rows]
+        widths = [max(len(r[i]) for r in cols) for i in range(len(self.header))]
+        line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        return "\n".join([line(self.header), "  ".join("-" * w for w in widths), *map(line, self.rows)])
+
+    def _repr_html_(self) -> str:
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows
+        )
+        return f'<table class="ih-table"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def check(claim: str, ok: bool, **numbers: float) -> None:
+    """Assert a chapter's claim, printing the numbers it rests on first.
+
+    ``check("loss fell", final < first, first=first, final=final)`` prints
+    ``PASS loss fell (first=6.238, final=4.101)`` or raises ``AssertionError`` with that line.
+    """
+    line = _claim_line(claim, numbers)
+    print(("PASS " if ok else "FAIL ") + line)
+    if not ok:
+        raise AssertionError(line)
+
+
+def check_claim(size: str, claim: str, ok: bool, **numbers: float) -> None:
+    """:func:`check` for a claim of the paper on the models of ``size``. At a size that does not
+    check claims (``tiny``: it trains for seconds and forms no induction heads), the numbers are
+    printed but not asserted, and the output says so; the claims are asserted at ``small`` and
+    ``base``."""
+    if get_size(size).checks_claims:
+        check(claim, ok, **numbers)
+        return
+    print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {_claim_line(claim, numbers)}")
+
+
+def _claim_line(claim: str, numbers: dict) -> str:
+    shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in numbers.items())
+    return f"{claim} ({shown})" if shown else claim

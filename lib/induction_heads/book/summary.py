@@ -1,0 +1,78 @@
+"""The reproduction in one table: for every model of a size, the paper's headline quantities
+computed from the run store (``python -m induction_heads summary --size small --json``).
+
+Nothing here is typed in by hand except :data:`PAPER`, the paper's own reported numbers, kept
+beside ours for comparison.
+"""
+
+from __future__ import annotations
+
+from .analysis import bump, induction_ablation, windows
+from ..measure.heads import induction_heads
+from ..measure.phase import fraction_of_icl_in_window, smoothed_over_training
+from ..engine.runs import available_runs, load_metrics, run_info
+
+__all__ = ["PAPER", "model_summary", "summary"]
+
+# The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
+PAPER = {
+    "icl_score_before_window": "> -0.15 (less than 0.15 nats of ICL)",
+    "icl_score_final": "about -0.4 (2+ layers); about -0.1 (1 layer)",
+    "fraction_of_icl_in_window": "> 0.75",
+    "phase_change_window": "2.5e9-5e9 tokens (Argument 1 text) or 1e9-3e9 (Model Details)",
+    "max_prefix_matching_score": "0.8-0.9 for formed induction heads; ~0 in 1-layer models",
+    "loss_bump": "yes, for every model with 2+ layers; none for 1 layer",
+    "ablation_icl_fraction_removed": "'almost all' ICL in small attention-only models",
+}
+
+
+def _final_copying(metrics: dict[str, torch.Tensor]) -> torch.Tensor:
+    if "copying" not in metrics:
+        raise KeyError("this run's metrics have no 'copying' scores; retrain it with the current trainer")
+    return metrics["copying"][-1]
+
+
+def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
+    """The headline numbers of one run (see the module docstring of :mod:`induction_heads.book.summary`)."""
+    info = run_info(size, name)
+    m = load_metrics(size, name)
+    cfg = info["model_config"]
+    tokens, icl = m["tokens"].double(), m["icl_score"].double()
+    window = windows({name: m})[name]
+    loss_bump = bump(size, name, m)
+    prefix_final = m["prefix_matching"][-1]
+    heads = induction_heads(prefix_final, _final_copying(m))
+    before = None
+    if window is not None:  # read on the smoothed curve: single snapshots are noisy
+        before = round(float(smoothed_over_training(tokens, icl, [window.start])[0]), 4)
+    out = {
+        "layers": cfg["n_layers"],
+        "attn_only": cfg["attn_only"],
+        "smeared_key": cfg["smeared_key"],
+        "seed": cfg["seed"],
+        "tokens_trained": int(tokens[-1]),
+        "wall_time_s": round(info["wall_time_s"]),
+        "icl_score_final": round(float(icl[-1]), 4),
+        "icl_score_before_window": before,  # smoothed ICL at the window's start
+        "phase_change_window": None if window is None else {"start": round(window.start), "end": round(window.end)},
+        "fraction_of_icl_in_window": None
+        if window is None or float(icl[-1]) >= 0
+        else round(fraction_of_icl_in_window(tokens, icl, window), 4),
+        "max_prefix_matching_score": round(float(prefix_final.max()), 4),
+        "induction_heads": heads,
+        "loss_bump": loss_bump is not None,
+    }
+    if with_ablation:
+        frac = induction_ablation(size, name, heads)["fraction_removed"] if heads else None
+        out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
+    return out
+
+
+def summary(size: str, with_ablation: bool = True) -> dict[str, dict]:
+    """:func:`model_summary` of every finished run of ``size``, in the zoo's order."""
+    runs = available_runs(size)
+    if not runs:
+        raise FileNotFoundError(
+            f"no finished runs for size {size!r}; train them with `python -m induction_heads zoo --size {size}`"
+        )
+    return {name: model_summary(size, name, with_ablation) for name in runs}

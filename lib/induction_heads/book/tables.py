@@ -1,0 +1,108 @@
+"""The book's tables: the sizes, the zoo, the runs, and the reproduction next to the paper."""
+
+from __future__ import annotations
+
+from .chapter import Table
+
+__all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours"]
+
+
+def sizes_table() -> Table:
+    """Every size's tokenizer, model width, context and training recipe."""
+    from ..engine.config import SIZES
+
+    rows = []
+    for p in SIZES.values():
+        t = p.train
+        rows.append([p.name, p.vocab_size, p.n_ctx, p.d_model, p.n_heads, p.d_head, p.d_mlp,
+                     t.batch_size, t.total_steps, f"{t.batch_size * t.total_steps * p.n_ctx:,}",
+                     f"{t.lr:g}", t.schedule])
+    return Table(["size", "vocab", "n_ctx", "d_model", "heads", "d_head", "d_mlp", "batch", "steps",
+                  "tokens", "lr", "schedule"], rows)
+
+
+def zoo_table(size: str) -> Table:
+    """The zoo's models: their architecture in ``size``, and whether this build has trained them."""
+    from ..engine.config import MODEL_NAMES, model_config
+    from ..engine.runs import available_runs
+
+    done = set(available_runs(size))
+    rows = []
+    for name in MODEL_NAMES:
+        c = model_config(size, name)
+        rows.append([name, c.n_layers, "no" if c.attn_only else "yes", "yes" if c.smeared_key else "no",
+                     c.seed, "yes" if name in done else "no"])
+    return Table(["model", "layers", "MLPs", "smeared keys", "seed", "trained"], rows)
+
+
+def run_summary(size: str) -> Table:
+    """One row per trained run of ``size``: its length and its final loss and ICL score."""
+    from ..engine.runs import available_runs, load_metrics
+
+    rows = []
+    for name in available_runs(size):
+        m = load_metrics(size, name)
+        rows.append([name, int(m["step"][-1]), f"{int(m['tokens'][-1]):,}", float(m["train_loss"][-1]),
+                     float(m["icl_score"][-1])])
+    return Table(["model", "steps", "tokens", "final train loss", "final ICL score"], rows)
+
+
+# ------------------------------------------------------------------ the reproduction in one table
+
+def _fmt_range(values: list[float], fmt: str = "+.2f") -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "none"
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def summary_table(rows: dict[str, dict]) -> Table:
+    """``induction_heads.book.summary.summary`` as a table, one row per model."""
+    def window(r):
+        w = r["phase_change_window"]
+        return "none" if w is None else f"{w['start'] / 1e6:.1f}M-{w['end'] / 1e6:.1f}M"
+
+    def opt(v):
+        return "-" if v is None else v
+
+    return Table(
+        ["model", "final ICL", "ICL before window", "window (tokens)", "ICL in window", "max prefix",
+         "induction heads", "bump", "ICL removed by ablation"],
+        [[n, r["icl_score_final"], opt(r["icl_score_before_window"]), window(r), opt(r["fraction_of_icl_in_window"]),
+          r["max_prefix_matching_score"], ", ".join(r["induction_heads"]) or "none", "yes" if r["loss_bump"] else "no",
+          opt(r.get("ablation_icl_fraction_removed"))] for n, r in rows.items()],
+    )
+
+
+def paper_vs_ours(rows: dict[str, dict]) -> Table:
+    """The paper's headline numbers beside ours (ranges over the models they concern)."""
+    from .summary import PAPER
+
+    deep = {n: r for n, r in rows.items() if r["layers"] >= 2 and not r["smeared_key"]}
+    one = {n: r for n, r in rows.items() if r["layers"] == 1 and not r["smeared_key"]}
+    attn_deep = {n: r for n, r in deep.items() if r["attn_only"]}
+    windows = [r["phase_change_window"] for r in deep.values() if r["phase_change_window"]]
+    return Table(
+        ["quantity", "models", "paper", "ours"],
+        [
+            ["ICL score before the window", "2+ layers", PAPER["icl_score_before_window"],
+             _fmt_range([r["icl_score_before_window"] for r in deep.values()])],
+            ["final ICL score", "2+ layers", PAPER["icl_score_final"], _fmt_range([r["icl_score_final"] for r in deep.values()])],
+            ["final ICL score", "1 layer", PAPER["icl_score_final"], _fmt_range([r["icl_score_final"] for r in one.values()])],
+            ["fraction of final ICL gained in the window", "2+ layers", PAPER["fraction_of_icl_in_window"],
+             _fmt_range([r["fraction_of_icl_in_window"] for r in deep.values()], ".2f")],
+            ["phase-change window", "2+ layers", PAPER["phase_change_window"],
+             "none" if not windows else f"starts {_fmt_range([w['start'] / 1e6 for w in windows], '.1f')}M, "
+             f"ends {_fmt_range([w['end'] / 1e6 for w in windows], '.1f')}M tokens"],
+            ["max prefix-matching score", "2+ layers", PAPER["max_prefix_matching_score"],
+             _fmt_range([r["max_prefix_matching_score"] for r in deep.values()], ".2f")],
+            ["max prefix-matching score", "1 layer", PAPER["max_prefix_matching_score"],
+             _fmt_range([r["max_prefix_matching_score"] for r in one.values()], ".2f")],
+            ["loss bump", "2+ layers", PAPER["loss_bump"], f"{sum(r['loss_bump'] for r in deep.values())} of {len(deep)}"],
+            ["loss bump", "1 layer", PAPER["loss_bump"], f"{sum(r['loss_bump'] for r in one.values())} of {len(one)}"],
+            ["ICL removed by ablating induction heads", "2+ layers, attention-only",
+             PAPER["ablation_icl_fraction_removed"],
+             _fmt_range([r.get("ablation_icl_fraction_removed") for r in attn_deep.values()], ".2f")],
+        ],
+    )

@@ -1,0 +1,274 @@
+"""Model sizes, model names and training recipes: the one place they are defined.
+
+A *size* (``tiny``, ``small``, ``base``) fixes the tokenizer's vocabulary, the model width,
+the context length and the training recipe. A *model name* (``attn-only-2l``, ``smeared-1l``,
+``attn-only-2l-seed1``, ...) picks the architecture variant inside a size. Together they give
+one frozen :class:`ModelConfig` and one frozen :class:`TrainConfig`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "SizeSpec",
+    "SizeError",
+    "SIZES",
+    "MODEL_NAMES",
+    "get_size",
+    "model_config",
+    "train_config",
+    "validate_size",
+    "validate_model_name",
+    "model_family",
+]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one model of the zoo.
+
+    The paper's small models put no positional information into the residual stream
+    (a Shortformer-like variant); we use rotary embeddings on queries and keys only, which
+    has the same property: an induction head must be built by K-composition with a
+    previous-token head (or by smeared keys).
+    """
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_head: int
+    n_ctx: int
+    d_vocab: int
+    attn_only: bool = True
+    d_mlp: int = 0
+    smeared_key: bool = False
+    rotary_base: float = 10000.0
+    ln_eps: float = 1e-5
+    init_std: float = 0.02
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.d_head % 2:
+            raise ValueError(f"d_head must be even for rotary embeddings, got {self.d_head}")
+        if not self.attn_only and self.d_mlp <= 0:
+            raise ValueError("a model with MLPs needs d_mlp > 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser, schedule and snapshot plan of one training run.
+
+    ``dense`` is a (start, end) fraction of ``total_steps`` where the phase change is
+    expected; snapshots are log-spaced over the whole run plus evenly spaced inside it.
+    """
+
+    batch_size: int
+    total_steps: int
+    lr: float
+    warmup_steps: int
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.99)
+    schedule: str = "constant"  # "constant" after warm-up, or "cosine" down to min_lr_frac
+    min_lr_frac: float = 0.1
+    grad_clip: float = 1.0
+    n_log_snapshots: int = 40
+    dense: tuple[float, float] = (0.2, 0.8)
+    n_dense_snapshots: int = 40
+    resume_every: int = 200  # steps between resumable checkpoints
+    n_eval_sequences: int = 256
+    eval_batch_size: int = 64
+    n_ablation_sequences: int = 0  # per-snapshot single-head ablations on this many eval sequences
+    data_seed: int = 1234
+    compile: bool = False  # torch.compile the training step's forward + loss (not the recorder)
+
+
+@dataclass(frozen=True)
+class SizeSpec:
+    """Everything that differs between the ``tiny``, ``small`` and ``base`` zoos."""
+
+    name: str
+    description: str
+    vocab_size: int
+    n_ctx: int
+    d_model: int
+    n_heads: int
+    d_head: int
+    d_mlp: int
+    train: TrainConfig
+    corpus_max_bytes: int | None = None  # None: the whole standard library
+    n_checkpoints: int = 4  # full checkpoints kept after training (final one included)
+    checks_claims: bool = True  # False for tiny: its models train for seconds, too short to show the science
+    extra: dict = field(default_factory=dict)
+
+
+SIZES: dict[str, SizeSpec] = {
+    "tiny": SizeSpec(
+        name="tiny",
+        description="CI smoke size: trains in seconds, shows the pipeline, not the science",
+        vocab_size=512,
+        n_ctx=128,
+        d_model=32,
+        n_heads=2,
+        d_head=16,
+        d_mlp=128,
+        corpus_max_bytes=3_000_000,
+        checks_claims=False,
+        train=TrainConfig(
+            batch_size=8,
+            total_steps=120,
+            lr=3e-3,
+            warmup_steps=20,
+            n_log_snapshots=8,
+            dense=(0.3, 0.8),
+            n_dense_snapshots=4,
+            resume_every=40,
+            n_eval_sequences=32,
+            eval_batch_size=32,
+            n_ablation_sequences=32,
+        ),
+    ),
+    "small": SizeSpec(
+        name="small",
+        description="the CPU zoo the book runs on (16-55 minutes per model on one thread; about 2.5 hours for the zoo on 2 cores)",
+        vocab_size=1024,
+        n_ctx=128,
+        d_model=128,
+        n_heads=4,
+        d_head=32,
+        d_mlp=512,
+        # Calibrated with benchmarks/calibrate_small.py (attn-only-2l unless named): at lr 3e-3
+        # the induction head formed between ~3M and ~10M tokens for seed 0 but after 8.8M for
+        # seed 1 and not within 12.3M for seed 2 or mlp-2l; at lr 6e-3 seed 2 formed one between
+        # ~6M and ~12M tokens. So: lr 6e-3. mlp-2l is the slow model: its head starts forming
+        # near 13M tokens and rises slowly (prefix-matching 0.35 at 24.6M tokens, 0.499 at
+        # 32.8M), so 36k steps (36.9M tokens), with dense snapshots up to 95% of training: its
+        # head reached 0.524 at the last snapshot; the zoo trained in 2h27 on 2 cores. With a
+        # constant learning rate the trajectory does not depend on the number of steps; only the
+        # snapshot steps move.
+        train=TrainConfig(
+            batch_size=8,
+            total_steps=36_000,
+            lr=6e-3,
+            warmup_steps=200,
+            n_log_snapshots=24,
+            dense=(0.04, 0.95),
+            n_dense_snapshots=64,
+            resume_every=500,
+            n_eval_sequences=512,
+            eval_batch_size=128,
+            n_ablation_sequences=64,
+            compile=True,
+        ),
+    ),
+    "base": SizeSpec(
+        name="base",
+        description="the GPU zoo: wider, longer context, more tokens",
+        vocab_size=4096,
+        n_ctx=512,
+        d_model=256,
+        n_heads=8,
+        d_head=32,
+        d_mlp=1024,
+        train=TrainConfig(
+            batch_size=32,
+            total_steps=20_000,
+            lr=1e-3,
+            warmup_steps=500,
+            schedule="cosine",
+            n_log_snapshots=60,
+            dense=(0.05, 0.5),
+            n_dense_snapshots=80,
+            resume_every=1000,
+            n_eval_sequences=512,
+            eval_batch_size=64,
+        ),
+    ),
+}
+
+# name -> (layers, attn_only, smeared_key, seed)
+_FAMILIES = {"attn-only": (True, False), "mlp": (False, False), "smeared": (True, True)}
+MODEL_NAMES: tuple[str, ...] = (
+    "attn-only-1l",
+    "attn-only-2l",
+    "attn-only-3l",
+    "mlp-1l",
+    "mlp-2l",
+    "mlp-3l",
+    "smeared-1l",
+    "smeared-2l",
+    "attn-only-2l-seed1",
+    "attn-only-2l-seed2",
+)
+_NAME_RE = re.compile(r"^(attn-only|mlp|smeared)-(\d+)l(?:-seed(\d+))?$")
+
+
+class SizeError(ValueError):
+    """An unknown size. In a notebook it prints as one line, not a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for custom error display
+        return [f"{type(self).__name__}: {self}"]
+
+
+def validate_size(size: str) -> str:
+    """Return ``size`` if it names a size, else raise a one-line :class:`SizeError`.
+
+    The one check of a size: the command line, the run store and every chapter's papermill
+    ``size`` parameter (through :func:`induction_heads.book.setup_chapter`) call it.
+    """
+    if size not in SIZES:
+        raise SizeError(f"unknown size {size!r}; choose one of: {', '.join(SIZES)}")
+    return size
+
+
+def get_size(size: str) -> SizeSpec:
+    return SIZES[validate_size(size)]
+
+
+def validate_model_name(name: str) -> str:
+    """Accept the zoo's names and any ``<family>-<n>l[-seed<k>]`` (more layers are allowed)."""
+    m = _NAME_RE.match(name)
+    if not m or int(m.group(2)) < 1:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    return name
+
+
+def model_family(name: str) -> tuple[str, int, int]:
+    """``(family, n_layers, seed)`` of a model name, e.g. ``("attn-only", 2, 1)``."""
+    m = _NAME_RE.match(validate_model_name(name))
+    assert m is not None
+    return m.group(1), int(m.group(2)), int(m.group(3) or 0)
+
+
+def model_config(size: str, name: str) -> ModelConfig:
+    """The architecture of model ``name`` in size ``size``."""
+    p = get_size(size)
+    family, n_layers, seed = model_family(name)
+    attn_only, smeared = _FAMILIES[family]
+    return ModelConfig(
+        n_layers=n_layers,
+        d_model=p.d_model,
+        n_heads=p.n_heads,
+        d_head=p.d_head,
+        n_ctx=p.n_ctx,
+        d_vocab=p.vocab_size,
+        attn_only=attn_only,
+        d_mlp=0 if attn_only else p.d_mlp,
+        smeared_key=smeared,
+        seed=seed,
+    )
+
+
+def train_config(size: str, name: str) -> TrainConfig:
+    """The training recipe of ``name`` in ``size``.
+
+    Every model of a size sees the same data in the same order (as in the paper), except the
+    extra seeds, which change both the initialisation and the data order so that the spread
+    of the onset over seeds is an honest one.
+    """
+    p = get_size(size)
+    _, _, seed = model_family(name)
+    return replace(p.train, data_seed=p.train.data_seed + seed) if seed else p.train

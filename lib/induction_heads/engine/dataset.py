@@ -1,0 +1,88 @@
+"""From corpus to tokens: the tokenizer, the training token stream and the shared evaluation set
+of one size (``python -m induction_heads data --size <size>``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .config import get_size
+from .corpus import load_corpus
+from .runs import atomic_save_tensors, atomic_write_json, size_dir
+from .tokenizer import encode_documents, load_tokenizer, token_counts, train_tokenizer
+
+__all__ = ["prepare_data", "train_stream", "sample_batch"]
+
+
+def _cache_path(size: str):
+    return size_dir(size) / "cache" / "train_tokens.npy"
+
+
+def prepare_data(size: str, source: str = "stdlib", force: bool = False, log=print) -> None:
+    """Build whatever of the size's data is missing: tokenizer, token counts, evaluation set,
+    corpus manifest, and the (uncommitted) cache of the training token stream.
+
+    The tokenizer and evaluation set are committed under ``data/`` and never rebuilt unless
+    ``force``: they define the token ids every model and chapter shares.
+    """
+    p = get_size(size)
+    root = size_dir(size)
+    have_all = all(
+        (root / f).exists()
+        for f in ("tokenizer/tokenizer.json", "token_counts.safetensors", "eval.safetensors", "corpus_manifest.json")
+    )
+    if have_all and _cache_path(size).exists() and not force:
+        return
+    corpus = load_corpus(source, max_bytes=p.corpus_max_bytes)
+    train_docs, heldout_docs = corpus.split("train"), corpus.split("heldout")
+    if force or not (root / "tokenizer" / "tokenizer.json").exists():
+        log(f"training a {p.vocab_size}-token BPE on {len(train_docs)} documents")
+        tok = train_tokenizer(train_docs, p.vocab_size, root / "tokenizer")
+    else:
+        tok = load_tokenizer(root / "tokenizer")
+    stream = encode_documents(tok, train_docs)
+    _cache_path(size).parent.mkdir(parents=True, exist_ok=True)
+    tmp = _cache_path(size).with_suffix(".tmp.npy")
+    np.save(tmp, stream)
+    tmp.replace(_cache_path(size))
+    log(f"train split: {len(stream):,} tokens")
+    if force or not (root / "token_counts.safetensors").exists():
+        atomic_save_tensors({"counts": token_counts(stream, p.vocab_size)}, root / "token_counts.safetensors")
+    if force or not (root / "eval.safetensors").exists():
+        held = encode_documents(tok, heldout_docs)
+        n_win = len(held) // p.n_ctx
+        n_eval = p.train.n_eval_sequences
+        if n_win < n_eval:
+            raise ValueError(f"held-out split has {n_win} windows of {p.n_ctx} tokens; need {n_eval}")
+        g = torch.Generator().manual_seed(p.train.data_seed)
+        pick = torch.sort(torch.randperm(n_win, generator=g)[:n_eval]).values
+        windows = torch.from_numpy(held[: n_win * p.n_ctx].astype(np.int32)).view(n_win, p.n_ctx)[pick]
+        positions = torch.randint(0, p.n_ctx - 1, (n_eval,), generator=g)
+        atomic_save_tensors(
+            {"tokens": windows.to(torch.int32), "positions": positions.to(torch.int32)},
+            root / "eval.safetensors",
+        )
+        log(f"evaluation set: {n_eval} held-out sequences of {p.n_ctx} tokens")
+    if force or not (root / "corpus_manifest.json").exists():
+        atomic_write_json(corpus.manifest(), root / "corpus_manifest.json")
+
+
+def train_stream(size: str) -> np.ndarray:
+    """The training split as one token stream (built and cached by :func:`prepare_data`)."""
+    path = _cache_path(size)
+    if not path.exists():
+        prepare_data(size)
+    return np.load(path, mmap_mode="r")
+
+
+def sample_batch(stream: np.ndarray, step: int, batch_size: int, n_ctx: int, data_seed: int) -> torch.Tensor:
+    """The training batch of ``step``: ``batch_size`` random windows of ``n_ctx + 1`` tokens.
+
+    The batch depends only on (data_seed, step), so a resumed run sees exactly the batches an
+    uninterrupted one would, and every model with the same data seed sees the same data in the
+    same order (as in the paper).
+    """
+    g = torch.Generator().manual_seed(data_seed * 1_000_003 + step)
+    starts = torch.randint(0, len(stream) - n_ctx - 1, (batch_size,), generator=g).numpy()
+    idx = starts[:, None] + np.arange(n_ctx + 1)[None]
+    return torch.from_numpy(np.asarray(stream[idx], dtype=np.int64))

@@ -1,0 +1,244 @@
+"""Head ablations (paper §Argument 3, §Methods (2), §Analyses).
+
+A head is ablated by **zeroing its output** (its ``hook_z``, which equals zeroing its
+``W_O`` columns and so its whole contribution to the residual stream). Two variants:
+
+- **pattern-preserving** (the paper's Model Analysis Table): every layer's attention pattern is
+  forced to its value in the clean run, so only downstream *value* computations change and the
+  head's influence on later heads' attention is kept. In an attention-only model this removes
+  exactly the path terms that run through the head's output (footnote 30).
+- **full**: nothing is frozen; later patterns are recomputed from the ablated residual stream.
+
+Many ablations share one forward pass: the batch is repeated once per ablation and a
+different set of heads is zeroed in each copy (a per-copy ``[layer, head]`` keep-mask),
+chunked so that at most ``max_sequences`` sequences go through the model at once. With frozen
+patterns a layer's attention is just ``pattern @ v``, so pattern-preserving ablations skip
+queries, keys and softmax altogether and start at the first ablated layer from the clean
+run's cached residual stream. Every function returns per-token losses (``loss[..., i]`` predicts token ``i + 1``), from which
+ΔICL and the before-and-after projection both follow.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from .heads import head_mask
+from .hooks import hook_name
+from .metrics import icl_score, per_token_losses
+
+__all__ = [
+    "clean_losses",
+    "single_head_masks",
+    "ablate_heads",
+    "single_head_ablations",
+    "naive_single_head_ablations",
+    "delta_icl",
+    "before_and_after_attribution",
+]
+
+
+@torch.no_grad()
+def clean_losses(bridge, tokens: Int[Tensor, "batch seq"], max_sequences: int = 128) -> Float[Tensor, "batch pos"]:
+    """Per-token losses of the unablated model."""
+    return torch.cat([per_token_losses(bridge(t), t) for t in tokens.split(max_sequences)])
+
+
+def single_head_masks(n_layers: int, n_heads: int) -> Bool[Tensor, "ablation layer head"]:
+    """One mask per head, layer-major: ablation ``i`` zeroes head ``divmod(i, n_heads)``."""
+    return torch.eye(n_layers * n_heads, dtype=torch.bool).view(-1, n_layers, n_heads)
+
+
+def _as_masks(bridge, ablations) -> Bool[Tensor, "ablation layer head"]:
+    L, H = bridge.cfg.n_layers, bridge.cfg.n_heads
+    if isinstance(ablations, Tensor):
+        masks = ablations.bool()
+        masks = masks[None] if masks.dim() == 2 else masks
+        if masks.shape[1:] != (L, H):
+            raise ValueError(f"ablation masks must be [n, {L}, {H}], got {tuple(ablations.shape)}")
+        return masks
+    return torch.stack([head_mask(heads, L, H) for heads in ablations])
+
+
+def _zero_heads_hooks(bridge, keep: Tensor) -> list:
+    """``hook_z`` hooks that zero, in batch copy ``i``, the heads where ``keep[i]`` is 0."""
+    k = keep.shape[0]
+
+    def zero_heads(layer: int):
+        def hook(z: Tensor, hook) -> Tensor:
+            n, p, h, d = z.shape
+            return (z.view(k, n // k, p, h, d) * keep[:, None, None, layer, :, None]).view(n, p, h, d)
+
+        return hook
+
+    return [(hook_name("z", layer), zero_heads(layer)) for layer in range(bridge.cfg.n_layers)]
+
+
+def _frozen_pattern_logits(
+    bridge,
+    resid_pre: list[Tensor],
+    patterns: list[Tensor],
+    keep: Float[Tensor, "k layer head"],
+    gather: Int[Tensor, "k_batch n_pos"] | None = None,
+) -> Float[Tensor, "k_batch pos vocab"]:
+    """Logits of ``k`` pattern-preserving ablations at once, from the clean run's cache.
+
+    With every pattern frozen, a layer's attention is ``pattern @ v``: only the value path
+    depends on the (ablated) residual stream, so queries, keys, rotary and softmax are skipped.
+    Layers below the first ablated one are unchanged and start from their cached residual.
+    With ``gather``, only those positions are unembedded (the unembedding dominates the cost
+    when only a few positions' losses are needed).
+    """
+    k = keep.shape[0]
+    ablated_layers = (keep < 1).any(-1).any(0).nonzero()
+    first = int(ablated_layers.min()) if len(ablated_layers) else len(patterns) - 1
+    resid = resid_pre[first].repeat(k, 1, 1)  # [k * batch, pos, d_model]
+    for layer in range(first, len(patterns)):
+        block = bridge.blocks[layer]
+        v = torch.einsum("npd,hde->nphe", block.ln1(resid), bridge.W_V[layer]) + bridge.b_V[layer]
+        v = v.view(k, -1, *v.shape[1:])  # [k, batch, pos, head, d_head]
+        z = torch.einsum("bhqs,kbshe->kbqhe", patterns[layer], v) * keep[:, None, None, layer, :, None]
+        resid = resid + torch.einsum("nqhe,hed->nqd", z.flatten(0, 1), bridge.W_O[layer]) + bridge.b_O[layer]
+        if not bridge.cfg.attn_only:
+            resid = resid + block.mlp(block.ln2(resid))
+    if gather is not None:
+        resid = resid.gather(1, gather[..., None].expand(-1, -1, resid.shape[-1]))
+    return bridge.unembed(bridge.ln_final(resid))
+
+
+@torch.no_grad()
+def ablate_heads(
+    bridge,
+    tokens: Int[Tensor, "batch seq"],
+    ablations: Bool[Tensor, "ablation layer head"] | Iterable[Iterable[str | tuple[int, int]]],
+    preserve_patterns: bool = True,
+    max_sequences: int = 128,
+    positions: Int[Tensor, "batch n_pos"] | None = None,
+) -> Float[Tensor, "ablation batch pos"]:
+    """Per-token losses with each *set* of heads zero-ablated (paper §Methods (2)).
+
+    Args:
+        bridge: a native ``TransformerBridge`` (e.g. ``induction_heads.engine.model.to_bridge``).
+        tokens: the evaluation batch.
+        ablations: boolean masks ``[n, layer, head]`` (True = zero that head), or a list of
+            head sets such as ``[["1.0"], ["1.0", "1.2"], []]``.
+        preserve_patterns: True for pattern-preserving ablation (every attention pattern frozen
+            to the clean run), False for full ablation.
+        max_sequences: most sequences per forward pass (the batch is repeated once per
+            ablation, so this bounds memory: about ``2 * max_sequences * seq * vocab`` floats).
+        positions: if given, only the losses at these positions of each sequence are
+            returned (``[ablation, batch, n_pos]``; position ``i`` predicts token ``i + 1``), which
+            makes pattern-preserving ablations several times cheaper.
+
+    Pattern-preserving ablations run from the clean run's cached residual streams and
+    patterns through the value path only (``_frozen_pattern_logits``); full ablations run the
+    whole model with ``hook_z`` hooks. Both equal one hooked forward pass per ablation
+    (:func:`naive_single_head_ablations`, the reference the tests compare against).
+    """
+    masks = _as_masks(bridge, ablations)
+    n_abl, (batch, seq) = masks.shape[0], tokens.shape
+    L = bridge.cfg.n_layers
+    out = torch.empty(n_abl, batch, seq - 1 if positions is None else positions.shape[1])
+    for start in range(0, batch, max_sequences):
+        toks = tokens[start : start + max_sequences]
+        b = toks.shape[0]
+        if preserve_patterns:
+            names = lambda n: n.endswith("attn.hook_pattern") or n.endswith("hook_resid_pre")  # noqa: E731
+            _, cache = bridge.run_with_cache(toks, names_filter=names)
+            resid_pre = [cache[hook_name("resid_pre", layer)] for layer in range(L)]
+            patterns = [cache[hook_name("pattern", layer)] for layer in range(L)]
+        per_pass = max(1, max_sequences // b)
+        for a in range(0, n_abl, per_pass):
+            keep = (~masks[a : a + per_pass]).to(torch.float32)
+            k = keep.shape[0]
+            rep = toks.repeat(k, 1)
+            pos = None if positions is None else positions[start : start + b].long().repeat(k, 1)
+            if preserve_patterns and pos is not None:
+                logits = _frozen_pattern_logits(bridge, resid_pre, patterns, keep, gather=pos)
+                losses = torch.nn.functional.cross_entropy(
+                    logits.flatten(0, 1).float(), rep.gather(1, pos + 1).flatten(), reduction="none"
+                ).view(pos.shape)
+            else:
+                logits = (
+                    _frozen_pattern_logits(bridge, resid_pre, patterns, keep)
+                    if preserve_patterns
+                    else bridge.run_with_hooks(rep, fwd_hooks=_zero_heads_hooks(bridge, keep))
+                )
+                losses = per_token_losses(logits, rep)
+                if pos is not None:
+                    losses = losses.gather(1, pos)
+            out[a : a + k, start : start + b] = losses.view(k, b, -1)
+    return out
+
+
+@torch.no_grad()
+def naive_single_head_ablations(
+    bridge, tokens: Int[Tensor, "batch seq"], preserve_patterns: bool = True
+) -> Float[Tensor, "layer head batch pos"]:
+    """The reference implementation: one hooked forward pass per head, zeroing its ``hook_z``
+    and (if ``preserve_patterns``) writing the clean pattern into every layer's
+    ``hook_pattern``. Slow; kept for tests and ``benchmarks/ablation_speed.py``."""
+    L, H = bridge.cfg.n_layers, bridge.cfg.n_heads
+    _, cache = bridge.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
+    freeze = [
+        (hook_name("pattern", layer), lambda p, hook, c=cache[hook_name("pattern", layer)]: c)
+        for layer in range(L)
+    ]
+    out = torch.empty(L, H, tokens.shape[0], tokens.shape[1] - 1)
+    for layer in range(L):
+        for head in range(H):
+
+            def zero(z: Tensor, hook, head: int = head) -> Tensor:
+                z = z.clone()
+                z[:, :, head] = 0
+                return z
+
+            hooks = [(hook_name("z", layer), zero)] + (freeze if preserve_patterns else [])
+            out[layer, head] = per_token_losses(bridge.run_with_hooks(tokens, fwd_hooks=hooks), tokens)
+    return out
+
+
+def single_head_ablations(
+    bridge,
+    tokens: Int[Tensor, "batch seq"],
+    preserve_patterns: bool = True,
+    max_sequences: int = 128,
+    positions: Int[Tensor, "batch n_pos"] | None = None,
+) -> Float[Tensor, "layer head batch pos"]:
+    """Per-token losses with every head ablated on its own (pattern-preserving by default, as
+    in the paper's ablation rows), batched as in :func:`ablate_heads` (``positions`` too)."""
+    L, H = bridge.cfg.n_layers, bridge.cfg.n_heads
+    losses = ablate_heads(bridge, tokens, single_head_masks(L, H), preserve_patterns, max_sequences, positions)
+    return losses.view(L, H, *losses.shape[1:])
+
+
+def delta_icl(
+    ablated: Float[Tensor, "... batch pos"], clean: Float[Tensor, "batch pos"], **icl_kwargs
+) -> Float[Tensor, "..."]:
+    """ΔICL = ICL(ablated) - ICL(clean), with :func:`icl_score` on the mean loss
+    by position. ICL is negative, so a head that carries in-context learning gives ΔICL > 0."""
+    return icl_score(ablated.mean(-2), **icl_kwargs) - icl_score(clean.mean(-2), **icl_kwargs)
+
+
+def before_and_after_attribution(
+    ablated: Float[Tensor, "... example"],
+    clean: Float[Tensor, "example"],
+    before: Float[Tensor, "example"],
+    after: Float[Tensor, "example"],
+) -> Float[Tensor, "..."]:
+    """Projection of the ablation's per-token-loss change onto the phase change (paper
+    §Analyses).
+
+    All four are per-token-loss vectors (one fixed random token per example, see
+    :func:`induction_heads.measure.phase.per_token_loss_vector`): ``before``/``after`` are the model's
+    at the start and the end of the phase-change window, ``clean``/``ablated`` the snapshot's
+    without and with the ablation. Returns ``(ablated - clean) . u`` with ``u`` the unit vector
+    along ``after - before``. Negative means the ablation looks like undoing the phase change
+    (loss moves back towards "before"), which is what induction heads show.
+    """
+    u = after - before
+    u = u / u.norm().clamp_min(1e-12)
+    return ((ablated - clean) * u).sum(-1)

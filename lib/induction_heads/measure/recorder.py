@@ -1,0 +1,130 @@
+"""The recorder: every measurement the paper takes of a model, at one training snapshot.
+
+The trainer calls it at each snapshot; chapters then only read what it recorded. Measured on a
+size's shared held-out evaluation set (the same sequences for every model and snapshot):
+
+- ``loss_by_position [n_ctx-1]``: mean loss at every context position;
+- ``per_token_loss [n_eval]``: the loss at one fixed random position per sequence;
+- ``icl_score``; ``prefix_matching [L, H]`` (on repeated random tokens); ``previous_token [L, H]``;
+- ``copying [L, H]``, ``ov_positivity [L, H]``, ``k_composition_trace [L, H]`` (on the
+  TransformerLens bridge of the model);
+- with ``n_ablation_sequences`` > 0, every head's pattern-preserving ablation:
+  ``ablation_delta_icl [L, H]`` and ``ablation_per_token_loss [L, H, n]``.
+
+Nothing here knows how models are trained or stored: the model, its conversion to a bridge,
+the evaluation set and the random-token pool come in as arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from .ablation import single_head_ablations
+from .circuits import copying_score, k_composition_trace, ov_eigenvalue_positivity
+from .metrics import (
+    icl_score,
+    icl_window_positions,
+    per_token_losses,
+    prefix_matching_score,
+    previous_token_score,
+    repeated_random_tokens,
+)
+from .phase import per_token_loss_vector
+
+__all__ = ["Recorder", "RECORDED_KEYS", "ABLATION_KEYS"]
+
+RECORDED_KEYS = (
+    "loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token", "copying",
+    "ov_positivity", "k_composition_trace",
+)
+ABLATION_KEYS = ("ablation_delta_icl", "ablation_per_token_loss")
+
+
+class Recorder:
+    """One snapshot's measurements of a model on a fixed evaluation set.
+
+    Args:
+        tokens, positions: the evaluation sequences and the one random position per sequence
+            whose loss goes into the per-token-loss vector.
+        pool: token ids the repeated-random-token evaluator draws from (the paper's evaluator:
+            BOS + 25 random tokens repeated 4 times, 10 sequences).
+        to_bridge: converts the model into a TransformerLens ``TransformerBridge``; the circuit
+            statistics and ablations are computed on it.
+        n_ablation_sequences: ablate every head on this many evaluation sequences (0: none).
+    """
+
+    def __init__(
+        self,
+        tokens: Int[Tensor, "n_eval pos"],
+        positions: Int[Tensor, "n_eval"],
+        pool: Int[Tensor, "n"],
+        to_bridge: Callable[[nn.Module], object],
+        eval_batch_size: int = 64,
+        device: str = "cpu",
+        n_ablation_sequences: int = 0,
+    ):
+        self.tokens, self.positions = tokens, positions
+        self.repeated = repeated_random_tokens(pool, n_sequences=10, length=25, repeats=4, bos=0, seed=0)
+        self.text_for_prev = tokens[:16]
+        self.to_bridge = to_bridge
+        self.batch = eval_batch_size
+        self.device = device
+        self.n_abl = min(n_ablation_sequences, len(tokens))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The names of what :meth:`__call__` returns."""
+        return RECORDED_KEYS + (ABLATION_KEYS if self.n_abl else ())
+
+    @torch.no_grad()
+    def eval_losses(self, model: nn.Module) -> Float[Tensor, "n_eval pos"]:
+        """Every next-token loss of the model on the evaluation set."""
+        out = []
+        for i in range(0, len(self.tokens), self.batch):
+            toks = self.tokens[i : i + self.batch].to(self.device)
+            out.append(per_token_losses(model(toks), toks).cpu())
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module) -> dict[str, Tensor]:
+        was_training = model.training
+        model.eval()
+        losses = self.eval_losses(model)
+        patterns = model.attention_patterns(self.repeated.to(self.device)).cpu()
+        text_patterns = model.attention_patterns(self.text_for_prev.to(self.device)).cpu()
+        model.train(was_training)
+        prev = previous_token_score(text_patterns)
+        bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
+        out = {
+            "loss_by_position": losses.mean(0),
+            "per_token_loss": per_token_loss_vector(losses, self.positions),
+            "icl_score": icl_score(losses.mean(0)),
+            "prefix_matching": prefix_matching_score(patterns, self.repeated),
+            "previous_token": prev,
+            "copying": copying_score(bridge, self.repeated[:, 1:]),
+            "ov_positivity": ov_eigenvalue_positivity(bridge),
+            "k_composition_trace": k_composition_trace(bridge, prev),
+        }
+        if self.n_abl:
+            out.update(self.ablations(bridge, losses[: self.n_abl]))
+        return out
+
+    def ablations(self, bridge, clean: Float[Tensor, "n pos"]) -> dict[str, Tensor]:
+        """Every head's pattern-preserving ablation on the first ``n_abl`` sequences: its ΔICL
+        and its per-token-loss vector. Only the positions these need are unembedded."""
+        n, n_pos = clean.shape
+        early, late = icl_window_positions(n_pos)
+        window = torch.tensor(early + late).expand(n, -1)
+        positions = torch.cat([window, self.positions[:n, None]], dim=1)
+        ablated = single_head_ablations(bridge, self.tokens[:n], positions=positions)  # [L, H, n, 11]
+        sparse = torch.full((*ablated.shape[:2], n_pos), float("nan"))
+        sparse[..., early + late] = ablated[..., :-1].mean(-2)
+        return {
+            "ablation_delta_icl": icl_score(sparse) - icl_score(clean.mean(0)),
+            "ablation_per_token_loss": ablated[..., -1],
+        }

@@ -1,0 +1,71 @@
+"""Chapter-level analyses and the summary, on hand-made metrics and on the tiny zoo."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from induction_heads.book import analysis
+from induction_heads.book import tables
+from induction_heads.measure.phase import PhaseWindow
+
+
+def test_first_crossing():
+    tokens = torch.tensor([0.0, 10, 20, 30])
+    assert analysis.first_crossing(tokens, torch.tensor([0.0, 0.2, 0.6, 0.4]), 0.5) == 20.0
+    assert analysis.first_crossing(tokens, torch.tensor([0.0, 0.2, 0.3, 0.4]), 0.5) is None
+
+
+def test_before_after_over_training_is_the_projection_on_the_phase_change():
+    # 4 snapshots, 1 layer x 2 heads, 3 examples. The clean per-token loss moves from
+    # [3, 3, 3] (before the window) to [3, 1, 3] (after): u = -e_1.
+    clean = torch.tensor([[3.0, 3, 3], [3, 3, 3], [3, 2, 3], [3, 1, 3]])
+    ablated = clean[:, None, None, :].repeat(1, 1, 2, 1)
+    ablated[:, 0, 0, 1] += 2.0  # head 0.0 raises example 1's loss by 2: undoes the phase change
+    ablated[:, 0, 1, 0] += 5.0  # head 0.1 changes an example the phase change did not touch
+    m = {"tokens": torch.tensor([10.0, 100, 1000, 10000]), "per_token_loss": clean, "ablation_per_token_loss": ablated}
+    proj = analysis.before_after_over_training(m, PhaseWindow(start=150.0, end=5000.0, peak=1000.0))
+    assert proj.shape == (4, 1, 2)
+    assert torch.allclose(proj[:, 0, 0], torch.full((4,), -2.0))
+    assert torch.allclose(proj[:, 0, 1], torch.zeros(4))
+
+
+def test_windows_find_a_synthetic_phase_change_and_not_a_flat_curve():
+    tokens = torch.logspace(4, 7, 60)
+    step = -0.5 / (1 + torch.exp(-(torch.log(tokens) - math.log(1e6)) * 4))
+    runs = {"jump": {"tokens": tokens, "icl_score": step - 0.1}, "flat": {"tokens": tokens, "icl_score": torch.full((60,), -0.1)}}
+    w = analysis.windows(runs)
+    assert w["flat"] is None
+    assert w["jump"] is not None and w["jump"].start < 1e6 < w["jump"].end
+
+
+def test_tiny_zoo_analyses(tiny_zoo):
+    runs = analysis.load_runs("tiny", ["attn-only-2l", "no-such-model-1l"])
+    assert list(runs) == ["attn-only-2l"]
+    m = runs["attn-only-2l"]
+    classes = analysis.final_head_classes(m)
+    assert len(classes) == m["prefix_matching"][-1].numel()
+    first, last = analysis.checkpoint_before("tiny", "attn-only-2l", 0.0), analysis.checkpoint_after("tiny", "attn-only-2l", 1e12)
+    assert first < last
+    toks, losses = analysis.text_losses("tiny", "attn-only-2l", last, analysis.CODE_SNIPPET)
+    assert len(toks) == losses.shape[0] <= 127 and torch.isfinite(losses).all()
+    both = analysis.full_vs_pattern_preserving("tiny", "attn-only-2l", n_sequences=8)
+    assert both.shape == (2, 2, 2)
+    assert torch.allclose(both[0, -1], both[1, -1], atol=1e-5)  # last layer: the two agree
+    r = analysis.induction_ablation("tiny", "attn-only-2l", ["1.0"], n_sequences=8)
+    assert r["delta_icl_together"] == pytest.approx(r["delta_icl_sum_of_singles"])  # one head: same
+
+
+def test_summary_fields_and_tables(tiny_zoo):
+    from induction_heads.book.summary import summary
+
+    rows = summary("tiny")
+    need = {"layers", "attn_only", "smeared_key", "tokens_trained", "icl_score_final", "icl_score_before_window",
+            "phase_change_window", "fraction_of_icl_in_window", "max_prefix_matching_score", "induction_heads",
+            "loss_bump", "ablation_icl_fraction_removed"}
+    assert all(need <= set(r) for r in rows.values())
+    text = repr(tables.paper_vs_ours(rows))
+    assert "fraction of final ICL gained in the window" in text and "> 0.75" in text
+    assert len(repr(tables.summary_table(rows)).splitlines()) == len(rows) + 2

@@ -1,0 +1,201 @@
+"""The book's machinery: chapter setup, the chapters' shape, the execution cache, size pages."""
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from induction_heads import book
+from induction_heads.engine.config import SizeError
+from induction_heads.book import build as bookbuild
+
+ROOT = bookbuild.ROOT
+CHAPTERS = bookbuild.toc_chapters()
+
+
+def _nb(chapter):
+    return nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4)
+
+
+# ------------------------------------------------------------------------------ setup_chapter
+
+def test_unknown_size_is_a_one_line_error_naming_the_valid_sizes():
+    with pytest.raises(SizeError) as e:
+        book.setup_chapter("huge")
+    assert str(e.value) == "unknown size 'huge'; choose one of: tiny, small, base"
+    assert isinstance(e.value, ValueError)
+    assert e.value._render_traceback_() == ["SizeError: unknown size 'huge'; choose one of: tiny, small, base"]
+
+
+def test_setup_chapter_returns_the_size_spec_and_uses_one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert book.setup_chapter("tiny").name == "tiny"
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_table_text_and_html():
+    t = book.Table(["model", "loss"], [["a<b", 1.23456], ["c", 2.0]])
+    assert repr(t).splitlines() == ["model   loss", "-----  -----", "a<b    1.235", "c      2.000"]
+    assert "<td>a&lt;b</td>" in t._repr_html_()
+
+
+def test_check_prints_the_numbers_and_raises_when_false(capsys):
+    book.check("loss fell", True, first=6.2, final=4.1)
+    assert capsys.readouterr().out == "PASS loss fell (first=6.200, final=4.100)\n"
+    with pytest.raises(AssertionError, match=r"loss fell \(first=1.000\)"):
+        book.check("loss fell", False, first=1.0)
+
+
+# ----------------------------------------------------------------------------- the chapters
+
+def test_toc_lists_every_chapter_notebook_and_nothing_else():
+    on_disk = sorted(p.relative_to(ROOT).with_suffix("").as_posix() for p in (ROOT / "chapters").glob("*.ipynb"))
+    assert sorted(CHAPTERS) == on_disk
+    assert len(CHAPTERS) == 8  # introduction, methods, six arguments
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_shape(chapter):
+    """Title first; then the Colab cell, the parameters cell and setup_chapter, in that order."""
+    nb = _nb(chapter)
+    assert nb.metadata.kernelspec.name == "python3" and nb.metadata.language_info.name == "python"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert bookbuild.COLAB_TAG in code[0].metadata.get("tags", [])
+    assert "parameters" in code[1].metadata.get("tags", [])
+    assert bookbuild.default_size_of(nb) == book.DEFAULT_SIZE
+    assert "book.setup_chapter(size)" in code[2].source
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_colab_cell_is_synced_with_config(chapter):
+    nb = _nb(chapter)
+    assert not bookbuild.sync_chapter(nb, bookbuild.load_config()), "run `make sync`"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_stored_chapter_has_reference_outputs_and_no_run_metadata(chapter):
+    nb = _nb(chapter)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "run `make chapters`: nbval skips unexecuted cells"
+    assert list(range(1, len(code) + 1)) == [c.execution_count for c in code]
+    assert "papermill" not in nb.metadata
+    assert not any("papermill" in c.metadata or "execution" in c.metadata for c in nb.cells)
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    import os
+    import sys
+
+    src = bookbuild.colab_cell_source(bookbuild.load_config())
+    path, env = list(sys.path), dict(os.environ)
+    exec(compile(src, "<colab cell>", "exec"), {})
+    assert sys.path == path and dict(os.environ) == env
+
+
+def test_colab_cell_reads_the_repository_from_config():
+    cfg = {"repository": {"url": "https://github.com/someone/book/", "branch": "v1.2.0"}}
+    src = bookbuild.colab_cell_source(cfg)
+    assert 'REPO, REF = "https://github.com/someone/book", "v1.2.0"' in src
+    compile(src, "<colab cell>", "exec")  # plain Python: no magics
+
+
+def test_config_turns_sphinx_execution_off_and_sets_colab():
+    cfg = bookbuild.load_config()
+    assert cfg["execute"]["execute_notebooks"] == "off"
+    assert cfg["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    assert cfg["repository"]["url"].startswith("https://github.com/")
+
+
+# ---------------------------------------------------------------------------- execution key
+
+def _fake_root(tmp_path):
+    root = tmp_path / "book"
+    (root / "lib" / "pkg").mkdir(parents=True)
+    (root / "lib" / "pkg" / "m.py").write_text("x = 1\n")
+    (root / "data" / "tiny" / "runs").mkdir(parents=True)
+    (root / "data" / "tiny" / "runs" / "m.json").write_text("{}")
+    (root / "requirements.txt").write_text("torch==2.13.0\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nbformat.write(nb, root / "c.ipynb")
+    return root
+
+
+def test_execution_key_watches_lib_data_pins_and_cells_but_not_outputs(tmp_path):
+    root = _fake_root(tmp_path)
+    key = lambda size="tiny": bookbuild.execution_key(root / "c.ipynb", size, root)  # noqa: E731
+    k0 = key()
+    assert key() == k0 and key("small") != k0
+
+    nb = nbformat.read(root / "c.ipynb", as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nb.cells[0].execution_count = 1
+    nbformat.write(nb, root / "c.ipynb")
+    assert key() == k0, "outputs are not inputs"
+
+    (root / "data" / "tiny" / "cache").mkdir()
+    (root / "data" / "tiny" / "cache" / "tokens.npy").write_bytes(b"scratch")
+    assert key() == k0, "data/<size>/cache is scratch space"
+
+    for change in (
+        lambda: (root / "lib" / "pkg" / "m.py").write_text("x = 2\n"),
+        lambda: (root / "data" / "tiny" / "runs" / "m.json").write_text('{"a": 1}'),
+        lambda: (root / "requirements.txt").write_text("torch==2.14.0\n"),
+        lambda: nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(2)")]),
+                               root / "c.ipynb"),
+    ):
+        before = key()
+        change()
+        assert key() != before
+
+
+# ------------------------------------------------------------------------------- size pages
+
+def test_size_pages_and_switcher_links():
+    ch = "chapters/02_argument1_phase_change"
+    assert bookbuild.size_page(ch, "tiny", "tiny") == ch
+    assert bookbuild.size_page(ch, "small", "tiny") == "chapters/sizes/small/02_argument1_phase_change"
+    main = bookbuild.switcher_markdown(ch, "tiny", ["tiny", "small"], "tiny")
+    assert main == ("Model size: **tiny** (this page) · [small](sizes/small/02_argument1_phase_change.ipynb)"
+                    " · base (not trained in this build)")
+    sub = bookbuild.switcher_markdown(ch, "small", ["tiny", "small"], "tiny")
+    assert "[tiny](../../02_argument1_phase_change.ipynb)" in sub and "**small** (this page)" in sub
+
+
+def test_book_toc_adds_other_sizes_as_sub_pages():
+    toc = bookbuild.book_toc(ROOT, ["tiny", "small"], default="tiny")
+    methods = next(e for e in toc["chapters"] if e["file"] == "chapters/01_methods")
+    assert methods["sections"] == [{"file": "chapters/sizes/small/01_methods",
+                                    "title": "Methods: corpus, tokenizer, model zoo, training [small]"}]
+    intro = {"file": "chapters/sizes/small/00_introduction", "title": "Induction heads, reproduced [small]"}
+    assert toc["chapters"][0] == intro  # the root page has no sub-pages: its sizes lead the chapters
+    plain = bookbuild.book_toc(ROOT, ["tiny"], default="tiny")
+    assert "sections" not in plain["chapters"][0] and plain["chapters"][0]["file"] == "chapters/01_methods"
+
+
+# ------------------------------------------------------------------ papermill, end to end
+
+def test_papermill_unknown_size_stops_with_one_line(tmp_path):
+    """What a reader sees after `papermill ... -p size huge`: one line naming the valid sizes."""
+    import papermill as pm
+
+    src = ROOT / "chapters" / "02_argument1_phase_change.ipynb"
+    shutil.copy(src, tmp_path / "c.ipynb")
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(tmp_path / "c.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"size": "huge"}, kernel_name="python3", progress_bar=False,
+                            cwd=str(src.parent))
+    assert e.value.ename == "SizeError"
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    errors = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert len(errors) == 1
+    assert errors[0].traceback == ["SizeError: unknown size 'huge'; choose one of: tiny, small, base"]
+    assert json.dumps(errors[0].traceback).count("\\n") == 0

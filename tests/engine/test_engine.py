@@ -1,0 +1,244 @@
+"""The engine: corpus, tokenizer, model zoo conversion, trainer (resume, determinism), CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from induction_heads.engine import config
+from induction_heads.engine.config import MODEL_NAMES, ModelConfig, model_config
+from induction_heads.engine.corpus import CorpusUnavailableError, is_heldout, load_corpus
+from induction_heads.engine.model import InductionLM, to_bridge
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- corpus
+
+
+def test_stdlib_corpus_is_deterministic_and_split_by_name():
+    a = load_corpus("stdlib", max_bytes=300_000)
+    b = load_corpus("stdlib", max_bytes=300_000)
+    assert [d.name for d in a.documents] == sorted(d.name for d in a.documents)
+    assert a.manifest() == b.manifest()
+    m = a.manifest()
+    assert {"python_version", "total_bytes", "sha256", "documents"} <= set(m)
+    assert m["total_bytes"] == sum(len(d.text.encode()) for d in a.documents)
+    held = a.split("heldout")
+    assert all(is_heldout(d.name) for d in held)
+    assert len(held) + len(a.split("train")) == len(a.documents)
+
+
+def test_heldout_split_is_about_five_percent():
+    names = [f"pkg/mod{i}.py" for i in range(4000)]
+    frac = sum(map(is_heldout, names)) / len(names)
+    assert 0.03 < frac < 0.07
+
+
+def test_local_folder_corpus(tmp_path):
+    (tmp_path / "b.txt").write_text("second")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.md").write_text("first")
+    (tmp_path / "skip.bin").write_bytes(b"\x00\x01")
+    c = load_corpus(str(tmp_path))
+    assert [d.name for d in c.documents] == ["b.txt", "sub/a.md"]
+
+
+def test_hf_corpus_through_real_datasets_loader(tmp_path):
+    """The online path, offline: `datasets.load_dataset` reads a local data set we write."""
+    folder = tmp_path / "tiny-stories"
+    folder.mkdir()
+    rows = [{"text": f"Once upon a time {i}."} for i in range(5)] + [{"text": "  "}]
+    (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    c = load_corpus(f"hf:{folder}")
+    assert [d.text for d in c.documents] == [r["text"] for r in rows[:5]]
+    assert c.documents[0].name == "tiny-stories#0"
+    with pytest.raises(ValueError, match="no column 'story'"):
+        load_corpus(f"hf:{folder}", text_column="story")
+
+
+def test_online_corpus_without_network_is_one_line_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CorpusUnavailableError) as e:
+        load_corpus("hf:roneneldan/TinyStories")
+    assert "no network" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_corpus_source():
+    with pytest.raises(ValueError, match="unknown corpus source"):
+        load_corpus("/no/such/folder")
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_model_names_and_sizes():
+    assert config.validate_size("small") == "small"
+    with pytest.raises(ValueError, match="unknown size 'huge'; choose one of: tiny, small, base"):
+        config.validate_size("huge")
+    with pytest.raises(ValueError, match="unknown model 'gpt-2'"):
+        model_config("tiny", "gpt-2")
+    c = model_config("small", "smeared-1l")
+    assert c.smeared_key and c.attn_only and c.n_layers == 1
+    assert model_config("small", "mlp-3l").d_mlp > 0
+    assert model_config("tiny", "attn-only-2l-seed2").seed == 2
+    assert config.train_config("tiny", "attn-only-2l-seed1").data_seed != config.train_config("tiny", "attn-only-2l").data_seed
+    assert config.train_config("tiny", "smeared-2l").data_seed == config.train_config("tiny", "attn-only-2l").data_seed
+
+
+# ---------------------------------------------------------------- fast twin -> bridge
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if "seed" not in n] + ["attn-only-4l"])
+def test_bridge_conversion_is_exact(name):
+    cfg = model_config("tiny", name)
+    model = InductionLM(cfg).eval()
+    with torch.no_grad():  # make the smear and every bias non-trivial
+        for n, p in model.named_parameters():
+            if n.endswith(("bias", "smear_alpha")):
+                p.normal_(0, 0.5)
+    bridge = to_bridge(model)
+    toks = torch.randint(0, cfg.d_vocab, (3, 40), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = model(toks)
+        out = bridge(toks)
+        _, cache = bridge.run_with_cache(toks)
+        fast_patterns = model.attention_patterns(toks)
+    assert (ref - out).abs().max() <= 1e-5
+    for layer in range(cfg.n_layers):
+        assert (cache["pattern", layer] - fast_patterns[layer]).abs().max() <= 1e-6
+
+
+def test_smeared_hook_k_shows_smeared_keys():
+    cfg = model_config("tiny", "smeared-1l")
+    model = InductionLM(cfg).eval()
+    with torch.no_grad():
+        model.blocks[0].attn.k.smear_alpha.copy_(torch.tensor([-1.0, 2.0]))
+    bridge = to_bridge(model)
+    toks = torch.randint(0, cfg.d_vocab, (2, 10))
+    with torch.no_grad():
+        _, cache = bridge.run_with_cache(toks)
+        x = model.blocks[0].ln1(model.embed(toks))
+        raw = torch.nn.functional.linear(x, model.blocks[0].attn.k.weight, model.blocks[0].attn.k.bias)
+    raw = raw.view(2, 10, cfg.n_heads, cfg.d_head)
+    s = torch.sigmoid(torch.tensor([-1.0, 2.0]))[None, None, :, None]
+    expected = torch.cat([raw[:, :1], s * raw[:, 1:] + (1 - s) * raw[:, :-1]], dim=1)
+    assert torch.allclose(cache["k", 0], expected, atol=1e-6)
+    assert not torch.allclose(cache["k", 0], raw, atol=1e-3)
+
+
+def test_bridge_has_tokenizer_helpers(tiny_data):
+    from induction_heads.engine.runs import load_tokenizer
+
+    tok = load_tokenizer("tiny")
+    bridge = to_bridge(InductionLM(model_config("tiny", "attn-only-1l")), tokenizer=tok)
+    toks = bridge.to_tokens("def f(x):\n    return x")
+    assert toks[0, 0].item() == 0  # BOS prepended
+    assert "".join(bridge.to_str_tokens("def f(x):", prepend_bos=False)) == "def f(x):"
+
+
+def test_sequence_longer_than_context_is_refused():
+    cfg = ModelConfig(n_layers=1, d_model=8, n_heads=2, d_head=4, n_ctx=5, d_vocab=11)
+    with pytest.raises(ValueError, match="exceeds n_ctx=5"):
+        InductionLM(cfg)(torch.zeros(1, 6, dtype=torch.long))
+
+
+# ---------------------------------------------------------------- trainer
+
+
+def _read_run(path):
+    from safetensors.torch import load_file
+
+    metrics = load_file(str(path / "metrics.safetensors"))
+    final = max((path / "checkpoints").glob("step_*.safetensors"))
+    return metrics, load_file(str(final)), json.loads((path / "info.json").read_text())
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "torch.compile"])
+def test_training_records_every_snapshot_and_resumes_bit_identically(tiny_data, tmp_path, compiled):
+    from dataclasses import replace
+
+    from induction_heads.engine.train import snapshot_steps, train
+
+    t = replace(config.train_config("tiny", "attn-only-2l"), compile=compiled)
+    whole = train("tiny", "attn-only-2l", out=tmp_path / "whole", progress=False, train_cfg=t)
+    part = tmp_path / "killed"
+    train("tiny", "attn-only-2l", out=part, progress=False, stop_after_step=47, train_cfg=t)
+    assert (part / "resume.safetensors").exists() and not (part / "info.json").exists()
+    train("tiny", "attn-only-2l", out=part, progress=False, train_cfg=t)
+    assert not (part / "resume.safetensors").exists()
+
+    m1, w1, info1 = _read_run(whole)
+    m2, w2, info2 = _read_run(part)
+    assert m1["step"].tolist() == snapshot_steps(t)
+    cfg = model_config("tiny", "attn-only-2l")
+    S = len(m1["step"])
+    assert m1["loss_by_position"].shape == (S, cfg.n_ctx - 1)
+    assert m1["per_token_loss"].shape == (S, t.n_eval_sequences)
+    assert m1["prefix_matching"].shape == m1["previous_token"].shape == (S, cfg.n_layers, cfg.n_heads)
+    assert m1["per_token_loss"][-1].mean() < m1["per_token_loss"][0].mean() - 1.0  # it learned
+    for k in m1:
+        if k != "elapsed_s":
+            assert torch.allclose(m1[k], m2[k], rtol=0, atol=0, equal_nan=True), k  # bitwise
+    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert info1["checkpoints"] == info2["checkpoints"] and info1["finished"]
+    assert {"versions", "git_commit", "hardware", "wall_time_s", "model_config", "seed"} <= set(info1)
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tiny_data, tmp_path):
+    from induction_heads.engine.runs import RunStoreError, read_tensors
+
+    bad = tmp_path / "half.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":")
+    with pytest.raises(RunStoreError, match="unreadable .*half.safetensors"):
+        read_tensors(bad, "retrain it")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "induction_heads", *args], capture_output=True, text=True)
+
+
+def test_cli_help_lists_sizes_and_models():
+    out = _cli("--help").stdout
+    assert all(p in out for p in config.SIZES) and all(n in out for n in MODEL_NAMES)
+
+
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["train", "--size", "huge", "--model", "attn-only-1l"], "unknown size 'huge'; choose one of: tiny, small, base"),
+        (["train", "--size", "tiny", "--model", "gpt2"], "unknown model 'gpt2'; choose one of: attn-only-1l"),
+        (["zoo", "--size", "tiny", "--device", "tpu"], "unknown device 'tpu'; choose one of: cpu, cuda"),
+        (["zoo", "--size", "tiny", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+    ],
+)
+def test_cli_rejects_bad_choices_with_one_line(args, msg):
+    r = _cli(*args)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and msg in r.stderr
+
+
+def test_cli_zoo_trains_in_parallel_workers(tiny_data):
+    """`zoo --jobs 2` trains each model in its own process, like `train` would, and skips finished runs."""
+    import json
+    import os
+
+    names = ["attn-only-1l", "smeared-1l"]
+    env = {**os.environ, "INDUCTION_HEADS_DATA": str(tiny_data)}
+    cmd = [sys.executable, "-m", "induction_heads", "zoo", "--size", "tiny", "--jobs", "2", "--models", ",".join(names)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        info = json.loads((tiny_data / "tiny" / "runs" / n / "info.json").read_text())
+        assert info["finished"] and info["hardware"]["torch_threads"] == 1
+        assert f"tiny/{n}: done" in r.stdout
+    mtime = (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime
+    assert subprocess.run(cmd, capture_output=True, text=True, env=env).returncode == 0
+    assert (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime == mtime

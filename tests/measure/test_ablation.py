@@ -1,0 +1,119 @@
+"""Known-answer tests of the head ablations (ablation.py)."""
+
+import math
+
+import pytest
+import torch
+from induction_heads.measure.handbuilt import V, handbuilt_bridge, repeated_tokens
+
+from induction_heads.measure.ablation import (
+    ablate_heads,
+    before_and_after_attribution,
+    clean_losses,
+    delta_icl,
+    naive_single_head_ablations,
+    single_head_ablations,
+)
+from induction_heads.engine.config import model_config
+from induction_heads.engine.model import InductionLM, to_bridge
+
+torch.set_num_threads(1)
+
+
+def in_context_gain(losses):
+    """Mean loss on repeats 2-4 minus mean loss on the first repeat (BOS + 25 x 4 input:
+    position i predicts token i + 1, so positions 0-24 predict the first repeat)."""
+    return losses[..., 25:].mean((-1, -2)) - losses[..., :25].mean((-1, -2))
+
+
+@pytest.fixture(scope="module")
+def handbuilt_runs():
+    bridge, tokens = handbuilt_bridge(), repeated_tokens()
+    return dict(
+        tokens=tokens,
+        clean=clean_losses(bridge, tokens),
+        preserved=single_head_ablations(bridge, tokens, preserve_patterns=True),
+        full=single_head_ablations(bridge, tokens, preserve_patterns=False),
+    )
+
+
+def test_ablating_the_induction_head_removes_in_context_gain(handbuilt_runs):
+    r = handbuilt_runs
+    assert in_context_gain(r["clean"]) < -4  # repeats are predicted almost perfectly
+    for mode in ("preserved", "full"):
+        ablated = r[mode][1, 0]
+        # head 1.0 writes the only logits: without it every logit is 0 and every loss ln V
+        assert torch.allclose(ablated, torch.full_like(ablated, math.log(V)), atol=1e-5)
+        assert abs(in_context_gain(ablated)) < 1e-5
+
+
+def test_full_and_pattern_preserving_agree_where_they_should(handbuilt_runs):
+    r = handbuilt_runs
+    # last layer: nothing downstream, so the two ablations are the same computation
+    assert torch.allclose(r["preserved"][1], r["full"][1], atol=1e-6)
+    # heads writing only to unread dimensions change nothing, either way
+    for layer, head in [(0, 1), (1, 1)]:
+        for mode in ("preserved", "full"):
+            assert torch.allclose(r[mode][layer, head], r["clean"], atol=1e-5)
+    # the previous-token head acts only through head 1.0's *pattern* (K-composition): freezing
+    # patterns keeps that effect, so the pattern-preserving ablation changes nothing, while
+    # the full ablation breaks the induction head
+    assert torch.allclose(r["preserved"][0, 0], r["clean"], atol=1e-5)
+    assert in_context_gain(r["full"][0, 0]) - in_context_gain(r["clean"]) > 1.0
+
+
+def test_delta_icl(handbuilt_runs):
+    r = handbuilt_runs
+    d = delta_icl(r["preserved"], r["clean"])
+    assert d.shape == (2, 2)
+    assert d[1, 0] > 1  # the induction head carries the ICL
+    assert d[[0, 0, 1], [0, 1, 1]].abs().max() < 1e-5
+
+
+def test_head_sets():
+    bridge, tokens = handbuilt_bridge(), repeated_tokens(n_sequences=2)
+    clean = clean_losses(bridge, tokens)
+    losses = ablate_heads(bridge, tokens, [[], ["1.0"], ["0.0", "0.1", "1.0", "1.1"]])
+    assert torch.allclose(losses[0], clean, atol=1e-6)  # the empty set is the clean run
+    assert torch.allclose(losses[2], torch.full_like(clean, math.log(V)), atol=1e-5)
+    # masks and labels are the same request
+    mask = torch.zeros(2, 2, dtype=torch.bool)
+    mask[1, 0] = True
+    assert torch.allclose(ablate_heads(bridge, tokens, mask)[0], losses[1])
+
+
+@pytest.mark.parametrize("name", ["attn-only-2l", "smeared-2l", "mlp-2l"])
+def test_zoo_bridges_batched_equals_naive(name):
+    """On converted InductionLM bridges (rotary, LayerNorm, smeared keys or MLPs): the batched
+    ablations equal one hooked forward pass per head, in both modes, with several heads per
+    pass (max_sequences > batch) and with the batch split (max_sequences < batch)."""
+    bridge = to_bridge(InductionLM(model_config("tiny", name)))
+    tokens = torch.randint(0, bridge.cfg.d_vocab, (5, 48), generator=torch.Generator().manual_seed(0))
+    for preserve in (True, False):
+        naive = naive_single_head_ablations(bridge, tokens, preserve)
+        assert naive.shape == (2, 2, 5, 47)
+        for max_sequences in (3, 12):
+            batched = single_head_ablations(bridge, tokens, preserve, max_sequences=max_sequences)
+            assert torch.allclose(batched, naive, atol=1e-5), (preserve, max_sequences)
+    positions = torch.randint(0, 47, (5, 3), generator=torch.Generator().manual_seed(1))
+    for preserve in (True, False):  # losses at selected positions only = the full losses gathered
+        naive = naive_single_head_ablations(bridge, tokens, preserve)
+        picked = single_head_ablations(bridge, tokens, preserve, max_sequences=3, positions=positions)
+        assert torch.allclose(picked, naive.gather(-1, positions.expand(2, 2, 5, 3)), atol=1e-5)
+    last = bridge.cfg.n_layers - 1
+    assert torch.allclose(single_head_ablations(bridge, tokens, True)[last],
+                          single_head_ablations(bridge, tokens, False)[last], atol=1e-5)
+
+
+def test_before_and_after_attribution():
+    g = torch.Generator().manual_seed(0)
+    before, after, clean = (torch.randn(50, generator=g) for _ in range(3))
+    step = after - before
+    # an ablation that exactly undoes the phase change projects to -|after - before|
+    undo = clean - step
+    assert before_and_after_attribution(undo, clean, before, after).item() == pytest.approx(-step.norm().item(), rel=1e-5)
+    # a change orthogonal to the phase change projects to 0; batched over leading dims
+    ortho = torch.randn(50, generator=g)
+    ortho -= (ortho @ step) / (step @ step) * step
+    out = before_and_after_attribution(torch.stack([clean + ortho, undo]), clean, before, after)
+    assert out.shape == (2,) and abs(out[0].item()) < 1e-5

@@ -1,0 +1,53 @@
+"""The recorder computes exactly what the measurement functions compute, on fewer positions."""
+
+import torch
+
+from induction_heads.engine.config import model_config
+from induction_heads.engine.model import InductionLM, to_bridge
+from induction_heads.measure.ablation import delta_icl, single_head_ablations
+from induction_heads.measure.phase import per_token_loss_vector
+from induction_heads.measure.recorder import ABLATION_KEYS, RECORDED_KEYS, Recorder
+
+
+def _recorder_and_model(n_ablation_sequences: int):
+    cfg = model_config("tiny", "attn-only-2l")
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(1, cfg.d_vocab, (32, cfg.n_ctx), generator=g)
+    positions = torch.randint(0, cfg.n_ctx - 1, (32,), generator=g)
+    rec = Recorder(tokens, positions, torch.arange(50, cfg.d_vocab), to_bridge, eval_batch_size=16,
+                   n_ablation_sequences=n_ablation_sequences)
+    model = InductionLM(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(3)) * 0.1)
+    return rec, model
+
+
+def test_recorder_returns_every_key_with_its_shape():
+    rec, model = _recorder_and_model(8)
+    out = rec(model)
+    assert tuple(out) == rec.keys == RECORDED_KEYS + ABLATION_KEYS
+    L, H = model.cfg.n_layers, model.cfg.n_heads
+    assert out["loss_by_position"].shape == (model.cfg.n_ctx - 1,) and out["per_token_loss"].shape == (32,)
+    assert all(out[k].shape == (L, H) for k in ("prefix_matching", "previous_token", "copying", "ablation_delta_icl"))
+    assert out["ablation_per_token_loss"].shape == (L, H, 8)
+
+
+def test_recorder_ablations_equal_the_full_computation():
+    """The recorder unembeds only the positions ΔICL and the per-token-loss vector need."""
+    rec, model = _recorder_and_model(16)
+    bridge = to_bridge(model)
+    clean = rec.eval_losses(model)[:16]
+    fast = rec.ablations(bridge, clean)
+    full = single_head_ablations(bridge, rec.tokens[:16])
+    assert torch.allclose(fast["ablation_delta_icl"], delta_icl(full, clean), atol=1e-5)
+    assert torch.allclose(fast["ablation_per_token_loss"], per_token_loss_vector(full, rec.positions[:16]), atol=1e-5)
+    assert fast["ablation_delta_icl"].abs().max() > 1e-3  # the check is not vacuous
+
+
+def test_recorder_leaves_the_model_in_the_mode_it_found():
+    rec, model = _recorder_and_model(0)
+    model.train()
+    rec(model)
+    assert model.training
+    assert rec.keys == RECORDED_KEYS
