@@ -14,6 +14,7 @@ import warnings
 from typing import Sequence
 
 from ..engine.config import SizeError, SizeSpec, get_size, validate_size
+from .style import apply_house_style
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -52,37 +53,10 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    _style()
+    apply_house_style()
     if in_colab():
         ensure_data(size)
     return get_size(size)
-
-
-def _style() -> None:
-    import matplotlib as mpl
-
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        get_ipython = lambda: None  # noqa: E731
-    shell = get_ipython()
-    if shell is not None and hasattr(shell, "kernel"):
-        # Figures are returned (not drawn with pyplot): register the inline PNG formatter.
-        shell.run_line_magic("matplotlib", "inline")
-
-    mpl.rcParams.update(
-        {
-            "figure.figsize": (6.4, 3.6),
-            "figure.dpi": 100,
-            "savefig.dpi": 100,
-            "font.size": 9,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "legend.frameon": False,
-        }
-    )
 
 
 def ensure_data(size: str) -> None:

@@ -4,7 +4,7 @@ of every head over training, the QK/OV plane, and the Q/K/V composition scores.
 The statistics themselves are computed in :mod:`induction_heads.measure.circuits` (and recorded at every
 snapshot by the trainer); this module only reads, ranks and draws them. Heads are coloured by
 their class (:func:`induction_heads.measure.heads.classify_heads`) with the colours of
-:data:`CLASS_COLORS`.
+:data:`induction_heads.book.style.HEAD_CLASS_COLORS`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from jaxtyping import Float
 from matplotlib.colors import TwoSlopeNorm
 from torch import Tensor
 
-from .figures import shade_window
 from ..measure.heads import head_labels
 from ..measure.phase import PhaseWindow
+from .style import HEAD_CLASS_COLORS, WINDOW_COLOR, shade_window, tokens_axis, zero_line
 
 __all__ = [
-    "CLASS_COLORS",
     "OV_CORNER",
     "K_TRACE_LABEL",
     "normalise_by_max_abs",
@@ -34,12 +33,10 @@ __all__ = [
     "composition_heatmaps",
 ]
 
-CLASS_COLORS: dict[str, str] = {"induction": "C3", "previous-token": "C0", "other": "0.55"}
 # The OV positivity an induction head must pass (the chapter's claim); the K-composition trace
 # must be positive.
 OV_CORNER = 0.5
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
-WINDOW_COLOR = "#f5b041"  # the phase-change window's colour in every figure (figures.shade_window)
 
 
 def normalise_by_max_abs(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
@@ -94,11 +91,6 @@ def top_compositions(
     return rows if k is None else rows[:k]
 
 
-def _tokens_axis(ax) -> None:
-    ax.set_xscale("log")
-    ax.set_xlabel("training tokens")
-
-
 def circuit_curves(
     tokens: Float[Tensor, "snapshot"],
     ov_positivity: Float[Tensor, "snapshot layer head"],
@@ -117,10 +109,10 @@ def circuit_curves(
     fig, (ax_ov, ax_k) = plt.subplots(1, 2, figsize=(10, 3.4))
     for ax in (ax_ov, ax_k):
         shade_window(ax, window, label=ax is ax_ov)
-        ax.axhline(0, color="0.6", lw=0.8)
+        zero_line(ax)
     for i, (label, cls) in enumerate(zip(labels, classes)):
         layer, head = divmod(i, H)
-        kw = dict(color=CLASS_COLORS[cls], lw=1.8 if cls == "induction" else 1.0, ls="-" if layer == L - 1 else "--")
+        kw = dict(color=HEAD_CLASS_COLORS[cls], lw=1.8 if cls == "induction" else 1.0, ls="-" if layer == L - 1 else "--")
         ax_ov.plot(t, ov_positivity[keep, layer, head], **kw)
         ax_ov.annotate(label, (t[-1], float(ov_positivity[-1, layer, head])), fontsize=7, color=kw["color"])
     ax_ov.axhline(OV_CORNER, color="0.3", lw=0.8, ls=":")
@@ -128,10 +120,10 @@ def circuit_curves(
         scaled = normalise_by_max_abs(k_trace[:, layer], dim=(0, 1))
         for head in range(H):
             cls = classes[layer * H + head]
-            ax_k.plot(t, scaled[keep, head], color=CLASS_COLORS[cls], lw=1.8 if cls == "induction" else 1.0,
+            ax_k.plot(t, scaled[keep, head], color=HEAD_CLASS_COLORS[cls], lw=1.8 if cls == "induction" else 1.0,
                       ls="-" if layer == L - 1 else "--")
-            ax_k.annotate(f"{layer}.{head}", (t[-1], float(scaled[-1, head])), fontsize=7, color=CLASS_COLORS[cls])
-    for cls, color in CLASS_COLORS.items():
+            ax_k.annotate(f"{layer}.{head}", (t[-1], float(scaled[-1, head])), fontsize=7, color=HEAD_CLASS_COLORS[cls])
+    for cls, color in HEAD_CLASS_COLORS.items():
         if cls in classes:
             ax_ov.plot([], [], color=color, label=f"{cls} head")
     if L > 1:
@@ -144,7 +136,7 @@ def circuit_curves(
     ax_k.set_ylabel(K_TRACE_LABEL, fontsize=8)
     ax_k.set_title("matching: K-composition trace")
     for ax in (ax_ov, ax_k):
-        _tokens_axis(ax)
+        tokens_axis(ax)
     fig.tight_layout()
     return fig
 
@@ -167,10 +159,10 @@ def qk_ov_plane(
     t = tokens.double()
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     ax.axvspan(0, 1.1, ymin=(OV_CORNER + 1.1) / 2.2, ymax=1, color="C2", alpha=0.08, lw=0)
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.axvline(0, color="0.6", lw=0.8)
+    zero_line(ax)
+    zero_line(ax, vertical=True)
     for h, (label, cls) in enumerate(zip(labels, classes)):
-        color = CLASS_COLORS[cls]
+        color = HEAD_CLASS_COLORS[cls]
         xs, ys = x[:, h].numpy(), ov_positivity[:, h].numpy()
         ax.plot(xs, ys, color=color, lw=1, marker=".", ms=3, alpha=0.8)
         if window is not None:
@@ -180,7 +172,7 @@ def qk_ov_plane(
         ax.plot(xs[0], ys[0], "o", mfc="white", color=color, ms=6)
         ax.plot(xs[-1], ys[-1], "o", color=color, ms=7)
         ax.annotate(label, (xs[-1], ys[-1]), textcoords="offset points", xytext=(5, 4), fontsize=8, color=color)
-    for cls, color in CLASS_COLORS.items():
+    for cls, color in HEAD_CLASS_COLORS.items():
         if cls in classes:
             ax.plot([], [], color=color, label=f"{cls} head (final class)")
     if window is not None:

@@ -12,10 +12,9 @@ from matplotlib.colors import TwoSlopeNorm
 from torch import Tensor
 
 from ..measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
+from .style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, model_color, shade_window, tokens_axis, zero_line
 
 __all__ = [
-    "ICL_LABEL",
-    "shade_window",
     "icl_curves",
     "loss_heatmaps",
     "prefix_matching_curves",
@@ -23,27 +22,8 @@ __all__ = [
     "pca_trajectories",
     "token_loss_strip",
     "ablation_grid",
-    "HEAD_CLASS_COLORS",
     "training_curves",
 ]
-
-HEAD_CLASS_COLORS = {"induction": "#c0392b", "previous-token": "#2874a6", "other": "0.6"}
-
-ICL_LABEL = "ICL score (nats; negative = in-context learning)"
-_WINDOW_COLOR = "#f5b041"
-
-
-def shade_window(ax, window: PhaseWindow | None, label: bool = True) -> None:
-    """Shade the phase-change window (the paper's orange band)."""
-    if window is not None:
-        ax.axvspan(window.start, window.end, color=_WINDOW_COLOR, alpha=0.3, lw=0,
-                   label="phase-change window" if label else None)
-
-
-def _tokens_axis(ax) -> None:
-    ax.set_xscale("log")
-    ax.set_xlabel("training tokens")
-
 
 def _panels(n: int, ncols: int | None, sharey: bool):
     """A grid of ``n`` panels, ``ncols`` wide (default: one row)."""
@@ -66,10 +46,10 @@ def icl_curves(
         m = runs[name]
         keep = m["tokens"] > 0
         shade_window(ax, windows.get(name))
-        ax.plot(m["tokens"][keep], m["icl_score"][keep], color="C0", lw=1.5)
-        ax.axhline(0, color="0.6", lw=0.8)
+        ax.plot(m["tokens"][keep], m["icl_score"][keep], color=ICL_COLOR, lw=1.5)
+        zero_line(ax)
         ax.set_title(name)
-        _tokens_axis(ax)
+        tokens_axis(ax)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     for ax in axes[:, 0]:
@@ -93,7 +73,7 @@ def loss_heatmaps(metrics: Mapping[str, Tensor], window: PhaseWindow | None = No
                             norm=TwoSlopeNorm(0, -lim, lim))
     fig.colorbar(im, ax=axes[1], label="dLoss / d ln(index)")
     for ax, t in zip(axes, ("loss by context index", "its derivative with respect to ln(index)")):
-        _tokens_axis(ax)
+        tokens_axis(ax)
         ax.set_yscale("log")
         ax.set_ylabel("context index")
         ax.set_title(f"{title}: {t}" if title else t)
@@ -121,11 +101,11 @@ def prefix_matching_curves(
         shade_window(ax, windows.get(name), label=False)
         for layer in range(scores.shape[1]):
             for head in range(scores.shape[2]):
-                ax.plot(m["tokens"][keep], scores[:, layer, head], color=f"C{layer}", lw=1,
+                ax.plot(m["tokens"][keep], scores[:, layer, head], color=model_color(layer), lw=1,
                         label=f"layer {layer}" if head == 0 else None)
         ax.set_title(name)
         ax.set_ylim(0, 1)
-        _tokens_axis(ax)
+        tokens_axis(ax)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     axes[0, 0].set_ylabel(ylabel)
@@ -142,11 +122,11 @@ def loss_curves(
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for i, (name, m) in enumerate(runs.items()):
         keep = m["tokens"] > 0
-        ax.plot(m["tokens"][keep], m["loss_by_position"][keep].mean(-1), color=f"C{i}", lw=1.3, label=name)
+        ax.plot(m["tokens"][keep], m["loss_by_position"][keep].mean(-1), color=model_color(i), lw=1.3, label=name)
         bump = (bumps or {}).get(name)
         if bump is not None:
-            ax.axvspan(*bump, color=f"C{i}", alpha=0.12, lw=0)
-    _tokens_axis(ax)
+            ax.axvspan(*bump, color=model_color(i), alpha=0.12, lw=0)
+    tokens_axis(ax)
     ax.set_ylabel("held-out loss (nats)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -159,12 +139,12 @@ def pca_trajectories(pca: LossPCA, windows: Mapping[str, PhaseWindow | None] | N
     the snapshots inside its phase-change window are drawn thicker."""
     fig, ax = plt.subplots(figsize=(5, 4.2))
     for i, (name, traj) in enumerate(pca.trajectories.items()):
-        ax.plot(traj[:, 0], traj[:, 1], color=f"C{i}", lw=1, marker=".", ms=3, label=name)
+        ax.plot(traj[:, 0], traj[:, 1], color=model_color(i), lw=1, marker=".", ms=3, label=name)
         w = (windows or {}).get(name)
         if w is not None and tokens is not None:
             inside = (tokens[name] >= w.start) & (tokens[name] <= w.end)
-            ax.plot(traj[inside, 0], traj[inside, 1], color=f"C{i}", lw=4, alpha=0.5)
-        ax.annotate("start", traj[0, :2].tolist(), fontsize=7, color=f"C{i}")
+            ax.plot(traj[inside, 0], traj[inside, 1], color=model_color(i), lw=4, alpha=0.5)
+        ax.annotate("start", traj[0, :2].tolist(), fontsize=7, color=model_color(i))
     ev = pca.explained_variance_ratio
     ax.set_xlabel(f"PC 1 ({100 * float(ev[0]):.0f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * float(ev[1]):.0f}%)")
@@ -216,14 +196,14 @@ def ablation_grid(
         top, bottom = axes[0, j], axes[1, j]
         for ax in (top, bottom):
             shade_window(ax, windows.get(name), label=False)
-            _tokens_axis(ax)
-        top.plot(m["tokens"][keep], m["icl_score"][keep], color="C0")
+            tokens_axis(ax)
+        top.plot(m["tokens"][keep], m["icl_score"][keep], color=ICL_COLOR)
         top.set_title(name)
         values = per_head[name][keep].flatten(1)
         for i, cls in enumerate(classes[name]):
             bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
                         alpha=0.9 if cls != "other" else 0.6)
-        bottom.axhline(0, color="0.4", lw=0.8)
+        zero_line(bottom)
     axes[0, 0].set_ylabel("ICL score (nats)\nnegative = in-context learning")
     axes[1, 0].set_ylabel(ylabel)
     handles = [plt.Line2D([], [], color=c, label=k) for k, c in HEAD_CLASS_COLORS.items()]
@@ -248,11 +228,10 @@ def training_curves(size: str):
         ax_loss.plot(tokens[ok], m["train_loss"][ok], label=name, lw=1.2)
         ax_icl.plot(tokens[tokens > 0], m["icl_score"][tokens > 0], label=name, lw=1.2)
     for ax in (ax_loss, ax_icl):
-        ax.set_xscale("log")
-        ax.set_xlabel("tokens seen")
+        tokens_axis(ax)
     ax_loss.set_ylabel("training loss (nats)")
-    ax_icl.set_ylabel("ICL score (nats; negative = in-context learning)")
-    ax_icl.axhline(0.0, color="0.5", lw=0.8)
+    ax_icl.set_ylabel(ICL_LABEL)
+    zero_line(ax_icl)
     ax_icl.legend(fontsize=7, ncol=2)
     fig.suptitle(f"The {size} zoo in training")
     return fig

@@ -1,0 +1,31 @@
+"""One colour per head class on every page: the ablation figure and the mechanism chapter's
+figures take their colours from book.style."""
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.colors import to_hex
+
+from induction_heads.book import circuit_figures as cf
+from induction_heads.book import figures
+from induction_heads.book.style import HEAD_CLASS_COLORS
+from induction_heads.measure.phase import PhaseWindow
+
+INDUCTION = to_hex(HEAD_CLASS_COLORS["induction"])
+
+
+def _legend_colors(ax) -> dict[str, str]:
+    legend = ax.get_legend()
+    return {t.get_text(): to_hex(h.get_color()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
+
+
+def test_induction_heads_have_one_colour_in_every_figure():
+    S, L, H = 6, 2, 2
+    tokens = torch.cat([torch.zeros(1), torch.logspace(3, 6, S - 1)])
+    classes = ["previous-token", "other", "induction", "other"]
+    runs = {"m": {"tokens": tokens, "icl_score": torch.linspace(0, -1, S)}}
+    grid = figures.ablation_grid(runs, {"m": PhaseWindow(1e4, 1e5, 3e4)}, {"m": torch.randn(S, L, H)},
+                                 {"m": classes}, "ΔICL")
+    curves = cf.circuit_curves(tokens, torch.rand(S, L, H), torch.randn(S, L, H), classes)
+    assert _legend_colors(grid.axes[-1])["induction"] == INDUCTION
+    assert _legend_colors(curves.axes[0])["induction head"] == INDUCTION
+    plt.close("all")
