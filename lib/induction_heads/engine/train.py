@@ -258,18 +258,10 @@ def train(
     model_cfg: ModelConfig | None = None,
     train_cfg: TrainConfig | None = None,
 ) -> Path:
-    """Train (or resume, or skip if finished) model ``name`` of size ``size``; return its folder.
-
-    Args:
-        out: run folder (default ``data/<size>/runs/<name>``).
-        device: ``"cpu"`` or ``"cuda"``.
-        stop_after_step: stop (resumably) once this step is done; for tests of resumption.
-        model_cfg, train_cfg: override the size's configs (calibration sweeps); the size still
-            provides the tokenizer and evaluation set, so vocabulary and context must match it.
-    """
-    cfg, t = model_cfg or model_config(size, name), train_cfg or train_config(size, name)
-    if (cfg.d_vocab, cfg.n_ctx) != (get_size(size).vocab_size, get_size(size).n_ctx):
-        raise ValueError(f"model_cfg must keep the {size} size's vocabulary and context length")
+    """Train (or resume, or skip if finished) model ``name`` of size ``size``; return its folder
+    (``out``, default ``data/<size>/runs/<name>``). ``stop_after_step`` stops resumably (tests of
+    resumption); ``model_cfg``/``train_cfg`` override the size's configs (calibration sweeps)."""
+    cfg, t = _configs(size, name, model_cfg, train_cfg)
     run = Path(out) if out is not None else size_dir(size) / "runs" / name
     if _is_finished(run):
         return run
@@ -277,10 +269,8 @@ def train(
     log = _logger(run / "train.log")
     prepare_data(size, log=log.info)
     stream = train_stream(size)
-    model = InductionLM(cfg).to(device)
-    opt = make_optimizer(model, t)
-    recorder = make_recorder(size, t, device)
-    history = History(("step", "tokens", "train_loss", "lr", "elapsed_s") + recorder.keys)
+    model, recorder = InductionLM(cfg).to(device), make_recorder(size, t, device)
+    opt, history = make_optimizer(model, t), History(("step", "tokens", "train_loss", "lr", "elapsed_s") + recorder.keys)
     state = _start_or_resume(run, model, opt, history, log, f"{size}/{name}: {json.dumps(asdict(cfg))}")
     snapshots = set(snapshot_steps(t))
     step_loss = torch.compile(next_token_loss) if t.compile else next_token_loss  # deterministic either way
@@ -314,6 +304,15 @@ def train(
         keep = finish_run(run, size, name, cfg, t, history.stacked(), state, device)
         log.info(f"finished in {state.elapsed_s:.0f}s; kept checkpoints at steps {keep}")
     return run
+
+
+def _configs(size: str, name: str, model_cfg: ModelConfig | None, train_cfg: TrainConfig | None):
+    """The run's configs: the size's, or the given overrides (which must keep its vocabulary and
+    context length, since the size provides the tokenizer and evaluation set)."""
+    cfg, t = model_cfg or model_config(size, name), train_cfg or train_config(size, name)
+    if (cfg.d_vocab, cfg.n_ctx) != (get_size(size).vocab_size, get_size(size).n_ctx):
+        raise ValueError(f"model_cfg must keep the {size} size's vocabulary and context length")
+    return cfg, t
 
 
 def _start_or_resume(run: Path, model, opt, history: History, log: logging.Logger, what: str) -> ResumeState:

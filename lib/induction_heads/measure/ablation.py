@@ -156,22 +156,27 @@ def ablate_heads(
             k = keep.shape[0]
             rep = toks.repeat(k, 1)
             pos = None if positions is None else positions[start : start + b].long().repeat(k, 1)
-            if preserve_patterns and pos is not None:
-                logits = _frozen_pattern_logits(bridge, resid_pre, patterns, keep, gather=pos)
-                losses = torch.nn.functional.cross_entropy(
-                    logits.flatten(0, 1).float(), rep.gather(1, pos + 1).flatten(), reduction="none"
-                ).view(pos.shape)
-            else:
-                logits = (
-                    _frozen_pattern_logits(bridge, resid_pre, patterns, keep)
-                    if preserve_patterns
-                    else bridge.run_with_hooks(rep, fwd_hooks=_zero_heads_hooks(bridge, keep))
-                )
-                losses = per_token_losses(logits, rep)
-                if pos is not None:
-                    losses = losses.gather(1, pos)
-            out[a : a + k, start : start + b] = losses.view(k, b, -1)
+            frozen = (resid_pre, patterns) if preserve_patterns else None
+            out[a : a + k, start : start + b] = _ablated_losses(bridge, rep, keep, frozen, pos).view(k, b, -1)
     return out
+
+
+def _ablated_losses(bridge, rep: Tensor, keep: Tensor, frozen: tuple | None, pos: Tensor | None) -> Tensor:
+    """Per-token losses of ``rep`` (the batch repeated once per ablation) with the heads where
+    ``keep`` is 0 zeroed: from the clean run's ``frozen`` (residual streams, patterns) when
+    patterns are preserved, else by a hooked forward pass; at positions ``pos`` if given."""
+    if frozen is not None and pos is not None:
+        logits = _frozen_pattern_logits(bridge, *frozen, keep, gather=pos)
+        return torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1).float(), rep.gather(1, pos + 1).flatten(), reduction="none"
+        ).view(pos.shape)
+    logits = (
+        _frozen_pattern_logits(bridge, *frozen, keep)
+        if frozen is not None
+        else bridge.run_with_hooks(rep, fwd_hooks=_zero_heads_hooks(bridge, keep))
+    )
+    losses = per_token_losses(logits, rep)
+    return losses if pos is None else losses.gather(1, pos)
 
 
 @torch.no_grad()
