@@ -191,7 +191,10 @@ def select_checkpoints(tokens: Tensor, icl: Tensor, steps: list[int], n_keep: in
 def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig, metrics: dict[str, Tensor],
                state: ResumeState, device: str) -> list[int]:
     """Keep a few checkpoints (:func:`select_checkpoints`), write ``info.json`` (configs, versions,
-    git commit, hardware, wall time) and drop the resume file. Returns the kept steps."""
+    git commit, hardware, wall time), drop the resume file and record ``train.log`` in the run's
+    manifest (again after each line logged later: the loop logs one). Returns the kept steps."""
+    from .runs import record_log
+
     steps = metrics["step"].tolist()
     keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, get_size(size).n_checkpoints)
     for path in (run / "checkpoints").glob("step_*.safetensors"):
@@ -207,6 +210,7 @@ def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig
     }
     atomic_write_json(info, run / "info.json")
     delete_file(run / "resume.safetensors")
+    record_log(_logger(run / "train.log"), run / "train.log")
     return keep
 
 
