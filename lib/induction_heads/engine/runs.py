@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 from contextlib import contextmanager
@@ -73,7 +72,6 @@ __all__ = [
     "delete_file",
     "replace_folder",
     "record_file",
-    "record_log",
     "read_tensors",
     "manifest_path",
     "sha256_file",
@@ -202,25 +200,6 @@ def record_file(path: Path) -> None:
     if path.is_file():
         manifest, digest = manifest_path(path), sha256_file(path)
         _update_manifest(manifest, lambda files, writing: files.update({_rel(path, manifest): digest}))
-
-
-class _RecordEachLine(logging.Handler):
-    """Records a log file in its manifest after each line the logger's file handler wrote."""
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path = Path(path)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        record_file(self.path)
-
-
-def record_log(logger: logging.Logger, path: Path) -> None:
-    """Record a run's log ``path`` now, and again after every further line ``logger`` writes (the
-    trainer logs its last line after the run is finished). Add it after the file handler."""
-    record_file(path)
-    if not any(isinstance(h, _RecordEachLine) and h.path == Path(path) for h in logger.handlers):
-        logger.addHandler(_RecordEachLine(path))
 
 
 # ------------------------------------------------------------------ writers
