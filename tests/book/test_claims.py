@@ -1,0 +1,144 @@
+"""The numbers the chapters' claims are decided on (book/claims.py), on hand-made metrics whose
+answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from induction_heads.book import claims
+from induction_heads.engine.config import MODEL_NAMES
+from induction_heads.measure.phase import PhaseWindow
+
+torch.set_num_threads(1)
+TOKENS = torch.logspace(4, 7, 80, dtype=torch.float64)
+X = TOKENS.log()
+ONSET = 1e6  # tokens: the centre of the synthetic phase change
+WIDTH = 0.15  # of the logistic step, in ln(tokens)
+STEP = torch.sigmoid((X - math.log(ONSET)) / WIDTH)
+
+
+def metrics(icl_gain: float = -0.5, head_top: float = 0.6) -> dict[str, torch.Tensor]:
+    """A two-layer, two-head run: ICL falls by ``icl_gain`` and head 1.1's prefix-matching score
+    rises from 0.03 to ``head_top`` in the same logistic step; the other heads stay at 0.02."""
+    prefix = torch.full((len(TOKENS), 2, 2), 0.02, dtype=torch.float64)
+    prefix[:, 1, 1] = 0.03 + (head_top - 0.03) * STEP
+    return {"tokens": TOKENS, "icl_score": icl_gain * STEP, "prefix_matching": prefix}
+
+
+WIDE = PhaseWindow(ONSET / 8, ONSET * 8, ONSET)  # 2 ln(8)/0.15 = 28 widths: the whole step
+
+
+# ------------------------------------------------------------------------------ Argument 1
+
+def test_argument1_model_selection():
+    assert claims.multi_layer(MODEL_NAMES) == ["attn-only-2l", "attn-only-3l", "mlp-2l", "mlp-3l", "smeared-2l",
+                                               "attn-only-2l-seed1", "attn-only-2l-seed2"]
+    assert claims.one_layer_vanilla(MODEL_NAMES) == ["attn-only-1l", "mlp-1l"]
+
+
+def test_top_prefix_matching_is_the_best_head_at_each_snapshot():
+    prefix = torch.tensor([[[0.1, 0.4], [0.2, 0.0]], [[0.1, 0.0], [0.7, 0.3]]])
+    assert claims.top_prefix_matching(prefix).tolist() == pytest.approx([0.4, 0.7])
+
+
+def test_readings_of_a_phase_change_inside_a_window():
+    """Everything forms inside a window that holds the whole step: the ICL share is 1, the head's
+    share is its rise over its final value, (0.6 - 0.03) / 0.6 = 0.95, and it crosses 0.5 at the
+    first snapshot where 0.03 + 0.57 sigmoid(z) >= 0.5, z = ln(0.47 / 0.10) widths past the onset."""
+    r = claims.phase_change_readings(metrics(), WIDE)
+    assert r.final_icl == pytest.approx(-0.5, abs=1e-6)
+    assert r.icl_share == pytest.approx(1.0, abs=0.01)
+    assert r.max_prefix_matching == pytest.approx(0.6, abs=1e-6)
+    assert r.head_share == pytest.approx(0.57 / 0.6, abs=0.01)
+    assert r.head_level == pytest.approx(0.6, abs=0.01)
+    at = ONSET * math.exp(WIDTH * math.log(0.47 / 0.10))
+    assert r.head_crossing == float(TOKENS[TOKENS >= at][0])
+    assert (r.window_start, r.window_end) == (WIDE.start, WIDE.end)
+
+
+def test_readings_of_a_window_that_misses_the_step():
+    """A window that ends at a quarter of the onset holds almost none of it."""
+    r = claims.phase_change_readings(metrics(), PhaseWindow(ONSET / 64, ONSET / 4, ONSET / 16))
+    assert r.icl_share < 0.01 and r.head_share < 0.01
+
+
+def test_readings_without_a_window_or_without_icl_are_nan():
+    r = claims.phase_change_readings(metrics(), None)
+    assert math.isnan(r.icl_share) and math.isnan(r.head_share)
+    assert math.isnan(r.window_start) and math.isnan(r.window_end)
+    assert not r.icl_share >= 0.5  # so a claim on it fails
+    r = claims.phase_change_readings(metrics(icl_gain=+0.2), WIDE)  # the context makes it worse: no ICL
+    assert math.isnan(r.icl_share) and r.head_share == pytest.approx(0.95, abs=0.01)
+    assert claims.phase_change_readings(metrics(head_top=0.4), WIDE).head_crossing is None
+
+
+def test_shares_above():
+    assert claims.shares_above({"a": 0.9, "b": 0.75, "c": 0.8}, 0.75) == (2, 3, 0.75)  # strictly above
+    count, total, smallest = claims.shares_above({}, 0.75)
+    assert (count, total) == (0, 0) and math.isnan(smallest)
+
+
+def test_crossings_outside_window():
+    w = PhaseWindow(10.0, 20.0, 15.0)
+
+    def reading(window, crossing):
+        return claims.PhaseChangeReadings(window, -0.5, 0.8, 0.6, 0.8, crossing, 0.6)
+
+    readings = {"inside": reading(w, 20.0), "after": reading(w, 21.0), "never": reading(w, None),
+                "no window": reading(None, 15.0)}
+    assert claims.crossings_outside_window(readings) == {"after": 21.0, "never": None, "no window": 15.0}
+
+
+def test_windows_open_at_end():
+    runs = {n: {"tokens": torch.tensor([0.0, 10.0, 100.0])} for n in ("open", "closed", "none")}
+    windows = {"open": PhaseWindow(10.0, 100.0, 50.0), "closed": PhaseWindow(10.0, 99.0, 50.0), "none": None}
+    assert claims.windows_open_at_end(runs, windows) == ["open"]
+
+
+# ------------------------------------------------------------------------------ Argument 2
+
+def test_smeared_lead():
+    windows = {"smeared-2l": PhaseWindow(1e5, 1e6, 3e5), "attn-only-2l": PhaseWindow(2e6, 6e6, 3e6),
+               "attn-only-2l-seed1": PhaseWindow(5e6, 9e6, 7e6), "attn-only-2l-seed2": None}
+    lead = claims.smeared_lead(windows)
+    assert (lead.smeared_start, lead.vanilla_start) == (1e5, 2e6)
+    assert lead.earlier_by_tokens == 1.9e6
+    assert lead.seed_starts == (2e6, 5e6) and lead.seed_spread == 3e6 and lead.comparable
+    alone = claims.smeared_lead({**windows, "smeared-2l": None, "attn-only-2l-seed1": None})
+    assert math.isnan(alone.smeared_start) and math.isnan(alone.earlier_by_tokens)
+    assert math.isnan(alone.seed_spread) and not alone.comparable
+
+
+# ------------------------------------------------------------------------------ Argument 3
+
+def test_largest_delta_head():
+    delta = torch.tensor([[0.1, -0.2], [0.5, 0.3]])
+    top = claims.largest_delta_head(delta, ["other", "previous-token", "induction", "other"])
+    assert (top.head, top.delta_icl, top.head_class) == ("1.0", pytest.approx(0.5), "induction")
+    assert claims.largest_delta_head(-delta, ["other", "previous-token", "induction", "other"]).head == "0.1"
+
+
+# ------------------------------------------------------------------------------ Argument 5
+
+def scores(k_prev: float, k_other: float, q: float, v: float) -> dict[str, torch.Tensor]:
+    """Composition scores of a 2-layer, 2-head model into head 1.1 (NaN elsewhere)."""
+    out = {}
+    for mode, (from_00, from_01) in {"Q": (0.0, q), "K": (k_prev, k_other), "V": (v, 0.0)}.items():
+        s = torch.full((2, 2, 2, 2), float("nan"))
+        s[0, 0, 1, 1], s[0, 1, 1, 1] = from_00, from_01
+        out[mode] = s
+    return out
+
+
+def test_composition_into_the_induction_head():
+    into = claims.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.2), "1.1", prev_head="0.0")
+    assert into.numbers() == pytest.approx({"k_from_prev": 0.3, "top_k_source": "0.0", "top_k": 0.3,
+                                            "top_q_source": "0.1", "top_q": 0.05, "top_v_source": "0.0",
+                                            "top_v": 0.2})
+    assert into.k_from_prev_is_largest("0.0")
+    assert not into.k_from_prev_is_largest("0.1")  # the K-composition comes from another head
+    v_wins = claims.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.4), "1.1", prev_head="0.0")
+    assert v_wins.largest_mode == "V" and not v_wins.k_from_prev_is_largest("0.0")
