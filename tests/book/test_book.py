@@ -181,6 +181,39 @@ def test_book_toc_adds_other_sizes_as_sub_pages():
     assert "sections" not in plain["chapters"][0] and plain["chapters"][0]["file"] == "chapters/01_methods"
 
 
+def _book_root(tmp_path, sizes=("tiny", "small")):
+    """A book with one notebook chapter after its root page and a Markdown page last, its
+    chapters executed for ``sizes``."""
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/00_intro\n"
+                                   "chapters:\n  - file: chapters/01_chapter\n  - file: chapters/08_log\n")
+    for name, title in (("00_intro", "Intro"), ("01_chapter", "A chapter")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}\n\ntext")])
+        nbformat.write(nb, root / "chapters" / f"{name}.ipynb")
+        for size in sizes:
+            (root / "_build" / "executed" / size / "chapters").mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, root / "_build" / "executed" / size / "chapters" / f"{name}.ipynb")
+    (root / "chapters" / "08_log.md").write_text("# The log\n\nNo code here.\n")
+    return root
+
+
+def test_a_markdown_page_is_copied_once_and_gets_no_size_pages(tmp_path):
+    root = _book_root(tmp_path)
+    assert bookbuild.toc_chapters(root) == ["chapters/00_intro", "chapters/01_chapter"]
+    assert bookbuild.markdown_pages(root) == ["chapters/08_log"]
+    toc = bookbuild.book_toc(root, ["tiny", "small"], default="small")
+    log = next(e for e in toc["chapters"] if e["file"] == "chapters/08_log")
+    assert log == {"file": "chapters/08_log"}
+    chapter = next(e for e in toc["chapters"] if e["file"] == "chapters/01_chapter")
+    assert chapter["sections"] == [{"file": "chapters/sizes/tiny/01_chapter", "title": "A chapter [tiny]"}]
+    src = bookbuild.assemble(root, ["tiny", "small"])
+    assert (src / "chapters" / "08_log.md").read_text() == "# The log\n\nNo code here.\n"
+    assert not list(src.rglob("sizes/*/08_log*"))
+    assert (src / "chapters" / "sizes" / "tiny" / "01_chapter.ipynb").exists()
+
+
 # ------------------------------------------------------------------ papermill, end to end
 
 def test_papermill_unknown_size_stops_with_one_line(tmp_path):

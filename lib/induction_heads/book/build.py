@@ -12,7 +12,8 @@
 2. Assemble the book's source tree in ``_build/src``: the default size's page of each chapter at
    ``chapters/<name>.ipynb`` and every other size at ``chapters/sizes/<size>/<name>.ipynb``, each
    with a size switcher under its title, and a ``_toc.yml`` listing the size pages as
-   sub-pages of their chapter.
+   sub-pages of their chapter. A page of the toc written in Markdown (``<name>.md``, such as the
+   decisions log) runs no code and depends on no size: it is copied as it is, with no size pages.
 3. ``jupyter-book build`` with warnings as errors into ``_build/html``, then point the Colab
    button of the size pages at the chapter's notebook in the repository (Colab opens
    ``chapters/<name>.ipynb``; the reader changes ``size`` in its parameters cell).
@@ -44,6 +45,7 @@ __all__ = [
     "ROOT",
     "load_config",
     "toc_chapters",
+    "markdown_pages",
     "tree_digest",
     "execution_key",
     "colab_cell_source",
@@ -74,8 +76,8 @@ def load_config(root: Path = ROOT) -> dict:
     return yaml.safe_load((root / "_config.yml").read_text())
 
 
-def toc_chapters(root: Path = ROOT) -> list[str]:
-    """Chapter paths (no suffix) in reading order, from the root ``_toc.yml``."""
+def _toc_files(root: Path) -> list[str]:
+    """Every page path (no suffix) of the root ``_toc.yml``, in reading order."""
     import yaml
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
@@ -85,6 +87,21 @@ def toc_chapters(root: Path = ROOT) -> list[str]:
     for part in toc.get("parts", []):
         files.extend(e["file"] for e in part["chapters"])
     return files
+
+
+def _is_markdown(root: Path, page: str) -> bool:
+    return (root / f"{page}.md").is_file()
+
+
+def toc_chapters(root: Path = ROOT) -> list[str]:
+    """Chapter notebook paths (no suffix) in reading order, from the root ``_toc.yml``: every
+    page but the Markdown ones (:func:`markdown_pages`)."""
+    return [f for f in _toc_files(root) if not _is_markdown(root, f)]
+
+
+def markdown_pages(root: Path = ROOT) -> list[str]:
+    """The toc's Markdown pages (no suffix): no code, one page for every size."""
+    return [f for f in _toc_files(root) if _is_markdown(root, f)]
 
 
 # ---------------------------------------------------------------------------- execution keys
@@ -315,7 +332,7 @@ def book_toc(root: Path, sizes: list[str], default: str = DEFAULT_SIZE) -> dict:
     others = [s for s in SIZES if s in sizes and s != default]
 
     def sections(entry: dict) -> None:
-        if not others:
+        if not others or _is_markdown(root, entry["file"]):
             return
         title = _title(nbformat.read(root / f"{entry['file']}.ipynb", as_version=4))
         entry["sections"] = [
@@ -364,6 +381,9 @@ def assemble(root: Path, sizes: list[str]) -> Path:
             out = src / f"{size_page(chapter, size)}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(_with_switcher(nb, chapter, size, sizes), out)
+    for page in markdown_pages(root):
+        (src / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / f"{page}.md", src / f"{page}.md")
     return src
 
 
