@@ -140,15 +140,12 @@ SIZES: dict[str, SizeSpec] = {
         n_heads=4,
         d_head=32,
         d_mlp=512,
-        # Calibrated with benchmarks/calibrate_small.py (attn-only-2l unless named): at lr 3e-3
-        # the induction head formed between ~3M and ~10M tokens for seed 0 but after 8.8M for
-        # seed 1 and not within 12.3M for seed 2 or mlp-2l; at lr 6e-3 seed 2 formed one between
-        # ~6M and ~12M tokens. So: lr 6e-3. mlp-2l is the slow model: its head starts forming
-        # near 13M tokens and rises slowly (prefix-matching 0.35 at 24.6M tokens, 0.499 at
-        # 32.8M), so 36k steps (36.9M tokens), with dense snapshots up to 95% of training: its
-        # head reached 0.524 at the last snapshot; the zoo trained in 2h27 on 2 cores. With a
+        # lr 6e-3 for 36k steps (36.9M tokens), snapshots dense from 4% to 95% of training: every
+        # model with two or more layers forms its induction head in that budget (mlp-2l, the
+        # slowest, only near the end) and the zoo trains in under 3 hours on 2 cores. With a
         # constant learning rate the trajectory does not depend on the number of steps; only the
-        # snapshot steps move.
+        # snapshot steps move. How the recipe was calibrated (benchmarks/calibrate_small.py), with
+        # the numbers: the decisions log, chapters/08_decisions.md.
         train=TrainConfig(
             batch_size=8,
             total_steps=36_000,

@@ -40,14 +40,12 @@ class HeadThresholds:
     - ``copying = 2/25 - 1 + 0.25`` (about -0.67): a head counts as copying when its copying
       score is clearly above *chance*. On the evaluator's 25 distinct random tokens, a head
       whose output is unrelated to the token it attends to raises that token's logit as much
-      as any of the 25: a raw ratio of 1/25, a score of ``2/25 - 1 = -0.92`` (heads of our
-      trained models that are not induction heads score -0.95 to -0.75). A perfect copier
-      scores +1. The first threshold we wrote, 0 ("positive copying" read as a raw ratio above
-      one half), proved unreachable in practice: the score averages over every position of
-      the input, including the first 25 tokens, where an induction head has nothing to copy,
-      so the small zoo's induction heads (prefix matching 0.55-0.63, OV eigenvalue positivity
-      above 0.98, ablation removing most ICL) score about -0.52. 0.25 above chance separates
-      them from every other head.
+      as any of the 25: a raw ratio of 1/25, a score of ``2/25 - 1 = -0.92``. A perfect copier
+      scores +1, but the score averages over every position of the input, including the first
+      25 tokens, where an induction head has nothing to copy, so trained induction heads score
+      far lower (about -0.5 in the small zoo). 0.25 above chance separates them from every
+      other head (-0.95 to -0.75). Why not the paper's "positive copying" (0): the decisions
+      log, ``chapters/08_decisions.md``.
     - ``previous_token = 0.4``: mean attention on the previous token. Uniform attention over
       ``n`` positions gives about ``ln(n)/n`` (0.04 at 128 positions); 0.4 asks for a head
       that puts a large part of its attention on the token right before.
@@ -128,7 +126,7 @@ def induction_heads(
     copying: Float[Tensor, "layer head"],
     thresholds: HeadThresholds = THRESHOLDS,
 ) -> list[str]:
-    """Labels of the induction heads (high prefix matching and positive copying)."""
+    """Labels of the induction heads (prefix matching at least, copying above, its threshold)."""
     return _labels_where(_induction_mask(prefix_matching, copying, thresholds))
 
 

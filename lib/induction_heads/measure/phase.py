@@ -197,12 +197,10 @@ def phase_change_window(
          in theirs, and our evaluation noise is a few hundredths), and its peak rate reaches
          ``min_peak_rate`` nats per e-fold of training tokens (0.15: the paper's window gains
          ~0.25 nats over a doubling, ~0.36 per e-fold; the public 2-layer reference, one of the
-         slowest, averages ~0.16 per e-fold over its whole transition). We first set 0.1; the
-         small zoo's ``attn-only-1l``, whose ICL score drifts by 0.15 nats over three e-folds
-         of training with no induction head, peaks at exactly 0.100, while the slowest phase
-         change in the zoo peaks at 0.24 and the 2- and 3-layer models at 0.66-0.72
-         (:func:`peak_icl_rate`; the Argument 1 chapter prints every model's). 0.15, the
-         slowest public transition's average, separates the two groups.
+         slowest, averages ~0.16 per e-fold over its whole transition). It separates the slow
+         drift of a one-layer model's ICL score, with no induction head, from the phase changes
+         (:func:`peak_icl_rate`; the Argument 1 chapter prints every model's). Why 0.15 and
+         not 0.1: the decisions log, ``chapters/08_decisions.md``.
 
     Returns the window in training tokens and the position of the peak rate.
     """
