@@ -50,6 +50,8 @@ class ModelConfig:
     ln_eps: float = 1e-5
     init_std: float = 0.02
     seed: int = 0
+    tied_embeddings: bool = False  # unembedding = token embedding transposed (one parameter)
+    final_ln: bool = True  # False: the unembedding reads the residual stream directly
 
     def __post_init__(self) -> None:
         if self.d_head % 2:
