@@ -33,7 +33,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from .config import ModelConfig, TrainConfig, get_preset, model_config, train_config
-from .dataset import prepare_data, sample_batch, train_stream
+from .dataset import prepare_data, sample_batch, train_stream, with_repeated_windows
 from .ablation import single_head_ablations
 from .circuits import copying_score, k_composition_trace, ov_eigenvalue_positivity
 from .metrics import (
@@ -81,11 +81,15 @@ def snapshot_steps(t: TrainConfig) -> list[int]:
 
 
 def lr_at(step: int, t: TrainConfig) -> float:
-    """Linear warm-up to ``t.lr``, then constant or cosine down to ``t.min_lr_frac * t.lr``."""
+    """Linear warm-up to ``t.lr``, then constant, cosine down to ``t.min_lr_frac * t.lr``, or
+    "wsd" (warm-up, stable, decay): constant, then linear to 0 over the last ``t.decay_frac``."""
     if step < t.warmup_steps:
         return t.lr * (step + 1) / t.warmup_steps
     if t.schedule == "constant":
         return t.lr
+    if t.schedule == "wsd":
+        decay_start = t.total_steps * (1 - t.decay_frac)
+        return t.lr * min(1.0, (t.total_steps - step) / max(1.0, t.total_steps - decay_start))
     frac = (step - t.warmup_steps) / max(1, t.total_steps - t.warmup_steps)
     return t.lr * (t.min_lr_frac + (1 - t.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
@@ -165,9 +169,12 @@ def next_token_loss(model: InductionLM, batch: Int[Tensor, "batch pos"]) -> Tens
     return F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
 
 
-def _param_groups(model: InductionLM, weight_decay: float):
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+def _param_groups(model: InductionLM, weight_decay: float, decay_embeddings: bool = True):
+    def decays(n: str, p: Tensor) -> bool:
+        return p.dim() >= 2 and (decay_embeddings or n not in ("embed.weight", "unembed.weight"))
+
+    decay = [p for n, p in model.named_parameters() if decays(n, p)]
+    no_decay = [p for n, p in model.named_parameters() if not decays(n, p)]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -286,7 +293,7 @@ def train(
     stream = train_stream(size)
     torch.manual_seed(cfg.seed)
     model = InductionLM(cfg).to(device)
-    opt = torch.optim.AdamW(_param_groups(model, tcfg.weight_decay), lr=tcfg.lr, betas=tcfg.betas)
+    opt = torch.optim.AdamW(_param_groups(model, tcfg.weight_decay, tcfg.decay_embeddings), lr=tcfg.lr, betas=tcfg.betas)
     recorder = Recorder(size, tcfg.eval_batch_size, device, tcfg.n_ablation_sequences)
     keys = METRIC_KEYS + (ABLATION_KEYS if tcfg.n_ablation_sequences else ())
     snaps = snapshot_steps(tcfg)
@@ -356,7 +363,10 @@ def train(
     for step in range(start, tcfg.total_steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tcfg)
-        batch = sample_batch(stream, step, tcfg.batch_size, cfg.n_ctx, tcfg.data_seed).to(device)
+        batch = sample_batch(stream, step, tcfg.batch_size, cfg.n_ctx, tcfg.data_seed)
+        if tcfg.repeat_frac:
+            batch = with_repeated_windows(batch, step, tcfg.data_seed, tcfg.repeat_frac, tcfg.repeat_window)
+        batch = batch.to(device)
         loss = step_loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
