@@ -93,9 +93,16 @@ def test_model_names_and_sizes():
 # ---------------------------------------------------------------- fast twin -> bridge
 
 
+_OPTIONS = {"": {}, "tied": {"tied_embeddings": True}, "no-final-ln": {"final_ln": False},
+            "tied-no-final-ln": {"tied_embeddings": True, "final_ln": False}}
+
+
+@pytest.mark.parametrize("options", list(_OPTIONS), ids=[k or "default" for k in _OPTIONS])
 @pytest.mark.parametrize("name", [n for n in MODEL_NAMES if "seed" not in n] + ["attn-only-4l"])
-def test_bridge_conversion_is_exact(name):
-    cfg = model_config("tiny", name)
+def test_bridge_conversion_is_exact(name, options):
+    from dataclasses import replace
+
+    cfg = replace(model_config("tiny", name), **_OPTIONS[options])
     model = InductionLM(cfg).eval()
     with torch.no_grad():  # make the smear and every bias non-trivial
         for n, p in model.named_parameters():
@@ -111,6 +118,69 @@ def test_bridge_conversion_is_exact(name):
     assert (ref - out).abs().max() <= 1e-5
     for layer in range(cfg.n_layers):
         assert (cache["pattern", layer] - fast_patterns[layer]).abs().max() <= 1e-6
+    assert torch.equal(bridge.W_U, model.W_U)
+    if cfg.tied_embeddings:
+        assert torch.equal(model.W_U, model.embed.weight.T) and not hasattr(model, "unembed")
+
+
+def test_model_options_default_to_the_committed_architecture():
+    from induction_heads.engine.config import ModelConfig
+
+    cfg = model_config("small", "attn-only-2l")
+    assert not cfg.tied_embeddings and cfg.final_ln
+    names = {n for n, _ in InductionLM(cfg).named_parameters()}
+    assert {"unembed.weight", "ln_f.weight"} <= names
+    assert ModelConfig.__dataclass_fields__["tied_embeddings"].default is False
+
+
+def test_circuit_weights_fold_no_final_layernorm():
+    """Without a final LayerNorm the direct path's unembedding is W_U itself (no centring)."""
+    from dataclasses import replace
+
+    from induction_heads.measure.circuits import CircuitWeights
+
+    model = InductionLM(replace(model_config("tiny", "attn-only-2l"), final_ln=False)).eval()
+    assert torch.equal(CircuitWeights.from_bridge(to_bridge(model)).W_U, model.W_U)
+    with_ln = InductionLM(model_config("tiny", "attn-only-2l")).eval()
+    assert not torch.allclose(CircuitWeights.from_bridge(to_bridge(with_ln)).W_U, with_ln.W_U)
+
+
+def test_lr_schedules():
+    from dataclasses import replace
+
+    from induction_heads.engine.train import lr_at
+
+    t = replace(config.train_config("tiny", "attn-only-2l"), total_steps=1000, warmup_steps=10, lr=1.0,
+                schedule="wsd", decay_frac=0.2)
+    assert lr_at(0, t) == pytest.approx(0.1) and lr_at(10, t) == 1.0 and lr_at(800, t) == 1.0
+    assert lr_at(900, t) == pytest.approx(0.5) and lr_at(999, t) == pytest.approx(1 / 200)
+
+
+def test_no_weight_decay_on_embeddings():
+    from dataclasses import replace
+
+    from induction_heads.engine.train import make_optimizer
+
+    model = InductionLM(model_config("tiny", "attn-only-2l"))
+    t = replace(config.train_config("tiny", "attn-only-2l"), weight_decay=0.1)
+    decayed = lambda opt: {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}  # noqa: E731
+    assert id(model.embed.weight) in decayed(make_optimizer(model, t))
+    off = decayed(make_optimizer(model, replace(t, decay_embeddings=False)))
+    assert id(model.embed.weight) not in off and id(model.unembed.weight) not in off
+    assert id(model.blocks[0].attn.q.weight) in off
+
+
+def test_repeated_windows_in_training_batches():
+    from induction_heads.engine.dataset import with_repeated_windows
+
+    batch = torch.arange(8 * 129).view(8, 129)
+    assert torch.equal(with_repeated_windows(batch, 0, 1234, 0.0, 64), batch)
+    out = with_repeated_windows(batch, 0, 1234, 1.0, 64)
+    assert torch.equal(out[:, :64], batch[:, :64]) and torch.equal(out[:, 64:128], batch[:, :64])
+    assert torch.equal(out[:, 128], batch[:, 64])
+    some = torch.stack([(with_repeated_windows(batch, s, 1234, 0.125, 64) != batch).any(1) for s in range(200)])
+    assert 0.08 < some.float().mean() < 0.17  # about 1 sequence in 8
+    assert torch.equal(with_repeated_windows(batch, 5, 1234, 0.5, 64), with_repeated_windows(batch, 5, 1234, 0.5, 64))
 
 
 def test_smeared_hook_k_shows_smeared_keys():

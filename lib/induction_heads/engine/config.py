@@ -50,6 +50,8 @@ class ModelConfig:
     ln_eps: float = 1e-5
     init_std: float = 0.02
     seed: int = 0
+    tied_embeddings: bool = False  # unembedding = token embedding transposed (one parameter)
+    final_ln: bool = True  # False: the unembedding reads the residual stream directly
 
     def __post_init__(self) -> None:
         if self.d_head % 2:
@@ -72,8 +74,12 @@ class TrainConfig:
     warmup_steps: int
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.99)
-    schedule: str = "constant"  # "constant" after warm-up, or "cosine" down to min_lr_frac
+    schedule: str = "constant"  # "constant" after warm-up, "cosine" down to min_lr_frac, or "wsd"
     min_lr_frac: float = 0.1
+    decay_frac: float = 0.2  # "wsd": linear decay to 0 over this last fraction of the steps
+    decay_embeddings: bool = True  # False: no weight decay on the embedding and unembedding
+    repeat_frac: float = 0.0  # share of training sequences whose first repeat_window tokens repeat at once
+    repeat_window: int = 64
     grad_clip: float = 1.0
     n_log_snapshots: int = 40
     dense: tuple[float, float] = (0.2, 0.8)

@@ -11,7 +11,7 @@ from .corpus import load_corpus
 from .runs import atomic_save_tensors, atomic_write_json, size_dir
 from .tokenizer import encode_documents, load_tokenizer, token_counts, train_tokenizer
 
-__all__ = ["prepare_data", "train_stream", "sample_batch"]
+__all__ = ["prepare_data", "train_stream", "sample_batch", "with_repeated_windows"]
 
 
 def _cache_path(size: str):
@@ -86,3 +86,19 @@ def sample_batch(stream: np.ndarray, step: int, batch_size: int, n_ctx: int, dat
     starts = torch.randint(0, len(stream) - n_ctx - 1, (batch_size,), generator=g).numpy()
     idx = starts[:, None] + np.arange(n_ctx + 1)[None]
     return torch.from_numpy(np.asarray(stream[idx], dtype=np.int64))
+
+
+def with_repeated_windows(
+    batch: torch.Tensor, step: int, data_seed: int, frac: float, window: int
+) -> torch.Tensor:
+    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``window``
+    tokens twice followed by the rest of it (cut to the same length): synthetic repeats mixed
+    into training (a calibration lever, off in every preset). Depends only on (data_seed, step)."""
+    g = torch.Generator().manual_seed(data_seed * 1_000_003 + step + 7_777_777)
+    rows = torch.nonzero(torch.rand(len(batch), generator=g) < frac).flatten()
+    if not len(rows):
+        return batch
+    out = batch.clone()
+    w = batch[rows, :window]
+    out[rows] = torch.cat([w, w, batch[rows, window:]], dim=1)[:, : batch.shape[1]]
+    return out

@@ -122,8 +122,9 @@ class InductionLM(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.d_vocab, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
-        self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab, bias=False)
+        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps) if cfg.final_ln else nn.Identity()
+        if not cfg.tied_embeddings:
+            self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab, bias=False)
         cos, sin = _rotary_tables(cfg)
         self.register_buffer("rot_cos", cos, persistent=False)
         self.register_buffer("rot_sin", sin, persistent=False)
@@ -153,8 +154,13 @@ class InductionLM(nn.Module):
         for block in self.blocks:
             x, pattern = block(x, self.rot_cos, self.rot_sin, with_patterns)
             patterns.append(pattern)
-        logits = self.unembed(self.ln_f(x))
+        logits = F.linear(self.ln_f(x), (self.embed if self.cfg.tied_embeddings else self.unembed).weight)
         return (logits, patterns) if with_patterns else logits
+
+    @property
+    def W_U(self) -> Float[Tensor, "d_model vocab"]:
+        """The unembedding (the token embedding transposed when ``cfg.tied_embeddings``)."""
+        return (self.embed if self.cfg.tied_embeddings else self.unembed).weight.T
 
     @torch.no_grad()
     def attention_patterns(
@@ -191,8 +197,9 @@ def bridge_config(cfg: ModelConfig):
 
 def _native_state_dict(model: InductionLM) -> dict[str, Tensor]:
     """The fast twin's weights under TransformerLens NativeModel's parameter names."""
-    sd = {"tok_embed.weight": model.embed.weight, "head.weight": model.unembed.weight,
-          "ln_out.weight": model.ln_f.weight, "ln_out.bias": model.ln_f.bias}
+    sd = {"tok_embed.weight": model.embed.weight, "head.weight": model.W_U.T}
+    if model.cfg.final_ln:
+        sd["ln_out.weight"], sd["ln_out.bias"] = model.ln_f.weight, model.ln_f.bias
     for i, b in enumerate(model.blocks):
         p = f"layers.{i}."
         sd[p + "ln1.weight"], sd[p + "ln1.bias"] = b.ln1.weight, b.ln1.bias
@@ -224,10 +231,14 @@ def to_bridge(model: InductionLM, tokenizer=None):
     if model.cfg.smeared_key:
         for blk in native.layers:
             blk.attn.k = SmearedKeyLinear(model.cfg.d_model, model.cfg.n_heads, model.cfg.d_head)
+    if not model.cfg.final_ln:
+        native.ln_out = torch.nn.Identity()
     missing, unexpected = native.load_state_dict(_native_state_dict(model), strict=True), None
     del missing, unexpected
     bridge = build_bridge_from_module(
         native, "TransformerLensNative", tl_config=tl_cfg, tokenizer=tokenizer
     )
+    if not model.cfg.final_ln:
+        bridge.ln_final.use_native_layernorm_autograd = True  # runs the wrapped nn.Identity
     bridge.eval()
     return bridge

@@ -31,7 +31,7 @@ from torch import Tensor
 from ..measure.phase import phase_change_window, snapshots_around
 from ..measure.recorder import Recorder
 from .config import ModelConfig, TrainConfig, get_size, model_config, train_config
-from .dataset import prepare_data, sample_batch, train_stream
+from .dataset import prepare_data, sample_batch, train_stream, with_repeated_windows
 from .model import InductionLM, to_bridge
 from .runs import atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors, size_dir
 from .tokenizer import random_token_pool
@@ -63,11 +63,15 @@ def snapshot_steps(t: TrainConfig) -> list[int]:
 
 
 def lr_at(step: int, t: TrainConfig) -> float:
-    """Linear warm-up to ``t.lr``, then constant or cosine down to ``t.min_lr_frac * t.lr``."""
+    """Linear warm-up to ``t.lr``, then constant, cosine down to ``t.min_lr_frac * t.lr``, or
+    "wsd" (warm-up, stable, decay): constant, then linear to 0 over the last ``t.decay_frac``."""
     if step < t.warmup_steps:
         return t.lr * (step + 1) / t.warmup_steps
     if t.schedule == "constant":
         return t.lr
+    if t.schedule == "wsd":
+        decay_start = t.total_steps * (1 - t.decay_frac)
+        return t.lr * min(1.0, (t.total_steps - step) / max(1.0, t.total_steps - decay_start))
     frac = (step - t.warmup_steps) / max(1, t.total_steps - t.warmup_steps)
     return t.lr * (t.min_lr_frac + (1 - t.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
@@ -79,9 +83,13 @@ def next_token_loss(model: InductionLM, batch: Tensor) -> Tensor:
 
 
 def make_optimizer(model: InductionLM, t: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices only (not on biases, LayerNorm gains or smear scalars)."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    """AdamW; weight decay on matrices only (not on biases, LayerNorm gains or smear scalars),
+    and not on the embedding and unembedding when ``t.decay_embeddings`` is False."""
+    def decays(name: str, p: Tensor) -> bool:
+        return p.dim() >= 2 and (t.decay_embeddings or name not in ("embed.weight", "unembed.weight"))
+
+    decay = [p for n, p in model.named_parameters() if decays(n, p)]
+    no_decay = [p for n, p in model.named_parameters() if not decays(n, p)]
     groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=t.lr, betas=t.betas)
 
@@ -269,6 +277,7 @@ def train(
     log = _logger(run / "train.log")
     prepare_data(size, log=log.info)
     stream = train_stream(size)
+    torch.manual_seed(cfg.seed)  # the model draws from its own generator; this keeps anything else seeded too
     model, recorder = InductionLM(cfg).to(device), make_recorder(size, t, device)
     opt, history = make_optimizer(model, t), History(("step", "tokens", "train_loss", "lr", "elapsed_s") + recorder.keys)
     state = _start_or_resume(run, model, opt, history, log, f"{size}/{name}: {json.dumps(asdict(cfg))}")
@@ -282,7 +291,10 @@ def train(
     for step in range(state.step, t.total_steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, t)
-        batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed).to(device)
+        batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed)
+        if t.repeat_frac:
+            batch = with_repeated_windows(batch, step, t.data_seed, t.repeat_frac, t.repeat_window)
+        batch = batch.to(device)
         loss = step_loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
