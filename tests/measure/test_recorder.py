@@ -51,3 +51,12 @@ def test_recorder_leaves_the_model_in_the_mode_it_found():
     rec(model)
     assert model.training
     assert rec.keys == RECORDED_KEYS
+
+
+def test_recorder_has_no_k_composition_trace_where_keys_read_the_embedding():
+    from induction_heads.engine.config import model_config as mc
+
+    rec, _ = _recorder_and_model(0)
+    model = InductionLM(mc("tiny", "attn-only-2l-k-knockout")).eval()
+    trace = rec(model)["k_composition_trace"]
+    assert torch.isnan(trace[1]).all()

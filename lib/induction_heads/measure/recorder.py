@@ -7,7 +7,8 @@ size's shared held-out evaluation set (the same sequences for every model and sn
 - ``per_token_loss [n_eval]``: the loss at one fixed random position per sequence;
 - ``icl_score``; ``prefix_matching [L, H]`` (on repeated random tokens); ``previous_token [L, H]``;
 - ``copying [L, H]``, ``ov_positivity [L, H]``, ``k_composition_trace [L, H]`` (on the
-  TransformerLens bridge of the model);
+  TransformerLens bridge of the model; NaN in layers whose keys read the token embedding, a
+  model whose ``cfg.k_composition_knockout`` is set);
 - with ``n_ablation_sequences`` > 0, every head's pattern-preserving ablation:
   ``ablation_delta_icl [L, H]`` and ``ablation_per_token_loss [L, H, n]``.
 
@@ -100,6 +101,9 @@ class Recorder:
         model.train(was_training)
         prev = previous_token_score(text_patterns)
         bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
+        k_trace = k_composition_trace(bridge, prev)
+        if getattr(getattr(model, "cfg", None), "k_composition_knockout", False):
+            k_trace[1:] = float("nan")  # keys read the token embedding: no K-composition to trace
         out = {
             "loss_by_position": losses.mean(0),
             "per_token_loss": per_token_loss_vector(losses, self.positions),
@@ -108,7 +112,7 @@ class Recorder:
             "previous_token": prev,
             "copying": copying_score(bridge, self.repeated[:, 1:]),
             "ov_positivity": ov_eigenvalue_positivity(bridge),
-            "k_composition_trace": k_composition_trace(bridge, prev),
+            "k_composition_trace": k_trace,
         }
         if self.n_abl:
             out.update(self.ablations(bridge, losses[: self.n_abl]))
