@@ -395,7 +395,8 @@ def test_cli_zoo_trains_in_parallel_workers(tiny_data):
 
 
 @pytest.mark.parametrize("name", ["attn-only-2l-k-knockout", "attn-only-2l-no-prev-token",
-                                  "attn-only-2l-clamped-induction", "attn-only-2l-warmup10x"])
+                                  "attn-only-2l-clamped-induction", "attn-only-2l-warmup10x",
+                                  "attn-only-2l-translation"])
 def test_interventions_train_and_record(tiny_data, tmp_path, name):
     from dataclasses import asdict, replace
 
@@ -408,3 +409,20 @@ def test_interventions_train_and_record(tiny_data, tmp_path, name):
     assert torch.isfinite(metrics["icl_score"]).all()
     if "clamped" in name:
         assert (metrics["prefix_matching"][:, 1, 0] > 0.99).all()  # from step 0
+
+
+def test_translation_map_and_translated_windows():
+    from induction_heads.engine.dataset import translation_map, with_repeated_windows, with_translated_windows
+
+    m = translation_map(1024)
+    assert m[0] == 0 and torch.equal(m[m], torch.arange(1024))  # a bijection, its own inverse
+    assert (m[1:] != torch.arange(1, 1024)).sum() == 1022  # every token but one has a partner
+    batch = torch.randint(1, 1024, (8, 129), generator=torch.Generator().manual_seed(0))
+    out = with_translated_windows(batch, 3, 1234, 1.0, 64, m)
+    assert torch.equal(out[:, :64], batch[:, :64]) and torch.equal(out[:, 64:128], m[batch[:, :64]])
+    some = torch.stack([(with_translated_windows(batch, s, 1234, 0.05, 64, m) != batch).any(1) for s in range(400)])
+    assert 0.03 < some.float().mean() < 0.08
+    rep = torch.stack([(with_repeated_windows(batch, s, 1234, 0.5, 64) != batch).any(1) for s in range(50)])
+    tra = torch.stack([(with_translated_windows(batch, s, 1234, 0.5, 64, m) != batch).any(1) for s in range(50)])
+    assert not torch.equal(rep, tra)  # independent draws
+    assert config.train_config("small", "attn-only-2l-translation").translate_frac > 0

@@ -26,8 +26,8 @@ __all__ = [
     "validate_model_name",
     "ModelName",
     "parse_model_name",
-    "MODEL_INTERVENTIONS",
-    "TRAIN_INTERVENTIONS",
+    "MODEL_VARIANTS",
+    "TRAIN_VARIANTS",
     "model_family",
 ]
 
@@ -88,7 +88,8 @@ class TrainConfig:
     decay_frac: float = 0.2  # "wsd": linear decay to 0 over this last fraction of the steps
     decay_embeddings: bool = True  # False: no weight decay on the embedding and unembedding
     repeat_frac: float = 0.0  # share of training sequences whose first repeat_window tokens repeat at once
-    repeat_window: int = 64
+    repeat_window: int = 64  # also the length of a translated window
+    translate_frac: float = 0.0  # share of training sequences whose first window is followed by its translation
     grad_clip: float = 1.0
     n_log_snapshots: int = 40
     dense: tuple[float, float] = (0.2, 0.8)
@@ -204,17 +205,22 @@ SIZES: dict[str, SizeSpec] = {
     ),
 }
 
+# The share of training sequences followed by their translation in the "-translation" variant
+# (engine.dataset.with_translated_windows): small, so the rest of training is the usual corpus.
+TRANSLATION_SHARE = 0.05
 # family -> (attn_only, smeared_key)
 _FAMILIES = {"attn-only": (True, False), "mlp": (False, False), "smeared": (True, True)}
-# Interventions on the architecture (name suffix -> ModelConfig changes) and on the recipe
-# (name suffix -> TrainConfig change): the referee's test of what causes the phase change.
-MODEL_INTERVENTIONS: dict[str, dict] = {
+# Variants of a model, by name suffix: interventions on the architecture (ModelConfig changes;
+# the referee's test of what causes the phase change), and changes of the recipe or the data
+# (a TrainConfig change): a ten-times longer warm-up, a second "language" (Argument 4).
+MODEL_VARIANTS: dict[str, dict] = {
     "k-knockout": {"k_composition_knockout": True},
     "no-prev-token": {"block_previous_token": True},
     "clamped-induction": {"clamped_induction_head": True},
 }
-TRAIN_INTERVENTIONS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
+TRAIN_VARIANTS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
     "warmup10x": lambda t: replace(t, warmup_steps=10 * t.warmup_steps),
+    "translation": lambda t: replace(t, translate_frac=TRANSLATION_SHARE),
 }
 MODEL_NAMES: tuple[str, ...] = (
     "attn-only-1l",
@@ -229,19 +235,19 @@ MODEL_NAMES: tuple[str, ...] = (
     "attn-only-2l-seed2",
 )
 _NAME_RE = re.compile(
-    r"^(attn-only|mlp|smeared)-(\d+)l(?:-d(\d+))?(?:-(" + "|".join([*MODEL_INTERVENTIONS, *TRAIN_INTERVENTIONS])
+    r"^(attn-only|mlp|smeared)-(\d+)l(?:-d(\d+))?(?:-(" + "|".join([*MODEL_VARIANTS, *TRAIN_VARIANTS])
     + r"))?(?:-seed(\d+))?$"
 )
 
 
 class ModelName(NamedTuple):
-    """The parts of a model name ``<family>-<n>l[-d<width>][-<intervention>][-seed<k>]``, e.g.
+    """The parts of a model name ``<family>-<n>l[-d<width>][-<variant>][-seed<k>]``, e.g.
     ``attn-only-2l``, ``mlp-4l``, ``attn-only-2l-d256``, ``mlp-2l-k-knockout-seed1``."""
 
     family: str
     n_layers: int
     d_model: int | None  # None: the size's width
-    intervention: str | None
+    variant: str | None  # an intervention on the architecture, or a change of the recipe or data
     seed: int
 
 
@@ -272,12 +278,12 @@ def parse_model_name(name: str) -> ModelName:
     m = _NAME_RE.match(name)
     if not m or int(m.group(2)) < 1 or (m.group(3) is not None and int(m.group(3)) < 1):
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
-    family, layers, width, intervention, seed = m.groups()
-    return ModelName(family, int(layers), None if width is None else int(width), intervention, int(seed or 0))
+    family, layers, width, variant, seed = m.groups()
+    return ModelName(family, int(layers), None if width is None else int(width), variant, int(seed or 0))
 
 
 def validate_model_name(name: str) -> str:
-    """Accept the zoo's names and any ``<family>-<n>l[-d<width>][-<intervention>][-seed<k>]``."""
+    """Accept the zoo's names and any ``<family>-<n>l[-d<width>][-<variant>][-seed<k>]``."""
     parse_model_name(name)
     return name
 
@@ -296,9 +302,9 @@ def model_config(size: str, name: str) -> ModelConfig:
     d_model = n.d_model or p.d_model
     if d_model % p.d_head:
         raise ValueError(f"width {d_model} of {name!r} is not a multiple of the head dimension {p.d_head}")
-    changes = MODEL_INTERVENTIONS.get(n.intervention, {})
+    changes = MODEL_VARIANTS.get(n.variant, {})
     if changes and n.n_layers < 2:
-        raise ValueError(f"{name!r}: the {n.intervention} intervention needs two or more layers")
+        raise ValueError(f"{name!r}: the {n.variant} intervention needs two or more layers")
     return ModelConfig(
         n_layers=n.n_layers, d_model=d_model, n_heads=d_model // p.d_head, d_head=p.d_head, n_ctx=p.n_ctx,
         d_vocab=p.vocab_size, attn_only=attn_only, d_mlp=0 if attn_only else p.d_mlp * d_model // p.d_model,
@@ -316,4 +322,4 @@ def train_config(size: str, name: str) -> TrainConfig:
     """
     p, n = get_size(size), parse_model_name(name)
     t = replace(p.train, data_seed=p.train.data_seed + n.seed) if n.seed else p.train
-    return TRAIN_INTERVENTIONS[n.intervention](t) if n.intervention in TRAIN_INTERVENTIONS else t
+    return TRAIN_VARIANTS[n.variant](t) if n.variant in TRAIN_VARIANTS else t

@@ -31,7 +31,8 @@ from torch import Tensor
 from ..measure.phase import phase_change_window, snapshots_around
 from ..measure.recorder import Recorder
 from .config import ModelConfig, TrainConfig, get_size, model_config, train_config
-from .dataset import prepare_data, sample_batch, train_stream, with_repeated_windows
+from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
+                      with_translated_windows)
 from .model import InductionLM, to_bridge
 from .runs import atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors, size_dir
 from .tokenizer import random_token_pool
@@ -283,6 +284,7 @@ def train(
     state = _start_or_resume(run, model, opt, history, log, f"{size}/{name}: {json.dumps(asdict(cfg))}")
     snapshots = set(snapshot_steps(t))
     step_loss = torch.compile(next_token_loss) if t.compile else next_token_loss  # deterministic either way
+    translation = translation_map(cfg.d_vocab)  # the second "language" of the -translation variant
     if len(history) == 0:
         record_snapshot(run, model, recorder, history, state, t, log)
     bar = _progress_bar(progress, t.total_steps, state.step, f"{size}/{name}")
@@ -294,6 +296,8 @@ def train(
         batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed)
         if t.repeat_frac:
             batch = with_repeated_windows(batch, step, t.data_seed, t.repeat_frac, t.repeat_window)
+        if t.translate_frac:
+            batch = with_translated_windows(batch, step, t.data_seed, t.translate_frac, t.repeat_window, translation)
         batch = batch.to(device)
         loss = step_loss(model, batch)
         opt.zero_grad(set_to_none=True)
