@@ -60,3 +60,14 @@ def test_recorder_has_no_k_composition_trace_where_keys_read_the_embedding():
     model = InductionLM(mc("tiny", "attn-only-2l-k-knockout")).eval()
     trace = rec(model)["k_composition_trace"]
     assert torch.isnan(trace[1]).all()
+
+
+def test_a_behaviour_only_recorder_records_the_same_behaviour():
+    from induction_heads.measure.recorder import BEHAVIOUR_KEYS
+
+    rec, model = _recorder_and_model(8)
+    light = Recorder(rec.tokens, rec.positions, torch.arange(50, model.cfg.d_vocab), to_bridge, 16,
+                     n_ablation_sequences=8, circuits=False)
+    full, fast = rec(model), light(model)
+    assert tuple(fast) == light.keys == BEHAVIOUR_KEYS
+    assert all(torch.equal(full[k], fast[k]) for k in BEHAVIOUR_KEYS)

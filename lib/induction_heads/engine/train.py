@@ -22,6 +22,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -93,6 +94,19 @@ def make_optimizer(model: InductionLM, t: TrainConfig) -> torch.optim.AdamW:
     no_decay = [p for n, p in model.named_parameters() if not decays(n, p)]
     groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=t.lr, betas=t.betas)
+
+
+def training_batch(stream, step: int, t: TrainConfig, cfg: ModelConfig) -> Tensor:
+    """The batch of ``step`` (:func:`sample_batch`), with the recipe's repeated and translated
+    windows mixed in (the translation: :func:`translation_map` of the vocabulary); a function of
+    (data seed, step) only."""
+    batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed)
+    if t.repeat_frac:
+        batch = with_repeated_windows(batch, step, t.data_seed, t.repeat_frac, t.repeat_window)
+    if t.translate_frac:
+        batch = with_translated_windows(batch, step, t.data_seed, t.translate_frac, t.repeat_window,
+                                        translation_map(cfg.d_vocab))
+    return batch
 
 
 def make_recorder(size: str, t: TrainConfig, device: str = "cpu") -> Recorder:
@@ -266,10 +280,14 @@ def train(
     stop_after_step: int | None = None,
     model_cfg: ModelConfig | None = None,
     train_cfg: TrainConfig | None = None,
+    recorder: Recorder | None = None,
+    on_snapshot: Callable[[dict[str, Tensor]], bool] | None = None,
 ) -> Path:
     """Train (or resume, or skip if finished) model ``name`` of size ``size``; return its folder
     (``out``, default ``data/<size>/runs/<name>``). ``stop_after_step`` stops resumably (tests of
-    resumption); ``model_cfg``/``train_cfg`` override the size's configs (calibration sweeps)."""
+    resumption); ``model_cfg``/``train_cfg`` override the size's configs (calibration sweeps);
+    ``recorder`` replaces the size's full recorder; ``on_snapshot`` sees the metrics so far after
+    every snapshot and stops the run (resumably) by returning True (the live chapter)."""
     cfg, t = _configs(size, name, model_cfg, train_cfg)
     run = Path(out) if out is not None else size_dir(size) / "runs" / name
     if _is_finished(run):
@@ -279,12 +297,11 @@ def train(
     prepare_data(size, log=log.info)
     stream = train_stream(size)
     torch.manual_seed(cfg.seed)  # the model draws from its own generator; this keeps anything else seeded too
-    model, recorder = InductionLM(cfg).to(device), make_recorder(size, t, device)
+    model, recorder = InductionLM(cfg).to(device), recorder or make_recorder(size, t, device)
     opt, history = make_optimizer(model, t), History(("step", "tokens", "train_loss", "lr", "elapsed_s") + recorder.keys)
     state = _start_or_resume(run, model, opt, history, log, f"{size}/{name}: {json.dumps(asdict(cfg))}")
     snapshots = set(snapshot_steps(t))
     step_loss = torch.compile(next_token_loss) if t.compile else next_token_loss  # deterministic either way
-    translation = translation_map(cfg.d_vocab)  # the second "language" of the -translation variant
     if len(history) == 0:
         record_snapshot(run, model, recorder, history, state, t, log)
     bar = _progress_bar(progress, t.total_steps, state.step, f"{size}/{name}")
@@ -293,12 +310,7 @@ def train(
     for step in range(state.step, t.total_steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, t)
-        batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed)
-        if t.repeat_frac:
-            batch = with_repeated_windows(batch, step, t.data_seed, t.repeat_frac, t.repeat_window)
-        if t.translate_frac:
-            batch = with_translated_windows(batch, step, t.data_seed, t.translate_frac, t.repeat_window, translation)
-        batch = batch.to(device)
+        batch = training_batch(stream, step, t, cfg).to(device)
         loss = step_loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -306,13 +318,15 @@ def train(
         opt.step()
         state.step, state.loss_sum, state.loss_n = step + 1, state.loss_sum + float(loss.detach()), state.loss_n + 1
         state.elapsed_s, t0 = state.elapsed_s + time.perf_counter() - t0, time.perf_counter()
+        stop = state.step == stop_after_step
         if state.step in snapshots:
             record_snapshot(run, model, recorder, history, state, t, log, bar)
-        if state.step % t.resume_every == 0 or state.step in snapshots or state.step == stop_after_step:
+            stop = stop or bool(on_snapshot and on_snapshot(history.stacked()))
+        if state.step % t.resume_every == 0 or state.step in snapshots or stop:
             save_resume(run / "resume.safetensors", model, opt, state)
         if bar is not None:
             bar.update(1)
-        if state.step == stop_after_step:
+        if stop:
             break
     if bar is not None:
         bar.close()

@@ -37,12 +37,11 @@ from .metrics import (
 )
 from .phase import per_token_loss_vector
 
-__all__ = ["Recorder", "RECORDED_KEYS", "ABLATION_KEYS"]
+__all__ = ["Recorder", "BEHAVIOUR_KEYS", "CIRCUIT_KEYS", "RECORDED_KEYS", "ABLATION_KEYS"]
 
-RECORDED_KEYS = (
-    "loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token", "copying",
-    "ov_positivity", "k_composition_trace",
-)
+BEHAVIOUR_KEYS = ("loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token")
+CIRCUIT_KEYS = ("copying", "ov_positivity", "k_composition_trace")
+RECORDED_KEYS = BEHAVIOUR_KEYS + CIRCUIT_KEYS
 ABLATION_KEYS = ("ablation_delta_icl", "ablation_per_token_loss")
 
 
@@ -57,6 +56,9 @@ class Recorder:
         to_bridge: converts the model into a TransformerLens ``TransformerBridge``; the circuit
             statistics and ablations are computed on it.
         n_ablation_sequences: ablate every head on this many evaluation sequences (0: none).
+        circuits: False records only the behaviour (losses, ICL, prefix-matching and
+            previous-token scores): no bridge, no circuit statistics, no ablations. Several
+            times cheaper; what the live chapter draws.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Recorder:
         eval_batch_size: int = 64,
         device: str = "cpu",
         n_ablation_sequences: int = 0,
+        circuits: bool = True,
     ):
         self.tokens, self.positions = tokens, positions
         self.repeated = repeated_random_tokens(pool, n_sequences=10, length=25, repeats=4, bos=0, seed=0)
@@ -75,12 +78,13 @@ class Recorder:
         self.to_bridge = to_bridge
         self.batch = eval_batch_size
         self.device = device
-        self.n_abl = min(n_ablation_sequences, len(tokens))
+        self.circuits = circuits
+        self.n_abl = min(n_ablation_sequences, len(tokens)) if circuits else 0
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The names of what :meth:`__call__` returns."""
-        return RECORDED_KEYS + (ABLATION_KEYS if self.n_abl else ())
+        return (RECORDED_KEYS if self.circuits else BEHAVIOUR_KEYS) + (ABLATION_KEYS if self.n_abl else ())
 
     @torch.no_grad()
     def eval_losses(self, model: nn.Module) -> Float[Tensor, "n_eval pos"]:
@@ -99,24 +103,31 @@ class Recorder:
         patterns = model.attention_patterns(self.repeated.to(self.device)).cpu()
         text_patterns = model.attention_patterns(self.text_for_prev.to(self.device)).cpu()
         model.train(was_training)
-        prev = previous_token_score(text_patterns)
-        bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
-        k_trace = k_composition_trace(bridge, prev)
-        if getattr(getattr(model, "cfg", None), "k_composition_knockout", False):
-            k_trace[1:] = float("nan")  # keys read the token embedding: no K-composition to trace
         out = {
             "loss_by_position": losses.mean(0),
             "per_token_loss": per_token_loss_vector(losses, self.positions),
             "icl_score": icl_score(losses.mean(0)),
             "prefix_matching": prefix_matching_score(patterns, self.repeated),
-            "previous_token": prev,
+            "previous_token": previous_token_score(text_patterns),
+        }
+        if self.circuits:
+            bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
+            out.update(self.circuit_statistics(bridge, out["previous_token"], getattr(model, "cfg", None)))
+            if self.n_abl:
+                out.update(self.ablations(bridge, losses[: self.n_abl]))
+        return out
+
+    def circuit_statistics(self, bridge, prev: Float[Tensor, "layer head"], cfg=None) -> dict[str, Tensor]:
+        """Copying, OV positivity and the K-composition trace; the trace is NaN in layers whose
+        keys read the token embedding (``cfg.k_composition_knockout``)."""
+        k_trace = k_composition_trace(bridge, prev)
+        if getattr(cfg, "k_composition_knockout", False):
+            k_trace[1:] = float("nan")  # keys read the token embedding: no K-composition to trace
+        return {
             "copying": copying_score(bridge, self.repeated[:, 1:]),
             "ov_positivity": ov_eigenvalue_positivity(bridge),
             "k_composition_trace": k_trace,
         }
-        if self.n_abl:
-            out.update(self.ablations(bridge, losses[: self.n_abl]))
-        return out
 
     def ablations(self, bridge, clean: Float[Tensor, "n pos"]) -> dict[str, Tensor]:
         """Every head's pattern-preserving ablation on the first ``n_abl`` sequences: its ΔICL
