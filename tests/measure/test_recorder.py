@@ -31,6 +31,11 @@ def test_recorder_returns_every_key_with_its_shape():
     assert out["loss_by_position"].shape == (model.cfg.n_ctx - 1,) and out["per_token_loss"].shape == (32,)
     assert all(out[k].shape == (L, H) for k in ("prefix_matching", "previous_token", "copying", "ablation_delta_icl"))
     assert out["ablation_per_token_loss"].shape == (L, H, 8)
+    assert out["repeat_top1"].shape == out["repeat_loss"].shape == (4,) and out["passage_top1"].shape == (2,)
+    from induction_heads.measure.repeats import repeat_test
+
+    direct = repeat_test(model, rec.passages, (rec.passages.shape[1] - 1) // 2)
+    assert torch.equal(out["passage_loss"], direct["loss"])
 
 
 def test_recorder_ablations_equal_the_full_computation():

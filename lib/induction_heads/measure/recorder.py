@@ -6,6 +6,9 @@ size's shared held-out evaluation set (the same sequences for every model and sn
 - ``loss_by_position [n_ctx-1]``: mean loss at every context position;
 - ``per_token_loss [n_eval]``: the loss at one fixed random position per sequence;
 - ``icl_score``; ``prefix_matching [L, H]`` (on repeated random tokens); ``previous_token [L, H]``;
+- the repeat test (:mod:`induction_heads.measure.repeats`): ``repeat_top1 [copies]`` and
+  ``repeat_loss [copies]`` on random tokens repeated, ``passage_top1 [2]`` and
+  ``passage_loss [2]`` on a held-out passage shown twice (copy 0: the first showing);
 - ``copying [L, H]``, ``ov_positivity [L, H]``, ``k_composition_trace [L, H]`` (on the
   TransformerLens bridge of the model; NaN in layers whose keys read the token embedding, a
   model whose ``cfg.k_composition_knockout`` is set);
@@ -36,10 +39,14 @@ from .metrics import (
     repeated_random_tokens,
 )
 from .phase import per_token_loss_vector
+from .repeats import passage_twice, repeat_test, repeated_sequences
 
 __all__ = ["Recorder", "BEHAVIOUR_KEYS", "CIRCUIT_KEYS", "RECORDED_KEYS", "ABLATION_KEYS"]
 
-BEHAVIOUR_KEYS = ("loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token")
+BEHAVIOUR_KEYS = (
+    "loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token",
+    "repeat_top1", "repeat_loss", "passage_top1", "passage_loss",
+)
 CIRCUIT_KEYS = ("copying", "ov_positivity", "k_composition_trace")
 RECORDED_KEYS = BEHAVIOUR_KEYS + CIRCUIT_KEYS
 ABLATION_KEYS = ("ablation_delta_icl", "ablation_per_token_loss")
@@ -53,6 +60,7 @@ class Recorder:
             whose loss goes into the per-token-loss vector.
         pool: token ids the repeated-random-token evaluator draws from (the paper's evaluator:
             BOS + 25 random tokens repeated 4 times, 10 sequences).
+        repeat_pool: the pool of the repeat test's random sequences (default ``pool``).
         to_bridge: converts the model into a TransformerLens ``TransformerBridge``; the circuit
             statistics and ablations are computed on it.
         n_ablation_sequences: ablate every head on this many evaluation sequences (0: none).
@@ -71,10 +79,14 @@ class Recorder:
         device: str = "cpu",
         n_ablation_sequences: int = 0,
         circuits: bool = True,
+        repeat_pool: Int[Tensor, "m"] | None = None,
     ):
         self.tokens, self.positions = tokens, positions
         self.repeated = repeated_random_tokens(pool, n_sequences=10, length=25, repeats=4, bos=0, seed=0)
         self.text_for_prev = tokens[:16]
+        self.repeat_length = 30
+        self.random_repeats = repeated_sequences(pool if repeat_pool is None else repeat_pool, length=self.repeat_length)
+        self.passages = passage_twice(tokens, n_passages=min(64, len(tokens)), length=(tokens.shape[1] - 1) // 2)
         self.to_bridge = to_bridge
         self.batch = eval_batch_size
         self.device = device
@@ -109,6 +121,7 @@ class Recorder:
             "icl_score": icl_score(losses.mean(0)),
             "prefix_matching": prefix_matching_score(patterns, self.repeated),
             "previous_token": previous_token_score(text_patterns),
+            **self.repeat_scores(model),
         }
         if self.circuits:
             bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
@@ -116,6 +129,17 @@ class Recorder:
             if self.n_abl:
                 out.update(self.ablations(bridge, losses[: self.n_abl]))
         return out
+
+    @torch.no_grad()
+    def repeat_scores(self, model: nn.Module) -> dict[str, Tensor]:
+        """The repeat test's loss and top-1 accuracy per copy, on random repeats and a passage."""
+        was_training = model.training
+        model.eval()
+        rand = repeat_test(model, self.random_repeats.to(self.device), self.repeat_length, self.batch)
+        passage = repeat_test(model, self.passages.to(self.device), (self.passages.shape[1] - 1) // 2, self.batch)
+        model.train(was_training)
+        return {"repeat_top1": rand["top1"].cpu(), "repeat_loss": rand["loss"].cpu(),
+                "passage_top1": passage["top1"].cpu(), "passage_loss": passage["loss"].cpu()}
 
     def circuit_statistics(self, bridge, prev: Float[Tensor, "layer head"], cfg=None) -> dict[str, Tensor]:
         """Copying, OV positivity and the K-composition trace; the trace is NaN in layers whose
