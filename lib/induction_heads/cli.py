@@ -1,4 +1,4 @@
-"""Command line over the three packages: ``python -m induction_heads {data,train,zoo,summary} --size ...``."""
+"""Command line over the three packages: ``python -m induction_heads {data,train,zoo,summary,verify} --size ...``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
     s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     s.add_argument("--no-ablation", action="store_true", help="skip the (slower) induction-head ablation")
+    v = sub.add_parser("verify", help="check every file of a size's run store against its sha256 manifest",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
+    v.add_argument("--write", action="store_true",
+                   help="instead, (re)write the size's manifests from its files as they are now: this trusts "
+                        "the files (use it for data written before manifests existed, or checked otherwise)")
     return ap
 
 
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "summary":
         return _summary(args)
+    if args.command == "verify":
+        return _verify(args.size, args.write)
     names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
     from .engine.config import validate_model_name
 
@@ -134,6 +142,28 @@ def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
                       f"after {time.perf_counter() - t0:.0f}s", flush=True)
     if failed:
         return _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their train.log")
+    return 0
+
+
+def _verify(size: str, write: bool) -> int:
+    """``verify``: hash every file of ``data/<size>`` against its manifest (or, with ``write``,
+    record them as they are); one line per problem, then one error line and exit 2."""
+    import time
+
+    from .engine.runs import RunStoreError, size_dir, verify_store, write_manifests
+
+    t0 = time.perf_counter()
+    try:
+        report = write_manifests(size) if write else verify_store(size)
+    except RunStoreError as e:
+        return _fail(str(e))
+    for problem in report.problems:
+        print(problem)
+    if report.problems:
+        return _fail(f"{len(report.problems)} problem(s) in {size_dir(size)}, listed above")
+    done = "recorded" if write else "verified"
+    print(f"{size_dir(size)}: {report.files} files ({report.bytes / 1e6:.1f} MB) {done} "
+          f"in {time.perf_counter() - t0:.2f} s")
     return 0
 
 

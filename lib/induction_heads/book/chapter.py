@@ -60,14 +60,17 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
 
 
 def ensure_data(size: str) -> None:
-    """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet."""
-    from ..engine.runs import size_dir
+    """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
+    check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
+    one :class:`~induction_heads.engine.runs.RunStoreError` line naming the file)."""
+    from ..engine.runs import check_store, size_dir
 
     checkout = os.environ.get(CHECKOUT_ENV)
     if checkout and not (size_dir(size) / "runs").is_dir():
         subprocess.run(
             ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], check=True
         )
+        check_store(size)
 
 
 class Table:

@@ -8,8 +8,8 @@ import torch
 
 from .config import get_size
 from .corpus import load_corpus
-from .runs import atomic_save_tensors, atomic_write_json, size_dir
-from .tokenizer import encode_documents, load_tokenizer, token_counts, train_tokenizer
+from .runs import atomic_save_tensors, atomic_write_json, load_tokenizer, size_dir
+from .tokenizer import encode_documents, token_counts, train_tokenizer
 
 __all__ = ["prepare_data", "train_stream", "sample_batch", "with_repeated_windows", "translation_map", "with_translated_windows"]
 
@@ -39,7 +39,7 @@ def prepare_data(size: str, source: str = "stdlib", force: bool = False, log=pri
         log(f"training a {p.vocab_size}-token BPE on {len(train_docs)} documents")
         tok = train_tokenizer(train_docs, p.vocab_size, root / "tokenizer")
     else:
-        tok = load_tokenizer(root / "tokenizer")
+        tok = load_tokenizer(size)  # checked against the size's manifest
     stream = encode_documents(tok, train_docs)
     _cache_path(size).parent.mkdir(parents=True, exist_ok=True)
     tmp = _cache_path(size).with_suffix(".tmp.npy")

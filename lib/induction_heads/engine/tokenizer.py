@@ -16,6 +16,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from .corpus import Document
+from .runs import replace_folder
 
 __all__ = [
     "BOS",
@@ -49,11 +50,7 @@ def train_tokenizer(documents: Iterable[Document], vocab_size: int, out_dir: Pat
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     hf.save_pretrained(tmp)
-    if out_dir.exists():
-        import shutil
-
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    replace_folder(tmp, out_dir)  # and record its files' sha256 in the size's manifest
     return load_tokenizer(out_dir)
 
 

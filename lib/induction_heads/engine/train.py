@@ -35,7 +35,8 @@ from .config import ModelConfig, TrainConfig, get_size, model_config, train_conf
 from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
                       with_translated_windows)
 from .model import InductionLM, to_bridge
-from .runs import atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors, size_dir
+from .runs import (atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors,
+                   record_file, size_dir)
 from .tokenizer import random_token_pool
 
 __all__ = [
@@ -214,7 +215,8 @@ def select_checkpoints(tokens: Tensor, icl: Tensor, steps: list[int], n_keep: in
 def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig, metrics: dict[str, Tensor],
                state: ResumeState, device: str) -> list[int]:
     """Keep a few checkpoints (:func:`select_checkpoints`), write ``info.json`` (configs, versions,
-    git commit, hardware, wall time) and drop the resume file. Returns the kept steps."""
+    git commit, hardware, wall time), drop the resume file, log the end and record ``train.log``
+    (complete now) in the run's manifest. Returns the kept steps."""
     steps = metrics["step"].tolist()
     keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, get_size(size).n_checkpoints)
     for path in (run / "checkpoints").glob("step_*.safetensors"):
@@ -230,6 +232,8 @@ def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig
     }
     atomic_write_json(info, run / "info.json")
     delete_file(run / "resume.safetensors")
+    _logger(run / "train.log").info(f"finished in {state.elapsed_s:.0f}s; kept checkpoints at steps {keep}")
+    record_file(run / "train.log")
     return keep
 
 
@@ -331,8 +335,7 @@ def train(
     if bar is not None:
         bar.close()
     if state.step == t.total_steps:
-        keep = finish_run(run, size, name, cfg, t, history.stacked(), state, device)
-        log.info(f"finished in {state.elapsed_s:.0f}s; kept checkpoints at steps {keep}")
+        finish_run(run, size, name, cfg, t, history.stacked(), state, device)
     return run
 
 
