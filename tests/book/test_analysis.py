@@ -64,8 +64,22 @@ def test_summary_fields_and_tables(tiny_zoo):
     rows = summary("tiny")
     need = {"layers", "attn_only", "smeared_key", "tokens_trained", "icl_score_final", "icl_score_before_window",
             "phase_change_window", "fraction_of_icl_in_window", "max_prefix_matching_score", "induction_heads",
-            "loss_bump", "ablation_icl_fraction_removed"}
+            "loss_bump", "ablation_icl_fraction_removed", "repeat_top1", "passage_top1_second_copy"}
     assert all(need <= set(r) for r in rows.values())
+    assert all(0 <= r["repeat_top1"] <= 1 and 0 <= r["passage_top1_second_copy"] <= 1 for r in rows.values())
     text = repr(tables.paper_vs_ours(rows))
     assert "fraction of final ICL gained in the window" in text and "> 0.75" in text
     assert len(repr(tables.summary_table(rows)).splitlines()) == len(rows) + 2
+
+
+def test_final_repeat_test_reads_the_recorder_or_measures_the_checkpoint(tiny_zoo):
+    """The two sources agree: the recorder's last snapshot is the final checkpoint."""
+    from induction_heads.book.summary import final_repeat_test
+    from induction_heads.engine.config import train_config
+    from induction_heads.engine.runs import load_metrics, load_model
+    from induction_heads.engine.train import make_recorder
+
+    scores = make_recorder("tiny", train_config("tiny", "attn-only-2l")).repeat_scores(load_model("tiny", "attn-only-2l"))
+    recorded = {k: v[None] for k, v in scores.items()}
+    metrics = {k: v for k, v in load_metrics("tiny", "attn-only-2l").items() if not k.startswith(("repeat", "passage"))}
+    assert final_repeat_test("tiny", "attn-only-2l", recorded) == final_repeat_test("tiny", "attn-only-2l", metrics)

@@ -90,12 +90,38 @@ def test_model_names_and_sizes():
     assert config.train_config("tiny", "smeared-2l").data_seed == config.train_config("tiny", "attn-only-2l").data_seed
 
 
+def test_model_names_carry_width_interventions_and_seed():
+    n = config.parse_model_name("mlp-2l-k-knockout-seed1")
+    assert n == config.ModelName("mlp", 2, None, "k-knockout", 1)
+    c = model_config("small", "mlp-2l-k-knockout-seed1")
+    assert c.k_composition_knockout and not c.attn_only and c.seed == 1
+    wide = model_config("small", "attn-only-2l-d256")
+    assert (wide.d_model, wide.n_heads, wide.d_head) == (256, 8, 32)
+    assert model_config("small", "mlp-2l-d64").d_mlp == 256  # the size's MLP ratio (4)
+    assert model_config("small", "attn-only-2l-no-prev-token").block_previous_token
+    assert model_config("small", "attn-only-2l-clamped-induction").clamped_induction_head
+    base = config.train_config("small", "attn-only-2l")
+    assert config.train_config("small", "attn-only-2l-warmup10x").warmup_steps == 10 * base.warmup_steps
+    assert model_config("small", "attn-only-2l-warmup10x") == model_config("small", "attn-only-2l")
+    for bad, msg in [("attn-only-2l-knockout", "unknown model"), ("attn-only-1l-k-knockout", "two or more layers"),
+                     ("attn-only-2l-d48", "not a multiple of the head dimension")]:
+        with pytest.raises(ValueError, match=msg):
+            model_config("small", bad)
+
+
 # ---------------------------------------------------------------- fast twin -> bridge
 
 
+_OPTIONS = {"": {}, "tied": {"tied_embeddings": True}, "no-final-ln": {"final_ln": False},
+            "tied-no-final-ln": {"tied_embeddings": True, "final_ln": False}}
+
+
+@pytest.mark.parametrize("options", list(_OPTIONS), ids=[k or "default" for k in _OPTIONS])
 @pytest.mark.parametrize("name", [n for n in MODEL_NAMES if "seed" not in n] + ["attn-only-4l"])
-def test_bridge_conversion_is_exact(name):
-    cfg = model_config("tiny", name)
+def test_bridge_conversion_is_exact(name, options):
+    from dataclasses import replace
+
+    cfg = replace(model_config("tiny", name), **_OPTIONS[options])
     model = InductionLM(cfg).eval()
     with torch.no_grad():  # make the smear and every bias non-trivial
         for n, p in model.named_parameters():
@@ -111,6 +137,130 @@ def test_bridge_conversion_is_exact(name):
     assert (ref - out).abs().max() <= 1e-5
     for layer in range(cfg.n_layers):
         assert (cache["pattern", layer] - fast_patterns[layer]).abs().max() <= 1e-6
+    assert torch.equal(bridge.W_U, model.W_U)
+    if cfg.tied_embeddings:
+        assert torch.equal(model.W_U, model.embed.weight.T) and not hasattr(model, "unembed")
+
+
+_INTERVENED = ["attn-only-2l-k-knockout", "mlp-2l-k-knockout", "attn-only-3l-k-knockout",
+               "attn-only-2l-no-prev-token", "attn-only-2l-clamped-induction", "mlp-3l-clamped-induction"]
+
+
+def _perturbed(name: str) -> InductionLM:
+    model = InductionLM(model_config("tiny", name)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) * 0.05)
+    return model
+
+
+def _tokens_with_repeats(vocab: int) -> torch.Tensor:
+    toks = torch.randint(1, vocab, (3, 40), generator=torch.Generator().manual_seed(2))
+    toks[:, 22:32] = toks[:, 4:14]
+    return toks
+
+
+@pytest.mark.parametrize("name", _INTERVENED)
+def test_bridge_conversion_is_exact_for_interventions(name):
+    model = _perturbed(name)
+    toks = _tokens_with_repeats(model.cfg.d_vocab)
+    bridge = to_bridge(model)
+    with torch.no_grad():
+        logits, cache = bridge.run_with_cache(toks)
+        assert (model(toks) - logits).abs().max() <= 1e-5
+        fast = model.attention_patterns(toks)
+    for layer in range(model.cfg.n_layers):
+        assert (cache["pattern", layer] - fast[layer]).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize("name, knocked_out", [("attn-only-2l-k-knockout", True), ("attn-only-2l", False)])
+def test_k_knockout_keys_do_not_read_earlier_heads(name, knocked_out):
+    """Zeroing every first-layer head changes the second layer's keys (hook_k) in a normal
+    model and leaves them exactly as they were under the K-composition knockout."""
+    model = _perturbed(name)
+    bridge = to_bridge(model)
+    toks = _tokens_with_repeats(model.cfg.d_vocab)
+    zero = lambda z, hook: torch.zeros_like(z)  # noqa: E731
+    with torch.no_grad():
+        _, clean = bridge.run_with_cache(toks)
+        ablated = {}
+        bridge.run_with_hooks(toks, fwd_hooks=[("blocks.0.attn.hook_z", zero),
+                                                ("blocks.1.attn.hook_k", lambda k, hook: ablated.setdefault("k", k))])
+    assert torch.equal(ablated["k"], clean["k", 1]) == knocked_out
+
+
+def test_previous_token_blocked_and_clamped_induction_head():
+    blocked = _perturbed("attn-only-2l-no-prev-token")
+    toks = _tokens_with_repeats(blocked.cfg.d_vocab)
+    assert torch.diagonal(blocked.attention_patterns(toks)[0], offset=-1, dim1=-2, dim2=-1).abs().max() == 0
+    assert torch.diagonal(blocked.attention_patterns(toks)[1], offset=-1, dim1=-2, dim2=-1).abs().max() > 0
+    from induction_heads.measure.metrics import ideal_induction_pattern, prefix_matching_score
+
+    clamped = InductionLM(model_config("tiny", "attn-only-2l-clamped-induction")).eval()  # untrained
+    patterns = clamped.attention_patterns(toks)
+    assert torch.equal(patterns[1][:, 0], ideal_induction_pattern(toks))
+    scores = prefix_matching_score(patterns, toks)
+    assert scores[1, 0] == pytest.approx(1.0) and scores[1, 1:].max() < 0.5
+
+
+def test_model_options_default_to_the_committed_architecture():
+    from induction_heads.engine.config import ModelConfig
+
+    cfg = model_config("small", "attn-only-2l")
+    assert not cfg.tied_embeddings and cfg.final_ln
+    names = {n for n, _ in InductionLM(cfg).named_parameters()}
+    assert {"unembed.weight", "ln_f.weight"} <= names
+    assert ModelConfig.__dataclass_fields__["tied_embeddings"].default is False
+
+
+def test_circuit_weights_fold_no_final_layernorm():
+    """Without a final LayerNorm the direct path's unembedding is W_U itself (no centring)."""
+    from dataclasses import replace
+
+    from induction_heads.measure.circuits import CircuitWeights
+
+    model = InductionLM(replace(model_config("tiny", "attn-only-2l"), final_ln=False)).eval()
+    assert torch.equal(CircuitWeights.from_bridge(to_bridge(model)).W_U, model.W_U)
+    with_ln = InductionLM(model_config("tiny", "attn-only-2l")).eval()
+    assert not torch.allclose(CircuitWeights.from_bridge(to_bridge(with_ln)).W_U, with_ln.W_U)
+
+
+def test_lr_schedules():
+    from dataclasses import replace
+
+    from induction_heads.engine.train import lr_at
+
+    t = replace(config.train_config("tiny", "attn-only-2l"), total_steps=1000, warmup_steps=10, lr=1.0,
+                schedule="wsd", decay_frac=0.2)
+    assert lr_at(0, t) == pytest.approx(0.1) and lr_at(10, t) == 1.0 and lr_at(800, t) == 1.0
+    assert lr_at(900, t) == pytest.approx(0.5) and lr_at(999, t) == pytest.approx(1 / 200)
+
+
+def test_no_weight_decay_on_embeddings():
+    from dataclasses import replace
+
+    from induction_heads.engine.train import make_optimizer
+
+    model = InductionLM(model_config("tiny", "attn-only-2l"))
+    t = replace(config.train_config("tiny", "attn-only-2l"), weight_decay=0.1)
+    decayed = lambda opt: {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}  # noqa: E731
+    assert id(model.embed.weight) in decayed(make_optimizer(model, t))
+    off = decayed(make_optimizer(model, replace(t, decay_embeddings=False)))
+    assert id(model.embed.weight) not in off and id(model.unembed.weight) not in off
+    assert id(model.blocks[0].attn.q.weight) in off
+
+
+def test_repeated_windows_in_training_batches():
+    from induction_heads.engine.dataset import with_repeated_windows
+
+    batch = torch.arange(8 * 129).view(8, 129)
+    assert torch.equal(with_repeated_windows(batch, 0, 1234, 0.0, 64), batch)
+    out = with_repeated_windows(batch, 0, 1234, 1.0, 64)
+    assert torch.equal(out[:, :64], batch[:, :64]) and torch.equal(out[:, 64:128], batch[:, :64])
+    assert torch.equal(out[:, 128], batch[:, 64])
+    some = torch.stack([(with_repeated_windows(batch, s, 1234, 0.125, 64) != batch).any(1) for s in range(200)])
+    assert 0.08 < some.float().mean() < 0.17  # about 1 sequence in 8
+    assert torch.equal(with_repeated_windows(batch, 5, 1234, 0.5, 64), with_repeated_windows(batch, 5, 1234, 0.5, 64))
 
 
 def test_smeared_hook_k_shows_smeared_keys():
@@ -242,3 +392,37 @@ def test_cli_zoo_trains_in_parallel_workers(tiny_data):
     mtime = (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime
     assert subprocess.run(cmd, capture_output=True, text=True, env=env).returncode == 0
     assert (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime == mtime
+
+
+@pytest.mark.parametrize("name", ["attn-only-2l-k-knockout", "attn-only-2l-no-prev-token",
+                                  "attn-only-2l-clamped-induction", "attn-only-2l-warmup10x",
+                                  "attn-only-2l-translation"])
+def test_interventions_train_and_record(tiny_data, tmp_path, name):
+    from dataclasses import asdict, replace
+
+    from induction_heads.engine.train import train
+
+    t = replace(config.train_config("tiny", name), total_steps=24, n_log_snapshots=3, n_dense_snapshots=2)
+    run = train("tiny", name, out=tmp_path / name, progress=False, train_cfg=t)
+    metrics, _, info = _read_run(run)
+    assert info["finished"] and info["model_config"] == json.loads(json.dumps(asdict(model_config("tiny", name))))
+    assert torch.isfinite(metrics["icl_score"]).all()
+    if "clamped" in name:
+        assert (metrics["prefix_matching"][:, 1, 0] > 0.99).all()  # from step 0
+
+
+def test_translation_map_and_translated_windows():
+    from induction_heads.engine.dataset import translation_map, with_repeated_windows, with_translated_windows
+
+    m = translation_map(1024)
+    assert m[0] == 0 and torch.equal(m[m], torch.arange(1024))  # a bijection, its own inverse
+    assert (m[1:] != torch.arange(1, 1024)).sum() == 1022  # every token but one has a partner
+    batch = torch.randint(1, 1024, (8, 129), generator=torch.Generator().manual_seed(0))
+    out = with_translated_windows(batch, 3, 1234, 1.0, 64, m)
+    assert torch.equal(out[:, :64], batch[:, :64]) and torch.equal(out[:, 64:128], m[batch[:, :64]])
+    some = torch.stack([(with_translated_windows(batch, s, 1234, 0.05, 64, m) != batch).any(1) for s in range(400)])
+    assert 0.03 < some.float().mean() < 0.08
+    rep = torch.stack([(with_repeated_windows(batch, s, 1234, 0.5, 64) != batch).any(1) for s in range(50)])
+    tra = torch.stack([(with_translated_windows(batch, s, 1234, 0.5, 64, m) != batch).any(1) for s in range(50)])
+    assert not torch.equal(rep, tra)  # independent draws
+    assert config.train_config("small", "attn-only-2l-translation").translate_frac > 0

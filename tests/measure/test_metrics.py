@@ -117,3 +117,16 @@ def test_handbuilt_heads_classified():
     labels = classify_heads(prefix_matching_score(pat, tokens), copying_score(bridge, repeated_tokens(bos=False)),
                             previous_token_score(pat))
     assert labels == ["previous-token", "other", "induction", "other"]
+
+
+def test_ideal_induction_pattern():
+    """Uniform over the tokens after earlier occurrences; position 0 where there is none."""
+    from induction_heads.measure.metrics import ideal_induction_pattern
+
+    toks = torch.tensor([[5, 7, 5, 9, 5, 3]])
+    p = ideal_induction_pattern(toks)[0]
+    assert torch.allclose(p.sum(-1), torch.ones(6))
+    assert p[2].tolist() == [0, 1, 0, 0, 0, 0]  # 5 occurred at 0: attend to 1
+    assert p[4].tolist() == [0, 0.5, 0, 0.5, 0, 0]  # 5 at 0 and 2: attend to 1 and 3
+    assert p[1].tolist() == [1, 0, 0, 0, 0, 0] and p[5].tolist() == [1, 0, 0, 0, 0, 0]  # no earlier 7 or 3
+    assert torch.equal(p, p.tril())

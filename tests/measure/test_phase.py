@@ -20,6 +20,7 @@ from induction_heads.measure.phase import (
     per_token_loss_pca,
     per_token_loss_vector,
     PhaseWindow,
+    ended_phase_change,
     phase_change_window,
     snapshots_around,
 )
@@ -156,3 +157,15 @@ def test_loss_bump(seed):
     bump = loss_bump(TOKENS, loss_curve(seed, bump=True), after_tokens=after_warmup)
     assert bump is not None and bump[0] < ONSET and bump[1] > ONSET / 2
     assert loss_bump(TOKENS, loss_curve(seed, bump=False), after_tokens=after_warmup) is None
+
+
+def test_ended_phase_change_online():
+    """Read snapshot by snapshot, a sharp step is reported once training has gone past it, with a
+    window that contains the step; a one-layer-like drift never is."""
+    icl = -0.5 * torch.sigmoid((X - math.log(ONSET)) / 0.12) + noise(0)
+    stops = [k for k in range(5, len(TOKENS)) if ended_phase_change(TOKENS[: k + 1], icl[: k + 1]) is not None]
+    assert stops and TOKENS[stops[0]] > ONSET
+    w = ended_phase_change(TOKENS[: stops[0] + 1], icl[: stops[0] + 1])
+    assert w.start < ONSET < w.end < float(TOKENS[stops[0]])
+    drift = -0.1 * (X - X.min()) / (X.max() - X.min()) + noise(1)
+    assert all(ended_phase_change(TOKENS[: k + 1], drift[: k + 1]) is None for k in range(5, len(TOKENS)))

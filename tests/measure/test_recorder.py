@@ -31,6 +31,11 @@ def test_recorder_returns_every_key_with_its_shape():
     assert out["loss_by_position"].shape == (model.cfg.n_ctx - 1,) and out["per_token_loss"].shape == (32,)
     assert all(out[k].shape == (L, H) for k in ("prefix_matching", "previous_token", "copying", "ablation_delta_icl"))
     assert out["ablation_per_token_loss"].shape == (L, H, 8)
+    assert out["repeat_top1"].shape == out["repeat_loss"].shape == (4,) and out["passage_top1"].shape == (2,)
+    from induction_heads.measure.repeats import repeat_test
+
+    direct = repeat_test(model, rec.passages, (rec.passages.shape[1] - 1) // 2)
+    assert torch.equal(out["passage_loss"], direct["loss"])
 
 
 def test_recorder_ablations_equal_the_full_computation():
@@ -51,3 +56,23 @@ def test_recorder_leaves_the_model_in_the_mode_it_found():
     rec(model)
     assert model.training
     assert rec.keys == RECORDED_KEYS
+
+
+def test_recorder_has_no_k_composition_trace_where_keys_read_the_embedding():
+    from induction_heads.engine.config import model_config as mc
+
+    rec, _ = _recorder_and_model(0)
+    model = InductionLM(mc("tiny", "attn-only-2l-k-knockout")).eval()
+    trace = rec(model)["k_composition_trace"]
+    assert torch.isnan(trace[1]).all()
+
+
+def test_a_behaviour_only_recorder_records_the_same_behaviour():
+    from induction_heads.measure.recorder import BEHAVIOUR_KEYS
+
+    rec, model = _recorder_and_model(8)
+    light = Recorder(rec.tokens, rec.positions, torch.arange(50, model.cfg.d_vocab), to_bridge, 16,
+                     n_ablation_sequences=8, circuits=False)
+    full, fast = rec(model), light(model)
+    assert tuple(fast) == light.keys == BEHAVIOUR_KEYS
+    assert all(torch.equal(full[k], fast[k]) for k in BEHAVIOUR_KEYS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .analysis import bump, induction_ablation, windows
 from ..measure.heads import induction_heads
 from ..measure.phase import fraction_of_icl_in_window, smoothed_over_training
+from ..engine.config import train_config
 from ..engine.runs import available_runs, load_metrics, run_info
 
 __all__ = ["PAPER", "model_summary", "summary"]
@@ -30,6 +31,22 @@ def _final_copying(metrics: dict[str, torch.Tensor]) -> torch.Tensor:
     if "copying" not in metrics:
         raise KeyError("this run's metrics have no 'copying' scores; retrain it with the current trainer")
     return metrics["copying"][-1]
+
+
+def final_repeat_test(size: str, name: str, metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The repeat test at the end of training: top-1 on the repeats of random tokens (copies
+    after the first) and on a held-out passage's second copy. Read from the recorder's last
+    snapshot; a run recorded before the recorder had the test is measured the recorder's way on
+    its final checkpoint (the same model)."""
+    if "repeat_top1" in metrics:
+        rep, passage = metrics["repeat_top1"][-1], metrics["passage_top1"][-1]
+    else:
+        from ..engine.runs import load_model
+        from ..engine.train import make_recorder
+
+        scores = make_recorder(size, train_config(size, name)).repeat_scores(load_model(size, name))
+        rep, passage = scores["repeat_top1"], scores["passage_top1"]
+    return {"repeat_top1": round(float(rep[1:].mean()), 4), "passage_top1_second_copy": round(float(passage[1]), 4)}
 
 
 def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
@@ -61,6 +78,7 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
         "max_prefix_matching_score": round(float(prefix_final.max()), 4),
         "induction_heads": heads,
         "loss_bump": loss_bump is not None,
+        **final_repeat_test(size, name, m),
     }
     if with_ablation:
         frac = induction_ablation(size, name, heads)["fraction_removed"] if heads else None

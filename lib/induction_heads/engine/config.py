@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Callable, NamedTuple
 
 __all__ = [
     "ModelConfig",
@@ -23,6 +24,10 @@ __all__ = [
     "train_config",
     "validate_size",
     "validate_model_name",
+    "ModelName",
+    "parse_model_name",
+    "MODEL_VARIANTS",
+    "TRAIN_VARIANTS",
     "model_family",
 ]
 
@@ -50,6 +55,12 @@ class ModelConfig:
     ln_eps: float = 1e-5
     init_std: float = 0.02
     seed: int = 0
+    tied_embeddings: bool = False  # unembedding = token embedding transposed (one parameter)
+    final_ln: bool = True  # False: the unembedding reads the residual stream directly
+    # Interventions (the referee's test): each removes or hands over one route of induction.
+    k_composition_knockout: bool = False  # layers after the first: keys read the token embedding only
+    block_previous_token: bool = False  # first layer: no attention from a token to the one before it
+    clamped_induction_head: bool = False  # head 0 of the last layer: attention fixed to the ideal induction pattern
 
     def __post_init__(self) -> None:
         if self.d_head % 2:
@@ -72,8 +83,13 @@ class TrainConfig:
     warmup_steps: int
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.99)
-    schedule: str = "constant"  # "constant" after warm-up, or "cosine" down to min_lr_frac
+    schedule: str = "constant"  # "constant" after warm-up, "cosine" down to min_lr_frac, or "wsd"
     min_lr_frac: float = 0.1
+    decay_frac: float = 0.2  # "wsd": linear decay to 0 over this last fraction of the steps
+    decay_embeddings: bool = True  # False: no weight decay on the embedding and unembedding
+    repeat_frac: float = 0.0  # share of training sequences whose first repeat_window tokens repeat at once
+    repeat_window: int = 64  # also the length of a translated window
+    translate_frac: float = 0.0  # share of training sequences whose first window is followed by its translation
     grad_clip: float = 1.0
     n_log_snapshots: int = 40
     dense: tuple[float, float] = (0.2, 0.8)
@@ -186,8 +202,23 @@ SIZES: dict[str, SizeSpec] = {
     ),
 }
 
-# name -> (layers, attn_only, smeared_key, seed)
+# The share of training sequences followed by their translation in the "-translation" variant
+# (engine.dataset.with_translated_windows): small, so the rest of training is the usual corpus.
+TRANSLATION_SHARE = 0.05
+# family -> (attn_only, smeared_key)
 _FAMILIES = {"attn-only": (True, False), "mlp": (False, False), "smeared": (True, True)}
+# Variants of a model, by name suffix: interventions on the architecture (ModelConfig changes;
+# the referee's test of what causes the phase change), and changes of the recipe or the data
+# (a TrainConfig change): a ten-times longer warm-up, a second "language" (Argument 4).
+MODEL_VARIANTS: dict[str, dict] = {
+    "k-knockout": {"k_composition_knockout": True},
+    "no-prev-token": {"block_previous_token": True},
+    "clamped-induction": {"clamped_induction_head": True},
+}
+TRAIN_VARIANTS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
+    "warmup10x": lambda t: replace(t, warmup_steps=10 * t.warmup_steps),
+    "translation": lambda t: replace(t, translate_frac=TRANSLATION_SHARE),
+}
 MODEL_NAMES: tuple[str, ...] = (
     "attn-only-1l",
     "attn-only-2l",
@@ -200,7 +231,21 @@ MODEL_NAMES: tuple[str, ...] = (
     "attn-only-2l-seed1",
     "attn-only-2l-seed2",
 )
-_NAME_RE = re.compile(r"^(attn-only|mlp|smeared)-(\d+)l(?:-seed(\d+))?$")
+_NAME_RE = re.compile(
+    r"^(attn-only|mlp|smeared)-(\d+)l(?:-d(\d+))?(?:-(" + "|".join([*MODEL_VARIANTS, *TRAIN_VARIANTS])
+    + r"))?(?:-seed(\d+))?$"
+)
+
+
+class ModelName(NamedTuple):
+    """The parts of a model name ``<family>-<n>l[-d<width>][-<variant>][-seed<k>]``, e.g.
+    ``attn-only-2l``, ``mlp-4l``, ``attn-only-2l-d256``, ``mlp-2l-k-knockout-seed1``."""
+
+    family: str
+    n_layers: int
+    d_model: int | None  # None: the size's width
+    variant: str | None  # an intervention on the architecture, or a change of the recipe or data
+    seed: int
 
 
 class SizeError(ValueError):
@@ -225,37 +270,42 @@ def get_size(size: str) -> SizeSpec:
     return SIZES[validate_size(size)]
 
 
-def validate_model_name(name: str) -> str:
-    """Accept the zoo's names and any ``<family>-<n>l[-seed<k>]`` (more layers are allowed)."""
+def parse_model_name(name: str) -> ModelName:
+    """The parts of a model name, or a one-line ``ValueError`` listing the zoo's names."""
     m = _NAME_RE.match(name)
-    if not m or int(m.group(2)) < 1:
+    if not m or int(m.group(2)) < 1 or (m.group(3) is not None and int(m.group(3)) < 1):
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    family, layers, width, variant, seed = m.groups()
+    return ModelName(family, int(layers), None if width is None else int(width), variant, int(seed or 0))
+
+
+def validate_model_name(name: str) -> str:
+    """Accept the zoo's names and any ``<family>-<n>l[-d<width>][-<variant>][-seed<k>]``."""
+    parse_model_name(name)
     return name
 
 
 def model_family(name: str) -> tuple[str, int, int]:
     """``(family, n_layers, seed)`` of a model name, e.g. ``("attn-only", 2, 1)``."""
-    m = _NAME_RE.match(validate_model_name(name))
-    assert m is not None
-    return m.group(1), int(m.group(2)), int(m.group(3) or 0)
+    n = parse_model_name(name)
+    return n.family, n.n_layers, n.seed
 
 
 def model_config(size: str, name: str) -> ModelConfig:
-    """The architecture of model ``name`` in size ``size``."""
-    p = get_size(size)
-    family, n_layers, seed = model_family(name)
-    attn_only, smeared = _FAMILIES[family]
+    """The architecture of model ``name`` in size ``size``. A width ``-d<w>`` keeps the size's
+    head dimension (``w / d_head`` heads) and MLP ratio (``d_mlp = w * d_mlp / d_model``)."""
+    p, n = get_size(size), parse_model_name(name)
+    attn_only, smeared = _FAMILIES[n.family]
+    d_model = n.d_model or p.d_model
+    if d_model % p.d_head:
+        raise ValueError(f"width {d_model} of {name!r} is not a multiple of the head dimension {p.d_head}")
+    changes = MODEL_VARIANTS.get(n.variant, {})
+    if changes and n.n_layers < 2:
+        raise ValueError(f"{name!r}: the {n.variant} intervention needs two or more layers")
     return ModelConfig(
-        n_layers=n_layers,
-        d_model=p.d_model,
-        n_heads=p.n_heads,
-        d_head=p.d_head,
-        n_ctx=p.n_ctx,
-        d_vocab=p.vocab_size,
-        attn_only=attn_only,
-        d_mlp=0 if attn_only else p.d_mlp,
-        smeared_key=smeared,
-        seed=seed,
+        n_layers=n.n_layers, d_model=d_model, n_heads=d_model // p.d_head, d_head=p.d_head, n_ctx=p.n_ctx,
+        d_vocab=p.vocab_size, attn_only=attn_only, d_mlp=0 if attn_only else p.d_mlp * d_model // p.d_model,
+        smeared_key=smeared, seed=n.seed, **changes,
     )
 
 
@@ -264,8 +314,9 @@ def train_config(size: str, name: str) -> TrainConfig:
 
     Every model of a size sees the same data in the same order (as in the paper), except the
     extra seeds, which change both the initialisation and the data order so that the spread
-    of the onset over seeds is an honest one.
+    of the onset over seeds is an honest one. ``-warmup10x`` warms the learning rate up over ten
+    times as many steps (the warm-up confound of the phase change's timing).
     """
-    p = get_size(size)
-    _, _, seed = model_family(name)
-    return replace(p.train, data_seed=p.train.data_seed + seed) if seed else p.train
+    p, n = get_size(size), parse_model_name(name)
+    t = replace(p.train, data_seed=p.train.data_seed + n.seed) if n.seed else p.train
+    return TRAIN_VARIANTS[n.variant](t) if n.variant in TRAIN_VARIANTS else t

@@ -11,7 +11,7 @@ from .corpus import load_corpus
 from .runs import atomic_save_tensors, atomic_write_json, load_tokenizer, size_dir
 from .tokenizer import encode_documents, token_counts, train_tokenizer
 
-__all__ = ["prepare_data", "train_stream", "sample_batch"]
+__all__ = ["prepare_data", "train_stream", "sample_batch", "with_repeated_windows", "translation_map", "with_translated_windows"]
 
 
 def _cache_path(size: str):
@@ -86,3 +86,46 @@ def sample_batch(stream: np.ndarray, step: int, batch_size: int, n_ctx: int, dat
     starts = torch.randint(0, len(stream) - n_ctx - 1, (batch_size,), generator=g).numpy()
     idx = starts[:, None] + np.arange(n_ctx + 1)[None]
     return torch.from_numpy(np.asarray(stream[idx], dtype=np.int64))
+
+
+def with_repeated_windows(
+    batch: torch.Tensor, step: int, data_seed: int, frac: float, window: int
+) -> torch.Tensor:
+    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``window``
+    tokens twice followed by the rest of it (cut to the same length): synthetic repeats mixed
+    into training (a calibration lever). Depends only on (data_seed, step)."""
+    return _with_second_copy(batch, data_seed * 1_000_003 + step + 7_777_777, frac, window)
+
+
+def translation_map(vocab_size: int, seed: int = 0) -> torch.Tensor:
+    """A fixed random bijection between two disjoint halves of the vocabulary: the token ids
+    (BOS excepted) are shuffled and paired, and each maps to its partner (``m[m[i]] == i``); with
+    an odd count, one token is left to map to itself. ``m[0] == 0``."""
+    ids = torch.randperm(vocab_size - 1, generator=torch.Generator().manual_seed(seed)) + 1
+    half = (vocab_size - 1) // 2
+    m = torch.arange(vocab_size)
+    m[ids[:half]], m[ids[half : 2 * half]] = ids[half : 2 * half], ids[:half]
+    return m
+
+
+def with_translated_windows(
+    batch: torch.Tensor, step: int, data_seed: int, frac: float, window: int, mapping: torch.Tensor
+) -> torch.Tensor:
+    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``window``
+    tokens followed by their translation (``mapping`` applied token by token) and the rest of it:
+    a second "language" the model can learn to translate in context (paper, Argument 4).
+    Depends only on (data_seed, step), and draws independently of :func:`with_repeated_windows`."""
+    return _with_second_copy(batch, data_seed * 1_000_003 + step + 5_555_555, frac, window, mapping)
+
+
+def _with_second_copy(batch: torch.Tensor, seed: int, frac: float, window: int,
+                      mapping: torch.Tensor | None = None) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.nonzero(torch.rand(len(batch), generator=g) < frac).flatten()
+    if not len(rows):
+        return batch
+    out = batch.clone()
+    w = batch[rows, :window]
+    second = w if mapping is None else mapping[w]
+    out[rows] = torch.cat([w, second, batch[rows, window:]], dim=1)[:, : batch.shape[1]]
+    return out

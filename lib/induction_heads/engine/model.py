@@ -16,6 +16,7 @@ to "the token whose predecessor matches me" on its own.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import torch
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from ..measure.metrics import ideal_induction_pattern
 from .config import ModelConfig
 
 __all__ = ["InductionLM", "SmearedKeyLinear", "smear", "to_bridge", "bridge_config"]
@@ -62,8 +64,26 @@ def _rotate_half(x: Tensor) -> Tensor:
     return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
 
 
+def embedding_key_input(embedding: Float[Tensor, "batch pos d_model"], eps: float) -> Tensor:
+    """What the keys of a K-composition-knockout layer read: the token embedding, layer-normed
+    without a gain or bias (the key projection's own weights can take their place)."""
+    return F.layer_norm(embedding, embedding.shape[-1:], eps=eps)
+
+
+def previous_token_blocked_mask(n: int, device=None) -> Tensor:
+    """Causal attention without the previous token: ``True`` where query ``i`` may attend to key
+    ``j`` (``j <= i`` and ``j != i - 1``)."""
+    allowed = torch.ones(n, n, dtype=torch.bool, device=device).tril()
+    return allowed & ~torch.ones(n - 1, dtype=torch.bool, device=device).diag(-1)
+
+
 class Attention(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    """Causal multi-head attention with rotary queries and keys, and the zoo's interventions:
+    keys from the token embedding (``k_composition_knockout``, layers after the first), no
+    attention to the previous token (``block_previous_token``, first layer), and head 0's
+    attention clamped to the ideal induction pattern (``clamped_induction_head``, last layer)."""
+
+    def __init__(self, cfg: ModelConfig, layer: int = 0):
         super().__init__()
         self.cfg = cfg
         inner = cfg.n_heads * cfg.d_head
@@ -75,39 +95,50 @@ class Attention(nn.Module):
         )
         self.v = nn.Linear(cfg.d_model, inner)
         self.o = nn.Linear(inner, cfg.d_model)
+        self.keys_from_embedding = cfg.k_composition_knockout and layer > 0
+        self.blocks_previous_token = cfg.block_previous_token and layer == 0
+        self.clamped = cfg.clamped_induction_head and layer == cfg.n_layers - 1
 
     def forward(
-        self, x: Tensor, cos: Tensor, sin: Tensor, with_pattern: bool = False
+        self, x: Tensor, cos: Tensor, sin: Tensor, with_pattern: bool = False,
+        embedding: Tensor | None = None, tokens: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         b, t, _ = x.shape
         h, dh = self.cfg.n_heads, self.cfg.d_head
-        q, k, v = (m(x).view(b, t, h, dh).transpose(1, 2) for m in (self.q, self.k, self.v))
+        key_in = embedding_key_input(embedding, self.cfg.ln_eps) if self.keys_from_embedding else x
+        q, k, v = (m(i).view(b, t, h, dh).transpose(1, 2) for m, i in ((self.q, x), (self.k, key_in), (self.v, x)))
         cos, sin = cos[:t], sin[:t]
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
-        if with_pattern:
+        allowed = previous_token_blocked_mask(t, x.device) if self.blocks_previous_token else None
+        pattern = None
+        if with_pattern or self.clamped:
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(dh)
-            mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
-            pattern = scores.masked_fill(mask, float("-inf")).softmax(-1)
+            if allowed is None:
+                allowed = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+            pattern = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+            if self.clamped:
+                pattern = torch.cat([ideal_induction_pattern(tokens)[:, None].to(pattern), pattern[:, 1:]], dim=1)
             z = pattern @ v
-        else:
-            pattern = None
+        elif allowed is None:
             z = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            z = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         return self.o(z.transpose(1, 2).reshape(b, t, h * dh)), pattern
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, layer: int = 0):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
-        self.attn = Attention(cfg)
+        self.attn = Attention(cfg, layer)
         if not cfg.attn_only:
             self.ln2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
             self.fc_in = nn.Linear(cfg.d_model, cfg.d_mlp)
             self.fc_out = nn.Linear(cfg.d_mlp, cfg.d_model)
 
-    def forward(self, x, cos, sin, with_pattern=False):
-        a, pattern = self.attn(self.ln1(x), cos, sin, with_pattern)
+    def forward(self, x, cos, sin, with_pattern=False, embedding=None, tokens=None):
+        a, pattern = self.attn(self.ln1(x), cos, sin, with_pattern, embedding, tokens)
         x = x + a
         if hasattr(self, "fc_in"):
             x = x + self.fc_out(F.gelu(self.fc_in(self.ln2(x))))
@@ -121,9 +152,10 @@ class InductionLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.d_vocab, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
-        self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab, bias=False)
+        self.blocks = nn.ModuleList(Block(cfg, layer) for layer in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps) if cfg.final_ln else nn.Identity()
+        if not cfg.tied_embeddings:
+            self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab, bias=False)
         cos, sin = _rotary_tables(cfg)
         self.register_buffer("rot_cos", cos, persistent=False)
         self.register_buffer("rot_sin", sin, persistent=False)
@@ -148,13 +180,18 @@ class InductionLM(nn.Module):
     ) -> Float[Tensor, "batch pos vocab"] | tuple[Tensor, list[Tensor]]:
         if tokens.shape[1] > self.cfg.n_ctx:
             raise ValueError(f"input length {tokens.shape[1]} exceeds n_ctx={self.cfg.n_ctx}")
-        x = self.embed(tokens)
+        x = embedding = self.embed(tokens)
         patterns = []
         for block in self.blocks:
-            x, pattern = block(x, self.rot_cos, self.rot_sin, with_patterns)
+            x, pattern = block(x, self.rot_cos, self.rot_sin, with_patterns, embedding, tokens)
             patterns.append(pattern)
-        logits = self.unembed(self.ln_f(x))
+        logits = F.linear(self.ln_f(x), (self.embed if self.cfg.tied_embeddings else self.unembed).weight)
         return (logits, patterns) if with_patterns else logits
+
+    @property
+    def W_U(self) -> Float[Tensor, "d_model vocab"]:
+        """The unembedding (the token embedding transposed when ``cfg.tied_embeddings``)."""
+        return (self.embed if self.cfg.tied_embeddings else self.unembed).weight.T
 
     @torch.no_grad()
     def attention_patterns(
@@ -191,8 +228,9 @@ def bridge_config(cfg: ModelConfig):
 
 def _native_state_dict(model: InductionLM) -> dict[str, Tensor]:
     """The fast twin's weights under TransformerLens NativeModel's parameter names."""
-    sd = {"tok_embed.weight": model.embed.weight, "head.weight": model.unembed.weight,
-          "ln_out.weight": model.ln_f.weight, "ln_out.bias": model.ln_f.bias}
+    sd = {"tok_embed.weight": model.embed.weight, "head.weight": model.W_U.T}
+    if model.cfg.final_ln:
+        sd["ln_out.weight"], sd["ln_out.bias"] = model.ln_f.weight, model.ln_f.bias
     for i, b in enumerate(model.blocks):
         p = f"layers.{i}."
         sd[p + "ln1.weight"], sd[p + "ln1.bias"] = b.ln1.weight, b.ln1.bias
@@ -208,12 +246,79 @@ def _native_state_dict(model: InductionLM) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in sd.items()}
 
 
+class _Stash:
+    """The token ids and token embedding of the bridge's current forward pass, for the modules
+    of an intervention that need them (the native attention only sees the residual stream)."""
+
+    tokens: Tensor | None = None
+    embedding: Tensor | None = None
+
+
+def _stash_tokens(module: nn.Module, args: tuple) -> None:
+    module.stash.tokens = args[0]
+
+
+def _stash_embedding(module: nn.Module, args: tuple, output: Tensor) -> None:
+    module.stash.embedding = output
+
+
+class EmbeddingKeyLinear(nn.Linear):
+    """The bridge's key projection in a K-composition-knockout layer: it reads the stashed token
+    embedding (:func:`embedding_key_input`) instead of its input, so ``hook_k`` shows the
+    knocked-out keys and ``W_K`` keeps its shape."""
+
+    def __init__(self, d_model: int, inner: int, stash: _Stash, eps: float):
+        super().__init__(d_model, inner)
+        self.stash, self.eps = stash, eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(embedding_key_input(self.stash.embedding, self.eps))
+
+
+@functools.cache
+def _clamped_attention_class() -> type:
+    from transformer_lens.model_bridge.sources.native.model import NativeAttention
+
+    class ClampedInductionAttention(NativeAttention):
+        """Native attention whose head 0 attends by the ideal induction pattern of the stashed
+        tokens; the clamp is applied before the bridge's ``hook_pattern``, which shows it."""
+
+        stash: _Stash
+
+        def forward(self, hidden_states, attention_mask=None, position_ids=None, pattern_fn=None, **kwargs):
+            def clamp(p: Tensor) -> Tensor:
+                p = torch.cat([ideal_induction_pattern(self.stash.tokens)[:, None].to(p), p[:, 1:]], dim=1)
+                return pattern_fn(p) if pattern_fn is not None else p
+
+            return super().forward(hidden_states, attention_mask, position_ids, pattern_fn=clamp, **kwargs)
+
+    return ClampedInductionAttention
+
+
+def _install_interventions(native: nn.Module, cfg: ModelConfig) -> None:
+    """Give the native model the fast twin's interventions (``ModelConfig`` says which)."""
+    stash = _Stash()
+    native.tok_embed.stash = stash
+    native.tok_embed.register_forward_pre_hook(_stash_tokens)
+    native.tok_embed.register_forward_hook(_stash_embedding)
+    if cfg.k_composition_knockout:
+        for blk in native.layers[1:]:
+            blk.attn.k = EmbeddingKeyLinear(cfg.d_model, cfg.n_heads * cfg.d_head, stash, cfg.ln_eps)
+    if cfg.block_previous_token:
+        native.layers[0].attn.causal_mask = ~previous_token_blocked_mask(cfg.n_ctx)
+    if cfg.clamped_induction_head:
+        attn = native.layers[cfg.n_layers - 1].attn
+        attn.__class__ = _clamped_attention_class()
+        attn.stash = stash
+
+
 def to_bridge(model: InductionLM, tokenizer=None):
     """Convert the fast twin exactly into a TransformerLens 4 ``TransformerBridge`` (eval mode).
 
     Smeared-key models get :class:`SmearedKeyLinear` as their key projection inside the native
     model, so ``blocks.L.attn.hook_k`` shows the smeared (pre-rotary) keys and ``W_K`` is the
-    un-smeared projection.
+    un-smeared projection. Interventions are installed the same way (:class:`EmbeddingKeyLinear`,
+    the first layer's mask, the clamped head), so every hook shows what the fast twin computes.
     """
     import transformer_lens.model_bridge.sources.native  # noqa: F401  (registers the adapter)
     from transformer_lens.model_bridge.sources._bridge_builder import build_bridge_from_module
@@ -224,10 +329,14 @@ def to_bridge(model: InductionLM, tokenizer=None):
     if model.cfg.smeared_key:
         for blk in native.layers:
             blk.attn.k = SmearedKeyLinear(model.cfg.d_model, model.cfg.n_heads, model.cfg.d_head)
-    missing, unexpected = native.load_state_dict(_native_state_dict(model), strict=True), None
-    del missing, unexpected
+    _install_interventions(native, model.cfg)
+    if not model.cfg.final_ln:
+        native.ln_out = torch.nn.Identity()
+    native.load_state_dict(_native_state_dict(model), strict=True)
     bridge = build_bridge_from_module(
         native, "TransformerLensNative", tl_config=tl_cfg, tokenizer=tokenizer
     )
+    if not model.cfg.final_ln:
+        bridge.ln_final.use_native_layernorm_autograd = True  # runs the wrapped nn.Identity
     bridge.eval()
     return bridge

@@ -25,6 +25,7 @@ __all__ = [
     "encode_documents",
     "token_counts",
     "random_token_pool",
+    "printable_token_pool",
 ]
 
 BOS = "<|endoftext|>"  # id 0: document separator and beginning-of-sequence token
@@ -96,3 +97,25 @@ def random_token_pool(
     keep = order[int(v * exclude_top) : v - int(v * exclude_bottom)]
     keep = keep[keep != 0]
     return torch.sort(keep).values
+
+
+def printable_token_pool(
+    counts: Int[Tensor, "vocab"], token_strings: list[str], min_count: int = 1000, exclude_top: float = 0.05
+) -> Int[Tensor, "n"]:
+    """A proposed alternative to :func:`random_token_pool` for the repeat test: tokens that
+    decode on their own to printable, non-blank text (no byte fragment of a multi-byte
+    character, no control character, no whitespace run), seen at least ``min_count`` times in
+    the train split (~1e-4 of its 11.7M tokens in the small preset, enough for the model to
+    have learned the token), without the most frequent ``exclude_top`` share of the vocabulary.
+
+    ``token_strings[i]`` is token ``i`` decoded alone (``tokenizer.decode([i])``). Not used by
+    any evaluator yet: the prefix-matching and copying tests keep :func:`random_token_pool`.
+    """
+    order = torch.argsort(counts, descending=True, stable=True)
+    top = set(order[: int(counts.numel() * exclude_top)].tolist())
+    keep = [
+        i for i, s in enumerate(token_strings)
+        if i != 0 and i not in top and int(counts[i]) >= min_count
+        and "\ufffd" not in s and s.isprintable() and s.strip() != ""
+    ]
+    return torch.tensor(keep, dtype=torch.long)

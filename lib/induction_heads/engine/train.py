@@ -22,6 +22,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -31,7 +32,8 @@ from torch import Tensor
 from ..measure.phase import phase_change_window, snapshots_around
 from ..measure.recorder import Recorder
 from .config import ModelConfig, TrainConfig, get_size, model_config, train_config
-from .dataset import prepare_data, sample_batch, train_stream
+from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
+                      with_translated_windows)
 from .model import InductionLM, to_bridge
 from .runs import (atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors,
                    record_file, size_dir)
@@ -64,11 +66,15 @@ def snapshot_steps(t: TrainConfig) -> list[int]:
 
 
 def lr_at(step: int, t: TrainConfig) -> float:
-    """Linear warm-up to ``t.lr``, then constant or cosine down to ``t.min_lr_frac * t.lr``."""
+    """Linear warm-up to ``t.lr``, then constant, cosine down to ``t.min_lr_frac * t.lr``, or
+    "wsd" (warm-up, stable, decay): constant, then linear to 0 over the last ``t.decay_frac``."""
     if step < t.warmup_steps:
         return t.lr * (step + 1) / t.warmup_steps
     if t.schedule == "constant":
         return t.lr
+    if t.schedule == "wsd":
+        decay_start = t.total_steps * (1 - t.decay_frac)
+        return t.lr * min(1.0, (t.total_steps - step) / max(1.0, t.total_steps - decay_start))
     frac = (step - t.warmup_steps) / max(1, t.total_steps - t.warmup_steps)
     return t.lr * (t.min_lr_frac + (1 - t.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
@@ -80,11 +86,28 @@ def next_token_loss(model: InductionLM, batch: Tensor) -> Tensor:
 
 
 def make_optimizer(model: InductionLM, t: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices only (not on biases, LayerNorm gains or smear scalars)."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    """AdamW; weight decay on matrices only (not on biases, LayerNorm gains or smear scalars),
+    and not on the embedding and unembedding when ``t.decay_embeddings`` is False."""
+    def decays(name: str, p: Tensor) -> bool:
+        return p.dim() >= 2 and (t.decay_embeddings or name not in ("embed.weight", "unembed.weight"))
+
+    decay = [p for n, p in model.named_parameters() if decays(n, p)]
+    no_decay = [p for n, p in model.named_parameters() if not decays(n, p)]
     groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=t.lr, betas=t.betas)
+
+
+def training_batch(stream, step: int, t: TrainConfig, cfg: ModelConfig) -> Tensor:
+    """The batch of ``step`` (:func:`sample_batch`), with the recipe's repeated and translated
+    windows mixed in (the translation: :func:`translation_map` of the vocabulary); a function of
+    (data seed, step) only."""
+    batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed)
+    if t.repeat_frac:
+        batch = with_repeated_windows(batch, step, t.data_seed, t.repeat_frac, t.repeat_window)
+    if t.translate_frac:
+        batch = with_translated_windows(batch, step, t.data_seed, t.translate_frac, t.repeat_window,
+                                        translation_map(cfg.d_vocab))
+    return batch
 
 
 def make_recorder(size: str, t: TrainConfig, device: str = "cpu") -> Recorder:
@@ -261,10 +284,14 @@ def train(
     stop_after_step: int | None = None,
     model_cfg: ModelConfig | None = None,
     train_cfg: TrainConfig | None = None,
+    recorder: Recorder | None = None,
+    on_snapshot: Callable[[dict[str, Tensor]], bool] | None = None,
 ) -> Path:
     """Train (or resume, or skip if finished) model ``name`` of size ``size``; return its folder
     (``out``, default ``data/<size>/runs/<name>``). ``stop_after_step`` stops resumably (tests of
-    resumption); ``model_cfg``/``train_cfg`` override the size's configs (calibration sweeps)."""
+    resumption); ``model_cfg``/``train_cfg`` override the size's configs (calibration sweeps);
+    ``recorder`` replaces the size's full recorder; ``on_snapshot`` sees the metrics so far after
+    every snapshot and stops the run (resumably) by returning True (the live chapter)."""
     cfg, t = _configs(size, name, model_cfg, train_cfg)
     run = Path(out) if out is not None else size_dir(size) / "runs" / name
     if _is_finished(run):
@@ -273,7 +300,8 @@ def train(
     log = _logger(run / "train.log")
     prepare_data(size, log=log.info)
     stream = train_stream(size)
-    model, recorder = InductionLM(cfg).to(device), make_recorder(size, t, device)
+    torch.manual_seed(cfg.seed)  # the model draws from its own generator; this keeps anything else seeded too
+    model, recorder = InductionLM(cfg).to(device), recorder or make_recorder(size, t, device)
     opt, history = make_optimizer(model, t), History(("step", "tokens", "train_loss", "lr", "elapsed_s") + recorder.keys)
     state = _start_or_resume(run, model, opt, history, log, f"{size}/{name}: {json.dumps(asdict(cfg))}")
     snapshots = set(snapshot_steps(t))
@@ -286,7 +314,7 @@ def train(
     for step in range(state.step, t.total_steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, t)
-        batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed).to(device)
+        batch = training_batch(stream, step, t, cfg).to(device)
         loss = step_loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -294,13 +322,15 @@ def train(
         opt.step()
         state.step, state.loss_sum, state.loss_n = step + 1, state.loss_sum + float(loss.detach()), state.loss_n + 1
         state.elapsed_s, t0 = state.elapsed_s + time.perf_counter() - t0, time.perf_counter()
+        stop = state.step == stop_after_step
         if state.step in snapshots:
             record_snapshot(run, model, recorder, history, state, t, log, bar)
-        if state.step % t.resume_every == 0 or state.step in snapshots or state.step == stop_after_step:
+            stop = stop or bool(on_snapshot and on_snapshot(history.stacked()))
+        if state.step % t.resume_every == 0 or state.step in snapshots or stop:
             save_resume(run / "resume.safetensors", model, opt, state)
         if bar is not None:
             bar.update(1)
-        if state.step == stop_after_step:
+        if stop:
             break
     if bar is not None:
         bar.close()

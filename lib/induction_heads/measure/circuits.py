@@ -92,9 +92,10 @@ def _weights(model: Model) -> CircuitWeights:
 
 
 def _ln_fold(ln, cfg) -> Tensor | None:
-    """``(I - 11^T/d) diag(w)`` for a LayerNorm, ``diag(w)`` for RMSNorm, None for no norm."""
+    """``(I - 11^T/d) diag(w)`` for a LayerNorm, ``diag(w)`` for RMSNorm, None for no norm
+    (also for a norm slot that wraps ``nn.Identity``: a model without a final LayerNorm)."""
     norm = getattr(cfg, "normalization_type", None)
-    if norm is None:
+    if norm is None or isinstance(getattr(ln, "original_component", None), torch.nn.Identity):
         return None
     d = cfg.d_model
     w = getattr(ln, "w", None)

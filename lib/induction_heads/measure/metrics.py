@@ -20,6 +20,8 @@ __all__ = [
     "icl_score",
     "icl_window_positions",
     "repeated_random_tokens",
+    "induction_targets",
+    "ideal_induction_pattern",
     "prefix_matching_score",
     "previous_token_score",
 ]
@@ -111,7 +113,7 @@ def repeated_random_tokens(
     return seq
 
 
-def _induction_targets(tokens: Int[Tensor, "batch seq"]) -> Float[Tensor, "batch seq seq"]:
+def induction_targets(tokens: Int[Tensor, "batch seq"]) -> Float[Tensor, "batch seq seq"]:
     """Mask of the positions an induction head "should" attend to: for destination i, every
     j + 1 with j < i and ``tokens[j] == tokens[i]`` (the token after an earlier occurrence)."""
     same = tokens[:, :, None] == tokens[:, None, :]  # [b, i, j]
@@ -120,6 +122,17 @@ def _induction_targets(tokens: Int[Tensor, "batch seq"]) -> Float[Tensor, "batch
     targets = torch.zeros_like(match)
     targets[:, :, 1:] = match[:, :, :-1]  # shift: attend to j + 1
     return targets.to(torch.float32)
+
+
+def ideal_induction_pattern(tokens: Int[Tensor, "batch seq"]) -> Float[Tensor, "batch seq seq"]:
+    """The attention pattern of a perfect induction head: from each token, uniform attention over
+    the tokens that followed its earlier occurrences (:func:`induction_targets`); a token with no
+    earlier occurrence attends to position 0 (the BOS of an evaluator sequence, the first token
+    of a training window). Causal, each row sums to 1; its prefix-matching score is 1."""
+    targets = induction_targets(tokens)
+    none = targets.sum(-1) == 0
+    targets[..., 0] = torch.where(none, 1.0, targets[..., 0])
+    return targets / targets.sum(-1, keepdim=True)
 
 
 def prefix_matching_score(
@@ -134,7 +147,7 @@ def prefix_matching_score(
     individual entries would cap most positions below 1/2). Destinations with no earlier
     occurrence (the first repeat, the BOS) are left out.
     """
-    targets = _induction_targets(tokens)  # [b, q, k]
+    targets = induction_targets(tokens)  # [b, q, k]
     has_target = targets.sum(-1) > 0  # [b, q]
     if not has_target.any():
         raise ValueError("no token repeats in `tokens`: prefix matching is undefined")

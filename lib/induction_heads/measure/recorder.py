@@ -6,8 +6,12 @@ size's shared held-out evaluation set (the same sequences for every model and sn
 - ``loss_by_position [n_ctx-1]``: mean loss at every context position;
 - ``per_token_loss [n_eval]``: the loss at one fixed random position per sequence;
 - ``icl_score``; ``prefix_matching [L, H]`` (on repeated random tokens); ``previous_token [L, H]``;
+- the repeat test (:mod:`induction_heads.measure.repeats`): ``repeat_top1 [copies]`` and
+  ``repeat_loss [copies]`` on random tokens repeated, ``passage_top1 [2]`` and
+  ``passage_loss [2]`` on a held-out passage shown twice (copy 0: the first showing);
 - ``copying [L, H]``, ``ov_positivity [L, H]``, ``k_composition_trace [L, H]`` (on the
-  TransformerLens bridge of the model);
+  TransformerLens bridge of the model; NaN in layers whose keys read the token embedding, a
+  model whose ``cfg.k_composition_knockout`` is set);
 - with ``n_ablation_sequences`` > 0, every head's pattern-preserving ablation:
   ``ablation_delta_icl [L, H]`` and ``ablation_per_token_loss [L, H, n]``.
 
@@ -35,13 +39,16 @@ from .metrics import (
     repeated_random_tokens,
 )
 from .phase import per_token_loss_vector
+from .repeats import passage_twice, repeat_test, repeated_sequences
 
-__all__ = ["Recorder", "RECORDED_KEYS", "ABLATION_KEYS"]
+__all__ = ["Recorder", "BEHAVIOUR_KEYS", "CIRCUIT_KEYS", "RECORDED_KEYS", "ABLATION_KEYS"]
 
-RECORDED_KEYS = (
-    "loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token", "copying",
-    "ov_positivity", "k_composition_trace",
+BEHAVIOUR_KEYS = (
+    "loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token",
+    "repeat_top1", "repeat_loss", "passage_top1", "passage_loss",
 )
+CIRCUIT_KEYS = ("copying", "ov_positivity", "k_composition_trace")
+RECORDED_KEYS = BEHAVIOUR_KEYS + CIRCUIT_KEYS
 ABLATION_KEYS = ("ablation_delta_icl", "ablation_per_token_loss")
 
 
@@ -53,9 +60,13 @@ class Recorder:
             whose loss goes into the per-token-loss vector.
         pool: token ids the repeated-random-token evaluator draws from (the paper's evaluator:
             BOS + 25 random tokens repeated 4 times, 10 sequences).
+        repeat_pool: the pool of the repeat test's random sequences (default ``pool``).
         to_bridge: converts the model into a TransformerLens ``TransformerBridge``; the circuit
             statistics and ablations are computed on it.
         n_ablation_sequences: ablate every head on this many evaluation sequences (0: none).
+        circuits: False records only the behaviour (losses, ICL, prefix-matching and
+            previous-token scores): no bridge, no circuit statistics, no ablations. Several
+            times cheaper; what the live chapter draws.
     """
 
     def __init__(
@@ -67,19 +78,25 @@ class Recorder:
         eval_batch_size: int = 64,
         device: str = "cpu",
         n_ablation_sequences: int = 0,
+        circuits: bool = True,
+        repeat_pool: Int[Tensor, "m"] | None = None,
     ):
         self.tokens, self.positions = tokens, positions
         self.repeated = repeated_random_tokens(pool, n_sequences=10, length=25, repeats=4, bos=0, seed=0)
         self.text_for_prev = tokens[:16]
+        self.repeat_length = 30
+        self.random_repeats = repeated_sequences(pool if repeat_pool is None else repeat_pool, length=self.repeat_length)
+        self.passages = passage_twice(tokens, n_passages=min(64, len(tokens)), length=(tokens.shape[1] - 1) // 2)
         self.to_bridge = to_bridge
         self.batch = eval_batch_size
         self.device = device
-        self.n_abl = min(n_ablation_sequences, len(tokens))
+        self.circuits = circuits
+        self.n_abl = min(n_ablation_sequences, len(tokens)) if circuits else 0
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The names of what :meth:`__call__` returns."""
-        return RECORDED_KEYS + (ABLATION_KEYS if self.n_abl else ())
+        return (RECORDED_KEYS if self.circuits else BEHAVIOUR_KEYS) + (ABLATION_KEYS if self.n_abl else ())
 
     @torch.no_grad()
     def eval_losses(self, model: nn.Module) -> Float[Tensor, "n_eval pos"]:
@@ -98,21 +115,43 @@ class Recorder:
         patterns = model.attention_patterns(self.repeated.to(self.device)).cpu()
         text_patterns = model.attention_patterns(self.text_for_prev.to(self.device)).cpu()
         model.train(was_training)
-        prev = previous_token_score(text_patterns)
-        bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
         out = {
             "loss_by_position": losses.mean(0),
             "per_token_loss": per_token_loss_vector(losses, self.positions),
             "icl_score": icl_score(losses.mean(0)),
             "prefix_matching": prefix_matching_score(patterns, self.repeated),
-            "previous_token": prev,
+            "previous_token": previous_token_score(text_patterns),
+            **self.repeat_scores(model),
+        }
+        if self.circuits:
+            bridge = self.to_bridge(copy.deepcopy(model).cpu().eval())
+            out.update(self.circuit_statistics(bridge, out["previous_token"], getattr(model, "cfg", None)))
+            if self.n_abl:
+                out.update(self.ablations(bridge, losses[: self.n_abl]))
+        return out
+
+    @torch.no_grad()
+    def repeat_scores(self, model: nn.Module) -> dict[str, Tensor]:
+        """The repeat test's loss and top-1 accuracy per copy, on random repeats and a passage."""
+        was_training = model.training
+        model.eval()
+        rand = repeat_test(model, self.random_repeats.to(self.device), self.repeat_length, self.batch)
+        passage = repeat_test(model, self.passages.to(self.device), (self.passages.shape[1] - 1) // 2, self.batch)
+        model.train(was_training)
+        return {"repeat_top1": rand["top1"].cpu(), "repeat_loss": rand["loss"].cpu(),
+                "passage_top1": passage["top1"].cpu(), "passage_loss": passage["loss"].cpu()}
+
+    def circuit_statistics(self, bridge, prev: Float[Tensor, "layer head"], cfg=None) -> dict[str, Tensor]:
+        """Copying, OV positivity and the K-composition trace; the trace is NaN in layers whose
+        keys read the token embedding (``cfg.k_composition_knockout``)."""
+        k_trace = k_composition_trace(bridge, prev)
+        if getattr(cfg, "k_composition_knockout", False):
+            k_trace[1:] = float("nan")  # keys read the token embedding: no K-composition to trace
+        return {
             "copying": copying_score(bridge, self.repeated[:, 1:]),
             "ov_positivity": ov_eigenvalue_positivity(bridge),
-            "k_composition_trace": k_composition_trace(bridge, prev),
+            "k_composition_trace": k_trace,
         }
-        if self.n_abl:
-            out.update(self.ablations(bridge, losses[: self.n_abl]))
-        return out
 
     def ablations(self, bridge, clean: Float[Tensor, "n pos"]) -> dict[str, Tensor]:
         """Every head's pattern-preserving ablation on the first ``n_abl`` sequences: its ΔICL
