@@ -1,17 +1,19 @@
 """The live chapter's machinery at size tiny: a run trained in the chapter, drawn as it goes."""
 
+import nbformat
 import pytest
 
+from induction_heads import book
 from induction_heads.book import live
 from induction_heads.measure.recorder import BEHAVIOUR_KEYS
 
 
 @pytest.mark.parametrize("bad", ["yes", 1, None, "True"])
 def test_live_parameter_accepts_only_true_or_false(bad):
-    with pytest.raises(live.ParameterError) as e:
-        live.validate_live(bad)
+    with pytest.raises(book.ParameterError) as e:
+        book.validate_live(bad)
     assert e.value._render_traceback_() == [f"ParameterError: live must be one of: False, True; got {bad!r}"]
-    assert live.validate_live(True) is True and live.validate_live(False) is False
+    assert book.validate_live(True) is True and book.validate_live(False) is False
 
 
 def test_watch_phase_change_trains_a_tiny_model_in_a_folder_of_its_own(tiny_data, tmp_path):
@@ -20,3 +22,37 @@ def test_watch_phase_change_trains_a_tiny_model_in_a_folder_of_its_own(tiny_data
     assert result.tokens == int(result.metrics["tokens"][-1]) > 0 and result.wall_s > 0
     assert result.run == tmp_path / "live" and (result.run / "metrics.safetensors").exists()
     assert not (tiny_data / "tiny" / "runs" / "attn-only-2l" / "live").exists()
+
+
+def _run_chapter(tmp_path, **parameters):
+    import shutil
+
+    import papermill as pm
+
+    from induction_heads.book.build import ROOT
+
+    src = ROOT / "chapters" / "02_argument1_phase_change.ipynb"
+    shutil.copy(src, tmp_path / "c.ipynb")
+    pm.execute_notebook(str(tmp_path / "c.ipynb"), str(tmp_path / "out.ipynb"), parameters=parameters,
+                        kernel_name="python3", progress_bar=False, cwd=str(src.parent))
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    return out, [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_the_chapter_trains_live_at_tiny(tiny_zoo, tmp_path):
+    """CI runs the live mode at size tiny, so it cannot rot: the chapter trains, says what it
+    trained, and runs to its end on the live run."""
+    _, outputs = _run_chapter(tmp_path, size="tiny", live=True)
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "trained 122,880 tokens in" in text
+    assert not any(o.output_type == "error" for o in outputs)
+
+
+def test_a_bad_live_value_stops_the_chapter_with_one_line(tiny_zoo, tmp_path):
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError):
+        _run_chapter(tmp_path, size="tiny", live="yes")
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    errors = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert [e.traceback for e in errors] == [["ParameterError: live must be one of: False, True; got 'yes'"]]

@@ -13,12 +13,14 @@ import sys
 import warnings
 from typing import Sequence
 
-from ..engine.config import SizeError, SizeSpec, get_size, validate_size
+from ..engine.config import OneLineError, SizeError, SizeSpec, get_size, validate_size
 from .style import apply_house_style
 
 __all__ = [
     "DEFAULT_SIZE",
     "SizeError",
+    "ParameterError",
+    "validate_live",
     "in_colab",
     "setup_chapter",
     "ensure_data",
@@ -32,6 +34,21 @@ DEFAULT_SIZE = "small"
 
 # Set by a chapter's Colab cell: the sparse clone of the repository at the book's version.
 CHECKOUT_ENV = "INDUCTION_HEADS_CHECKOUT"
+
+
+LIVE_CHOICES = (False, True)
+
+
+class ParameterError(OneLineError):
+    """A chapter parameter with a value it does not accept."""
+
+
+def validate_live(live: object) -> bool:
+    """A chapter's ``live`` parameter (train a model in the chapter, :mod:`induction_heads.book.live`):
+    ``True`` or ``False``, nothing else (not "yes", not 1)."""
+    if not isinstance(live, bool):
+        raise ParameterError(f"live must be one of: {', '.join(map(str, LIVE_CHOICES))}; got {live!r}")
+    return live
 
 
 def in_colab() -> bool:

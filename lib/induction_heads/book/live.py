@@ -28,24 +28,7 @@ from ..measure.phase import PhaseWindow, ended_phase_change
 from ..measure.recorder import Recorder
 from .style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, shade_window, tokens_axis
 
-__all__ = ["LIVE_CHOICES", "ParameterError", "validate_live", "LiveResult", "LiveFigure", "watch_phase_change"]
-
-LIVE_CHOICES = (False, True)
-
-
-class ParameterError(ValueError):
-    """A chapter parameter with a value it does not accept; one line in a notebook."""
-
-    def _render_traceback_(self) -> list[str]:  # IPython's hook for custom error display
-        return [f"{type(self).__name__}: {self}"]
-
-
-def validate_live(live: object) -> bool:
-    """The chapter's ``live`` parameter: ``True`` or ``False``, nothing else (not "yes", not 1)."""
-    if not isinstance(live, bool):
-        raise ParameterError(f"live must be one of: {', '.join(map(str, LIVE_CHOICES))}; got {live!r}")
-    return live
-
+__all__ = ["LiveResult", "LiveFigure", "watch_phase_change"]
 
 @dataclass
 class LiveResult:

@@ -16,6 +16,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "SizeSpec",
+    "OneLineError",
     "SizeError",
     "SIZES",
     "MODEL_NAMES",
@@ -248,11 +249,15 @@ class ModelName(NamedTuple):
     seed: int
 
 
-class SizeError(ValueError):
-    """An unknown size. In a notebook it prints as one line, not a traceback."""
+class OneLineError(ValueError):
+    """A bad value given by a reader: in a notebook it prints as one line, not a traceback."""
 
     def _render_traceback_(self) -> list[str]:  # IPython's hook for custom error display
         return [f"{type(self).__name__}: {self}"]
+
+
+class SizeError(OneLineError):
+    """An unknown size."""
 
 
 def validate_size(size: str) -> str:
