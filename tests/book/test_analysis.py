@@ -83,3 +83,15 @@ def test_final_repeat_test_reads_the_recorder_or_measures_the_checkpoint(tiny_zo
     recorded = {k: v[None] for k, v in scores.items()}
     metrics = {k: v for k, v in load_metrics("tiny", "attn-only-2l").items() if not k.startswith(("repeat", "passage"))}
     assert final_repeat_test("tiny", "attn-only-2l", recorded) == final_repeat_test("tiny", "attn-only-2l", metrics)
+
+
+def test_repeat_profiles_of_the_tiny_zoo(tiny_zoo):
+    """Per-copy numbers agree with the per-position losses they summarise."""
+    from induction_heads.book.figures import repeat_loss_profiles
+
+    prof = analysis.repeat_profiles("tiny", ["attn-only-2l"], length=10, repeats=3, n_sequences=4)["attn-only-2l"]
+    assert prof["loss_by_position"].shape == (30,) and prof["loss"].shape == prof["top1"].shape == (3,)
+    copy1 = prof["loss_by_position"][11:20].mean()  # predicting the second copy's tokens 2..10 (BOS first)
+    assert torch.allclose(prof["loss"][1], copy1)
+    fig = repeat_loss_profiles({"attn-only-2l": prof["loss_by_position"]}, 10, prof["loss_by_position"], 10)
+    assert len(fig.axes) == 2

@@ -30,6 +30,7 @@ __all__ = [
     "before_after_over_training",
     "induction_ablation",
     "full_vs_pattern_preserving",
+    "repeat_profiles",
 ]
 
 # Our analogue of the paper's Harry Potter paragraph: code in which made-up identifiers repeat,
@@ -160,3 +161,24 @@ def full_vs_pattern_preserving(size: str, name: str, n_sequences: int = 128) -> 
     tokens = load_eval_set(size)[0][:n_sequences]
     clean = clean_losses(bridge, tokens)
     return torch.stack([delta_icl(single_head_ablations(bridge, tokens, preserve), clean) for preserve in (True, False)])
+
+
+@torch.no_grad()
+def repeat_profiles(
+    size: str, names: Iterable[str], length: int = 30, repeats: int = 4, n_sequences: int = 20
+) -> dict[str, dict[str, Tensor]]:
+    """The repeat test of each model's final checkpoint, the way courses show it: BOS + ``length``
+    random tokens (the evaluators' pool) repeated ``repeats`` times; for each model the mean loss
+    at every position (``loss_by_position``) and the loss and top-1 accuracy per copy
+    (:func:`induction_heads.measure.repeats.repeat_scores`; copy 0 is the first showing)."""
+    from ..engine.runs import load_token_counts
+    from ..engine.tokenizer import random_token_pool
+    from ..measure.repeats import repeat_scores, repeated_sequences
+
+    tokens = repeated_sequences(random_token_pool(load_token_counts(size)), n_sequences, length, repeats)
+    out = {}
+    for name in names:
+        logits = load_model(size, name)(tokens)
+        out[name] = {"loss_by_position": per_token_losses(logits, tokens).mean(0),
+                     **repeat_scores(logits, tokens, length)}
+    return out

@@ -23,6 +23,7 @@ __all__ = [
     "token_loss_strip",
     "ablation_grid",
     "training_curves",
+    "repeat_loss_profiles",
 ]
 
 def _panels(n: int, ncols: int | None, sharey: bool):
@@ -234,4 +235,26 @@ def training_curves(size: str):
     zero_line(ax_icl)
     ax_icl.legend(fontsize=7, ncol=2)
     fig.suptitle(f"The {size} zoo in training")
+    return fig
+
+
+def repeat_loss_profiles(profiles: Mapping[str, Tensor], length: int, reference: Tensor | None = None,
+                         reference_length: int | None = None, reference_label: str = "hand-built circuit"):
+    """Loss at every position of a random sequence shown several times (one line per model), the
+    copies' boundaries marked; beside it the same for a reference model, if given."""
+    n = 2 if reference is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(6.4 * n, 3.4), sharey=True, squeeze=False)
+    panels = [(axes[0, 0], profiles, length, "our models' final checkpoints")]
+    if reference is not None:
+        panels.append((axes[0, 1], {reference_label: reference}, reference_length or length, "the reference"))
+    for ax, curves, size, title in panels:
+        for i, (name, loss) in enumerate(curves.items()):
+            ax.plot(range(1, len(loss) + 1), loss, color=model_color(i), lw=1.1, label=name)
+        for b in range(size, len(next(iter(curves.values()))), size):
+            ax.axvline(b + 0.5, color="0.6", lw=0.8, ls="--")
+        ax.set_xlabel("position (dashed: a new copy starts)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("loss (nats)")
+    fig.tight_layout()
     return fig
