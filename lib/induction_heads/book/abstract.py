@@ -1,0 +1,323 @@
+"""Argument 4 on our models: literal copying, the lag curve, fuzzy matching, the translation head
+and pattern matching (chapter 05). Each function reads one run of the store and returns plain
+numbers; the measurements themselves live in :mod:`induction_heads.measure` (``attribution``,
+``recall``, ``fuzzy``, ``translation``, ``patterns``), where they are tested on known answers.
+
+Every function takes a ``TransformerBridge`` (or a ``(size, name)`` pair through
+:func:`bridge_and_heads`) and a tokenizer, so the same analyses run on a pretrained model
+(:mod:`induction_heads.book.pretrained`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from ..measure import attribution, fuzzy, patterns, recall, translation
+from ..measure.ablation import ablate_heads
+from ..measure.handbuilt import attention_patterns
+from ..measure.heads import induction_heads, parse_head
+from ..measure.repeats import passage_twice
+
+__all__ = [
+    "bridge_and_heads",
+    "identifier_pool",
+    "CopyingResult",
+    "passage_copying",
+    "lag_curves",
+    "FUZZY_KINDS",
+    "eval_texts",
+    "code_lines",
+    "heads_mean",
+    "fuzzy_examples",
+    "fuzzy_scores",
+    "translation_analysis",
+    "PATTERN_CATEGORIES",
+    "pattern_task",
+    "pattern_matching",
+    "peak_lag",
+    "at_lag",
+    "above",
+]
+
+
+def bridge_and_heads(size: str, name: str) -> tuple[object, list[str], dict[str, Tensor]]:
+    """The run's final bridge, its induction heads (book definition, from the recorder's last
+    snapshot) and its final head scores (``prefix_matching``, ``copying``)."""
+    from ..engine.runs import load_bridge, load_metrics
+
+    m = load_metrics(size, name)
+    final = {k: m[k][-1] for k in ("prefix_matching", "copying")}
+    return load_bridge(size, name), induction_heads(final["prefix_matching"], final["copying"]), final
+
+
+def identifier_pool(tokenizer, vocab_size: int) -> Int[Tensor, "n"]:
+    """Token ids that decode to a whole identifier with a leading space (``" count"``), the list
+    items of the lag curve."""
+    ok = [t for t in range(vocab_size) if re.fullmatch(r" [A-Za-z_][A-Za-z0-9_]{1,}", tokenizer.decode([t]) or "")]
+    return torch.tensor(ok)
+
+
+@dataclass
+class CopyingResult:
+    """A held-out passage shown twice (:func:`passage_copying`)."""
+
+    tokens: Int[Tensor, "batch seq"]
+    length: int
+    loss_by_position: Float[Tensor, "pos"]  # mean over passages; pos i predicts token i + 1
+    loss_per_copy: tuple[float, float]
+    head_logit: Float[Tensor, "layer head"]  # mean direct logit of each head on copy 2
+    head_gain: Float[Tensor, "layer head"]  # its increase from copy 1 to copy 2 (same tokens)
+    logit: tuple[float, float]  # the model's mean centred correct logit on copy 1 and copy 2
+    parts: dict[str, float] = field(default_factory=dict)  # embed / mlp / bias on copy 2
+    parts_gain: dict[str, float] = field(default_factory=dict)  # their increase
+
+    def share(self, heads: list[str], of: str = "gain") -> float:
+        """The summed share of ``heads`` in the copy-2 logit (``of="logit"``) or in its increase
+        over copy 1 (``of="gain"``: what the repetition adds)."""
+        per_head, total = ((self.head_gain, self.logit[1] - self.logit[0]) if of == "gain"
+                           else (self.head_logit, self.logit[1]))
+        return sum(float(per_head[parse_head(h)]) for h in heads) / total
+
+
+@torch.no_grad()
+def passage_copying(bridge, eval_tokens: Int[Tensor, "n n_ctx"], bos: int, n_passages: int = 32, length: int = 63) -> CopyingResult:
+    """Per-token loss on both copies of held-out passages and the direct-path attribution of the
+    correct-token logit (:func:`induction_heads.measure.attribution.direct_path_attribution`).
+
+    Copy-1 and copy-2 predictions of the same token are compared position by position (the
+    first token of each copy left out, as in the repeat test), so the *gain* of a part is the
+    logit it adds because the passage has been seen.
+    """
+    tokens = passage_twice(eval_tokens, n_passages, length, bos)
+    paths = attribution.direct_path_attribution(bridge, tokens)
+    first = torch.arange(1, length)  # predictions of copy-1 tokens 2..length (positions 1..length-1)
+    second = first + length
+    logits = bridge(tokens)
+    loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tokens[:, 1:].flatten(),
+                                             reduction="none").view(len(tokens), -1).mean(0)
+    mean = lambda x, pos: x[..., pos].mean((-2, -1))  # noqa: E731
+    parts = {k: getattr(paths, k) for k in ("embed", "mlp", "bias")}
+    return CopyingResult(
+        tokens=tokens, length=length, loss_by_position=loss,
+        loss_per_copy=(float(loss[first].mean()), float(loss[second].mean())),
+        head_logit=mean(paths.heads, second), head_gain=mean(paths.heads, second) - mean(paths.heads, first),
+        logit=(float(mean(paths.logit, first)), float(mean(paths.logit, second))),
+        parts={k: float(mean(v, second)) for k, v in parts.items()},
+        parts_gain={k: float(mean(v, second) - mean(v, first)) for k, v in parts.items()},
+    )
+
+
+@torch.no_grad()
+def lag_curves(bridge, pool: Int[Tensor, "n"], ablations: dict[str, list[str]], bos: int, n_lists: int = 48,
+               n_items: int = 16, seed: int = 0) -> tuple[Int[Tensor, "lag"], dict[str, Float[Tensor, "lag"]]]:
+    """The lag curve (:mod:`induction_heads.measure.recall`) of the model with each set of heads
+    zero-ablated (``{"clean": [], "induction heads ablated": [...]}``).
+
+    The probability of each list item at the cue is read as ``exp(-loss)`` of a copy of the row
+    with that item appended, so that :func:`induction_heads.measure.ablation.ablate_heads`
+    (pattern-preserving) gives every ablation's curve in one batched call.
+    """
+    tokens, cue = recall.recall_lists(pool, n_lists, n_items, bos, seed)
+    items = tokens[:, -1 - n_items : -1]
+    probe = torch.cat([tokens.repeat_interleave(n_items, 0), items.flatten()[:, None]], 1)  # [lists*items, seq+1]
+    at = torch.full((len(probe), 1), tokens.shape[1] - 1)
+    losses = ablate_heads(bridge, probe, list(ablations.values()), positions=at)  # [ablation, lists*items, 1]
+    probs = (-losses[..., 0]).exp().view(len(ablations), n_lists, n_items)
+    curves = {}
+    for label, p in zip(ablations, probs):
+        lags, curves[label] = recall.lag_curve(p, cue)
+    return lags, curves
+
+
+FUZZY_KINDS = ("literal", "case", "space", "camel", "indent")
+
+
+def _camel(text: str) -> str:
+    return re.sub(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b",
+                  lambda m: "".join(w.capitalize() for w in m.group(1).split("_")), text)
+
+
+def _variant(kind: str, text: str) -> str:
+    if kind == "literal":
+        return text
+    if kind == "case":  # snake_case names to SCREAMING_CASE (max_retry -> MAX_RETRY)
+        return re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: m.group(0).upper(), text)
+    if kind == "space":  # every space inside the line removed: tokens lose their leading space
+        return text.replace(" ", "")
+    if kind == "camel":
+        return _camel(text)
+    if kind == "indent":  # the block one level deeper
+        return "\n".join("    " + line for line in text.split("\n"))
+    raise ValueError(f"unknown fuzzy kind {kind!r}; choose one of: {', '.join(FUZZY_KINDS)}")
+
+
+def eval_texts(tokenizer, eval_tokens: Tensor) -> list[str]:
+    """The held-out evaluation windows as text."""
+    return [tokenizer.decode(row.tolist()) for row in eval_tokens]
+
+
+def code_lines(texts: list[str]) -> list[str]:
+    """The whole lines of held-out code texts (each text's cut first and last lines dropped)."""
+    return [line for t in texts for line in t.split("\n")[1:-1]]
+
+
+def heads_mean(per_head: Float[Tensor, "... layer head"], heads: list[str]) -> Float[Tensor, "..."]:
+    """The mean of a per-head score over ``heads`` (labels)."""
+    return torch.stack([per_head[..., layer, h] for layer, h in map(parse_head, heads)], -1).mean(-1)
+
+
+def fuzzy_examples(lines: list[str], kind: str, n: int = 40, seed: int = 0) -> list[str]:
+    """Up to ``n`` source snippets from held-out code lines (:func:`code_lines`) for variation
+    ``kind``: single lines with a snake_case name (``case``, ``camel``; ``literal`` uses them
+    too), lines with at least three spaces inside (``space``), or two consecutive non-empty lines
+    (``indent``). Each example is then the snippet, a newline and its variant
+    (:func:`fuzzy_scores`)."""
+    raw = lines
+    lines = [ln for ln in raw if 16 <= len(ln.strip()) <= 60]
+    if kind == "indent":
+        pool = [a + "\n" + b for a, b in zip(raw, raw[1:]) if a.strip() and b.strip() and len(a) + len(b) <= 90]
+    elif kind == "space":
+        pool = [ln.strip() for ln in lines if ln.strip().count(" ") >= 3]
+    else:
+        pool = [ln.strip() for ln in lines if re.search(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", ln)]
+    pool = list(dict.fromkeys(pool))
+    random.Random(seed).shuffle(pool)
+    return pool[:n]
+
+
+@torch.no_grad()
+def fuzzy_scores(bridge, tokenizer, snippets: list[str], kind: str, bos: int, seed: int = 0) -> dict[str, Tensor]:
+    """Per-example, per-head fuzzy prefix-matching score (``"score"``: ``[example, layer, head]``)
+    and its shuffled control (``"control"``) on ``snippet + "\\n" + variant(snippet)``, aligned by
+    characters (:func:`induction_heads.measure.fuzzy.aligned_pairs`)."""
+    scores, controls = [], []
+    for i, s in enumerate(snippets):
+        text = s + "\n" + _variant(kind, s)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = torch.tensor([[bos] + enc["input_ids"]])[:, : bridge.cfg.n_ctx]
+        offsets = [(0, 0)] + [tuple(o) for o in enc["offset_mapping"]]
+        offsets = offsets[: ids.shape[1]]
+        pairs = fuzzy.aligned_pairs(offsets, text, (0, len(s)), (len(s) + 1, len(text)))
+        if not pairs:
+            continue
+        keys = [t for t, (a, b) in enumerate(offsets) if b > a and b <= len(s)]
+        pattern = attention_patterns(bridge, ids)[:, 0]  # [layer, head, q, k]
+        scores.append(fuzzy.pair_attention(pattern, pairs))
+        controls.append(fuzzy.pair_attention(pattern, fuzzy.shuffled_pairs(pairs, keys, seed + i)))
+    return {"score": torch.stack(scores), "control": torch.stack(controls)}
+
+
+@torch.no_grad()
+def translation_analysis(bridge, eval_tokens: Int[Tensor, "n n_ctx"], mapping: Int[Tensor, "vocab"], window: int = 64,
+                         n_windows: int = 32) -> dict[str, object]:
+    """Every head's attention from a translated token to the token after its source
+    (:func:`induction_heads.measure.translation.translation_score`) on held-out windows followed
+    by their translation, as the ``-translation`` model sees them in training (no BOS), with
+    the uniform-attention chance level."""
+    windows = eval_tokens[:n_windows, :window].long()
+    tokens = translation.translated_windows(windows, mapping)
+    pattern = attention_patterns(bridge, tokens)
+    score = translation.translation_score(pattern, window)  # [layer, head]
+    layer, head = divmod(int(score.argmax()), score.shape[1])
+    return {"score": score, "chance": translation.uniform_chance(window), "best": f"{layer}.{head}",
+            "tokens": tokens, "pattern": pattern}
+
+
+# Two slot-1 categories x two slot-2 categories the model knows from code, and four labels.
+PATTERN_CATEGORIES: dict[str, list[str]] = {
+    "keyword": ["def", "import", "class", "if", "with", "for", "while", "return"],
+    "builtin": ["len", "str", "int", "list", "dict", "open", "print", "range"],
+    " name": [" self", " x", " data", " name", " value", " path", " key", " item"],
+    " literal": [" None", " True", " False", " 0", " 1", " 2", " 3", " 4"],
+}
+PATTERN_LABELS = ["A", "B", "C", "D"]
+
+
+def _single_tokens(tokenizer, words: list[str]) -> list[int]:
+    ids = [tokenizer.encode(w, add_special_tokens=False) for w in words]
+    return [i[0] for i in ids if len(i) == 1]
+
+
+def pattern_task(tokenizer, bos: int, novel: bool, n_examples: int = 64, per_template: int = 2,
+                 seed: int = 0) -> dict[str, Tensor] | str:
+    """The code-native four-template task: demonstration lines ``<slot1><slot2>:<label>\\n``
+    (template = (slot-1 category, slot-2 category), label ``A``-``D``), ``per_template`` of each
+    template in random order, then a query line ending in ``:``.
+
+    ``novel=False`` (exact match): the query repeats one demonstration's two items.
+    ``novel=True``: its two items appear in no demonstration (one item of each category is held
+    out of the demonstrations). Lines are built from single tokens, concatenated by id.
+
+    Returns ``tokens``, ``colon`` (the query colon's position), ``right`` (mask of the tokens of
+    earlier lines with the query's template), ``answer`` (0-3) and ``labels`` (the label ids);
+    or, when the tokenizer lacks single tokens for the task, one line saying which.
+    """
+    cats = {c: _single_tokens(tokenizer, w) for c, w in PATTERN_CATEGORIES.items()}
+    labels = _single_tokens(tokenizer, PATTERN_LABELS)
+    colon, newline = (_single_tokens(tokenizer, [c]) for c in (":", "\n"))
+    short = [c for c, ids in cats.items() if len(ids) < 3]
+    if short or len(labels) < 4 or not colon or not newline:
+        return f"the tokenizer has too few single-token items for the task (categories {short or 'ok'}, labels {len(labels)}/4)"
+    rng = random.Random(seed)
+    slot1, slot2 = ["keyword", "builtin"], [" name", " literal"]
+    templates = [(a, b) for a in slot1 for b in slot2]
+    rows, colons, rights, answers = [], [], [], []
+    for _ in range(n_examples):
+        held = {c: rng.choice(ids) for c, ids in cats.items()}
+        demo_items = {c: [i for i in ids if i != held[c]] for c, ids in cats.items()}
+        demos = [(t, rng.choice(demo_items[templates[t][0]]), rng.choice(demo_items[templates[t][1]]))
+                 for t in range(4) for _ in range(per_template)]
+        rng.shuffle(demos)
+        q = rng.randrange(4)
+        if novel:
+            query = (q, held[templates[q][0]], held[templates[q][1]])
+        else:
+            query = rng.choice([d for d in demos if d[0] == q])
+        seq, right = [bos], [False]
+        for t, a, b in demos:
+            seq += [a, b, colon[0], labels[t], newline[0]]
+            right += [t == q] * 4 + [False]
+        seq += [query[1], query[2], colon[0]]
+        right += [False] * 3
+        rows.append(seq)
+        rights.append(right)
+        colons.append(len(seq) - 1)
+        answers.append(q)
+    return {"tokens": torch.tensor(rows), "colon": torch.tensor(colons), "right": torch.tensor(rights),
+            "answer": torch.tensor(answers), "labels": torch.tensor(labels)}
+
+
+@torch.no_grad()
+def pattern_matching(bridge, task: dict[str, Tensor]) -> dict[str, object]:
+    """Accuracy among the four labels at the query colon (chance 0.25; ``correct`` per query), each head's share of
+    attention from the colon on the right template's earlier lines, and that share's uniform
+    chance."""
+    logits = bridge(task["tokens"])[torch.arange(len(task["colon"])), task["colon"]]
+    pattern = attention_patterns(bridge, task["tokens"])
+    return {"accuracy": float(patterns.label_accuracy(logits, task["labels"], task["answer"])),
+            "correct": (logits[:, task["labels"]].argmax(-1) == task["answer"]).float(),
+            "share": patterns.colon_attention_share(pattern, task["colon"], task["right"]),
+            "chance_share": patterns.chance_share(task["colon"], task["right"])}
+
+
+def peak_lag(lags: Int[Tensor, "lag"], curve: Float[Tensor, "lag"], max_lag: int | None = None) -> int:
+    """The lag (cue itself excluded, ``|lag| <= max_lag`` if given) with the highest probability."""
+    c = curve.clone()
+    c[(lags == 0) | c.isnan() | ((lags.abs() > max_lag) if max_lag is not None else False)] = -1
+    return int(lags[c.argmax()])
+
+
+def at_lag(lags: Int[Tensor, "lag"], curve: Float[Tensor, "lag"], lag: int = 1) -> float:
+    """The curve's value at ``lag``."""
+    return float(curve[lags == lag].item())
+
+
+def above(ci: tuple[float, float, float], other: tuple[float, float, float]) -> bool:
+    """Whether interval ``ci`` (mean, low, high) lies wholly above ``other``: low > other's high."""
+    return ci[1] > other[2]
