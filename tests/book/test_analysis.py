@@ -95,3 +95,17 @@ def test_repeat_profiles_of_the_tiny_zoo(tiny_zoo):
     assert torch.allclose(prof["loss"][1], copy1)
     fig = repeat_loss_profiles({"attn-only-2l": prof["loss_by_position"]}, 10, prof["loss_by_position"], 10)
     assert len(fig.axes) == 2
+
+
+def test_model_summary_has_argument4_numbers(tiny_zoo):
+    from induction_heads.book.summary import model_summary
+
+    r = model_summary("tiny", "attn-only-2l", with_ablation=False)
+    a4 = r["argument4"]
+    assert set(a4) == {"copying_gain_share", "copying_logit_share", "fuzzy_score", "literal_score", "translation_head_score",
+                       "translation_chance", "pattern_accuracy_exact", "pattern_accuracy_novel"}
+    assert a4["translation_head_score"] is None  # not the -translation variant
+    assert a4["pattern_accuracy_exact"] is None  # the tiny tokenizer cannot express the pattern task
+    if r["induction_heads"]:
+        assert 0 <= a4["fuzzy_score"] <= 1 and 0 <= a4["literal_score"] <= 1 and math.isfinite(a4["copying_gain_share"])
+    assert "argument4" not in model_summary("tiny", "attn-only-2l", with_ablation=False, with_argument4=False)

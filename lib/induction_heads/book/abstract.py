@@ -43,6 +43,7 @@ __all__ = [
     "peak_lag",
     "at_lag",
     "above",
+    "argument4_summary",
 ]
 
 
@@ -321,3 +322,38 @@ def at_lag(lags: Int[Tensor, "lag"], curve: Float[Tensor, "lag"], lag: int = 1) 
 def above(ci: tuple[float, float, float], other: tuple[float, float, float]) -> bool:
     """Whether interval ``ci`` (mean, low, high) lies wholly above ``other``: low > other's high."""
     return ci[1] > other[2]
+
+
+@torch.no_grad()
+def argument4_summary(size: str, name: str, heads: list[str]) -> dict[str, float | None]:
+    """Argument 4's headline numbers for one run, cheap enough for ``summary --json`` (a few
+    seconds on CPU): the induction heads' share of the copy-2 logit gain on 16 held-out passages
+    shown twice, their mean fuzzy score over the four variations (20 examples each) and their
+    literal score, the best translation head's score (the ``-translation`` model only, else
+    None), and pattern accuracy with exact and novel items (64 queries each; None where the
+    tokenizer cannot express the task). Head-based numbers are None without induction heads."""
+    from ..engine.dataset import translation_map
+    from ..engine.runs import load_bridge, load_eval_set, load_tokenizer
+
+    bridge, tok, ev = load_bridge(size, name), load_tokenizer(size), load_eval_set(size)[0]
+    bos = tok.bos_token_id
+    out: dict[str, float | None] = dict.fromkeys(
+        ["copying_gain_share", "copying_logit_share", "fuzzy_score", "literal_score", "translation_head_score",
+         "translation_chance", "pattern_accuracy_exact", "pattern_accuracy_novel"])
+    r4 = lambda v: round(float(v), 4)  # noqa: E731
+    if heads:
+        c = passage_copying(bridge, ev, bos, n_passages=16)
+        out["copying_gain_share"], out["copying_logit_share"] = r4(c.share(heads)), r4(c.share(heads, "logit"))
+        lines = code_lines(eval_texts(tok, ev[:64]))
+        means = {k: float(heads_mean(fuzzy_scores(bridge, tok, fuzzy_examples(lines, k, 20), k, bos)["score"], heads).mean())
+                 for k in FUZZY_KINDS}
+        out["literal_score"] = r4(means.pop("literal"))
+        out["fuzzy_score"] = r4(sum(means.values()) / len(means))
+    if name.endswith("-translation"):
+        tr = translation_analysis(bridge, ev, translation_map(bridge.cfg.d_vocab))
+        out["translation_head_score"], out["translation_chance"] = r4(tr["score"].max()), r4(tr["chance"])
+    for novel in (False, True):
+        task = pattern_task(tok, bos, novel, n_examples=64)
+        if not isinstance(task, str):
+            out["pattern_accuracy_" + ("novel" if novel else "exact")] = r4(pattern_matching(bridge, task)["accuracy"])
+    return out

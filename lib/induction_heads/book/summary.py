@@ -49,8 +49,10 @@ def final_repeat_test(size: str, name: str, metrics: dict[str, torch.Tensor]) ->
     return {"repeat_top1": round(float(rep[1:].mean()), 4), "passage_top1_second_copy": round(float(passage[1]), 4)}
 
 
-def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
-    """The headline numbers of one run (see the module docstring of :mod:`induction_heads.book.summary`)."""
+def model_summary(size: str, name: str, with_ablation: bool = True, with_argument4: bool = True) -> dict:
+    """The headline numbers of one run (see the module docstring of :mod:`induction_heads.book.summary`);
+    with ``with_argument4``, also Argument 4's under ``"argument4"``
+    (:func:`induction_heads.book.abstract.argument4_summary`: a few seconds a model)."""
     info = run_info(size, name)
     m = load_metrics(size, name)
     cfg = info["model_config"]
@@ -83,6 +85,10 @@ def model_summary(size: str, name: str, with_ablation: bool = True) -> dict:
     if with_ablation:
         frac = induction_ablation(size, name, heads)["fraction_removed"] if heads else None
         out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
+    if with_argument4:
+        from .abstract import argument4_summary
+
+        out["argument4"] = argument4_summary(size, name, heads)
     return out
 
 
