@@ -1,0 +1,211 @@
+"""Argument 6's ladder of model sizes: which trained runs are its rungs, which rungs are still
+missing, and the numbers chapter 07 compares across them.
+
+A *rung* is a vanilla model of the attention-only or MLP family at some depth and width
+(``attn-only-3l``, ``mlp-4l``, ``attn-only-2l-d256``). Rungs are picked by parsing model names
+(:func:`induction_heads.engine.config.parse_model_name`), never from a fixed list, so the chapter
+takes in every rung that has data as the zoo grows; seeds, variants and the smeared family are
+left out (one run per architecture, as in the paper's Model Analysis Table). The measurements
+themselves are in :mod:`induction_heads.measure.scaling`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, NamedTuple
+
+from torch import Tensor
+
+from ..engine.config import get_size, model_config, parse_model_name
+from ..engine.runs import run_info
+from ..measure.phase import PhaseWindow, smoothed_over_training
+
+__all__ = [
+    "LADDER_FAMILIES",
+    "PLANNED_RUNGS",
+    "ONSET_SWEEP",
+    "Rung",
+    "rung",
+    "ladder",
+    "missing_rungs",
+    "non_embedding_params",
+    "smallest_and_largest",
+    "IclAfter",
+    "icl_after_window",
+    "log_spread",
+    "OnsetPoint",
+    "onset_points",
+    "missing_onset_points",
+    "seeds_of",
+    "wall_minutes",
+    "estimated_minutes",
+]
+
+LADDER_FAMILIES = ("attn-only", "mlp")
+
+PLANNED_RUNGS: tuple[str, ...] = (
+    *(f"{family}-{depth}l" for family in LADDER_FAMILIES for depth in (1, 2, 3, 4, 6)),
+    "attn-only-2l-d64",
+    "attn-only-2l-d256",
+)
+"""The ladder issue 15 asks for: depths 1-4 and 6 in both families, and widths 64 and 256 beside
+the size's own (128 at ``small``) at two layers. Rungs without data are listed by
+:func:`missing_rungs`; they train by name with ``make zoo`` once added to the zoo."""
+
+ONSET_SWEEP: tuple[tuple[int, int], ...] = tuple((b, c) for b in (8, 32) for c in (32, 64, 128))
+"""``(batch, context)`` of the onset-law sweep on ``attn-only-2l`` (issue 15, item 5)."""
+
+
+class Rung(NamedTuple):
+    """One rung: its run name, family, depth and width (``d_model``)."""
+
+    name: str
+    family: str
+    n_layers: int
+    d_model: int
+
+
+def rung(size: str, name: str) -> Rung | None:
+    """The rung ``name`` stands for in ``size``, or None if it is not a ladder model (another
+    family, a variant, a seed other than 0, or a name the zoo does not parse)."""
+    try:
+        n = parse_model_name(name)
+    except ValueError:
+        return None
+    if n.family not in LADDER_FAMILIES or n.variant is not None or n.seed != 0:
+        return None
+    return Rung(name, n.family, n.n_layers, n.d_model or get_size(size).d_model)
+
+
+def ladder(size: str, names: Iterable[str]) -> list[Rung]:
+    """The rungs among ``names``, sorted by family, depth and width. Two names for one
+    architecture (``attn-only-2l`` and ``attn-only-2l-d128`` at ``small``) count once: the first."""
+    seen: dict[tuple[str, int, int], Rung] = {}
+    for name in names:
+        r = rung(size, name)
+        if r is not None:
+            seen.setdefault((r.family, r.n_layers, r.d_model), r)
+    return sorted(seen.values(), key=lambda r: (LADDER_FAMILIES.index(r.family), r.n_layers, r.d_model))
+
+
+def missing_rungs(size: str, names: Iterable[str], planned: Iterable[str] = PLANNED_RUNGS) -> list[str]:
+    """The planned rungs with no run among ``names`` (same family, depth and width)."""
+    have = {(r.family, r.n_layers, r.d_model) for r in ladder(size, names)}
+    return [r.name for r in ladder(size, planned) if (r.family, r.n_layers, r.d_model) not in have]
+
+
+def non_embedding_params(size: str, name: str) -> int:
+    """Parameters outside the embedding and unembedding (the paper's measure of size): per layer,
+    the attention's four ``d_model x (heads x d_head)`` matrices and the MLP's two
+    ``d_model x d_mlp``; biases and layer norms left out."""
+    c = model_config(size, name)
+    per_layer = 4 * c.d_model * c.n_heads * c.d_head + (0 if c.attn_only else 2 * c.d_model * c.d_mlp)
+    return c.n_layers * per_layer
+
+
+def smallest_and_largest(size: str, rungs: Iterable[Rung]) -> tuple[Rung, Rung] | None:
+    """The rungs with the fewest and the most non-embedding parameters (None with fewer than two)."""
+    ordered = sorted(rungs, key=lambda r: non_embedding_params(size, r.name))
+    return (ordered[0], ordered[-1]) if len(ordered) > 1 else None
+
+
+class IclAfter(NamedTuple):
+    """A rung's ICL score (smoothed, nats) before its window, at its end and at the last snapshot."""
+
+    before: float
+    at_window_end: float
+    final: float
+
+    @property
+    def growth_after_window(self) -> float:
+        """How much more ICL (nats, positive = more) the rung gains after its window ends."""
+        return self.at_window_end - self.final
+
+
+def icl_after_window(metrics: Mapping[str, Tensor], window: PhaseWindow | None) -> IclAfter:
+    """The ICL readings of :class:`IclAfter`, on the curve smoothed as the window is found
+    (:func:`~induction_heads.measure.phase.smoothed_over_training`); NaN before and at the end
+    of a window that does not exist."""
+    tokens, icl = metrics["tokens"].double(), metrics["icl_score"].double()
+    final = float(smoothed_over_training(tokens, icl, [float(tokens[-1])])[0])
+    if window is None:
+        return IclAfter(math.nan, math.nan, final)
+    before, end = smoothed_over_training(tokens, icl, [window.start, window.end]).tolist()
+    return IclAfter(before, end, final)
+
+
+def log_spread(values: Iterable[float]) -> float:
+    """``ln(max / min)``: how many e-folds of training tokens a set of onsets spans (NaN with
+    fewer than two)."""
+    v = list(values)
+    return math.log(max(v) / min(v)) if len(v) > 1 else math.nan
+
+
+class OnsetPoint(NamedTuple):
+    """One run of the onset-law sweep: its tokens per step and the start of its window."""
+
+    name: str
+    batch: int
+    context: int
+    onset_tokens: float | None  # None: no phase-change window
+
+    @property
+    def batch_times_context(self) -> int:
+        return self.batch * self.context
+
+
+def onset_points(size: str, windows: Mapping[str, PhaseWindow | None]) -> list[OnsetPoint]:
+    """Every run of the ``attn-only-2l`` architecture (the size's width, no variant; any seed)
+    among ``windows``, with the batch size and context it was trained with (read from its
+    ``info.json``, not its name) and the start of its window: the points the onset law is
+    fitted on."""
+    out = []
+    for name, w in windows.items():
+        try:
+            n = parse_model_name(name)
+        except ValueError:
+            continue
+        if (n.family, n.n_layers, n.d_model, n.variant) != ("attn-only", 2, None, None):
+            continue
+        info = run_info(size, name)
+        out.append(OnsetPoint(name, int(info["train_config"]["batch_size"]), int(info["model_config"]["n_ctx"]),
+                              None if w is None else w.start))
+    return out
+
+
+def missing_onset_points(points: Iterable[OnsetPoint], sweep: Iterable[tuple[int, int]] = ONSET_SWEEP) -> list[tuple[int, int]]:
+    """The ``(batch, context)`` pairs of the sweep with no run yet."""
+    have = {(p.batch, p.context) for p in points}
+    return [bc for bc in sweep if bc not in have]
+
+
+def seeds_of(name: str, names: Iterable[str]) -> list[str]:
+    """The runs among ``names`` that differ from ``name`` only in their seed (``name`` included)."""
+    base = parse_model_name(name)._replace(seed=0)
+    out = []
+    for n in names:
+        try:
+            if parse_model_name(n)._replace(seed=0) == base:
+                out.append(n)
+        except ValueError:
+            continue
+    return out
+
+
+def wall_minutes(size: str, name: str) -> float:
+    """A finished run's measured training wall time in minutes (its ``info.json``)."""
+    return float(run_info(size, name)["wall_time_s"]) / 60
+
+
+def estimated_minutes(measured: Mapping[Rung, float], target: Rung) -> float | None:
+    """A missing rung's training wall time, extrapolated along depth: a least-squares line of
+    minutes against layers through the measured rungs of the same family and width (None with
+    fewer than two). The trainer's cost per layer is constant at a fixed width, so a line fits
+    the small zoo's three depths to within a minute; another width has no measured point."""
+    pts = [(r.n_layers, m) for r, m in measured.items() if (r.family, r.d_model) == (target.family, target.d_model)]
+    if len({d for d, _ in pts}) < 2:
+        return None
+    n = len(pts)
+    mx, my = sum(d for d, _ in pts) / n, sum(m for _, m in pts) / n
+    slope = sum((d - mx) * (m - my) for d, m in pts) / sum((d - mx) ** 2 for d, _ in pts)
+    return my + slope * (target.n_layers - mx)
