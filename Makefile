@@ -49,11 +49,12 @@ check-site: $(STAMP)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
 
-## make zoo SIZE=small [JOBS=2]: train (or resume) every model of a size into data/<size>,
-## JOBS models at a time (one process and one thread each)
+## make zoo SIZE=small [JOBS=2] [DEVICE=cuda]: train (or resume) every model of a size into
+## data/<size>, JOBS models at a time (one process and one thread each), on DEVICE
 JOBS ?= 1
+DEVICE ?= cpu
 zoo: $(STAMP)
-	$(BIN)/python -m induction_heads zoo --size $(SIZE) --jobs $(JOBS)
+	$(BIN)/python -m induction_heads zoo --size $(SIZE) --jobs $(JOBS) --device $(DEVICE)
 
 clean:
 	rm -rf _build
