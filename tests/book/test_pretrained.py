@@ -66,3 +66,6 @@ def test_saved_model_runs_the_argument4_analyses(saved_model, tiny_zoo):
     report = pretrained.argument4_report(bridge, tok, abstract.code_lines(texts), texts, n_passages=4, length=31)
     assert {"induction_heads", "max_prefix_matching", "pattern_accuracy_exact", "pattern_accuracy_novel"} <= set(report)
     assert isinstance(report["pattern_accuracy_exact"], str)  # the tiny tokenizer cannot express the task: one line
+    forced = pretrained.argument4_report(bridge, tok, abstract.code_lines(texts), texts, n_passages=4, length=31, heads=["1.0"])
+    assert forced["induction_heads"] == ["1.0"]
+    assert all(isinstance(forced[k], float) for k in ("loss_copy_1", "loss_copy_2", "copying_gain_share", "fuzzy_literal"))

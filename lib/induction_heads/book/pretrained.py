@@ -54,7 +54,9 @@ def load_pretrained(name: str):
     name needs the network (or Hugging Face's cache) and otherwise raises
     :class:`PretrainedUnavailable` in one line."""
     from transformer_lens.model_bridge import TransformerBridge
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # one chapter line, not a progress bar per weight file
     validate_pretrained(name)
     if not name:
         raise ParameterError("pretrained is off (\"\"); there is no model to load")
@@ -90,26 +92,28 @@ def head_scores(bridge, tokenizer, n_sequences: int = 8, seed: int = 0) -> dict[
 
 @torch.no_grad()
 def argument4_report(bridge, tokenizer, code_lines: list[str], texts: list[str], n_passages: int = 16,
-                     length: int = 63) -> dict[str, object]:
+                     length: int = 63, heads: list[str] | None = None) -> dict[str, object]:
     """Argument 4's numbers on a pretrained model: its induction heads, their share of the
     copy-2 logit gain on a passage shown twice, their fuzzy (camel-case) and literal scores, and
     pattern accuracy (exact and novel items). ``texts`` are held-out code passages (re-encoded
-    here), ``code_lines`` their lines for the fuzzy examples."""
+    here), ``code_lines`` their lines for the fuzzy examples. ``heads`` overrides the heads
+    studied (default: the model's induction heads by the book's definition)."""
     bos = _bos(tokenizer)
     scores = head_scores(bridge, tokenizer)
-    heads = induction_heads(scores["prefix_matching"], scores["copying"])
+    heads = induction_heads(scores["prefix_matching"], scores["copying"]) if heads is None else heads
     enc = [tokenizer.encode(t, add_special_tokens=False)[:length] for t in texts]
     windows = torch.tensor([e for e in enc if len(e) == length][:n_passages])
     length = min(length, (bridge.cfg.n_ctx - 1) // 2)
     out: dict[str, object] = {"induction_heads": heads, "max_prefix_matching": float(scores["prefix_matching"].max())}
     if len(windows):
         c = abstract.passage_copying(bridge, windows[:, :length], bos, len(windows), length)
-        out |= {"loss_per_copy": c.loss_per_copy, "copying_gain_share": c.share(heads) if heads else None}
+        out |= {"loss_copy_1": round(c.loss_per_copy[0], 4), "loss_copy_2": round(c.loss_per_copy[1], 4),
+                "copying_gain_share": round(c.share(heads), 4) if heads else None}
     for kind in ("literal", "camel"):
         f = abstract.fuzzy_scores(bridge, tokenizer, abstract.fuzzy_examples(code_lines, kind, 24), kind, bos)
-        out[f"fuzzy_{kind}"] = abstract.heads_mean(f["score"], heads) if heads and len(f["score"]) else None
+        out[f"fuzzy_{kind}"] = round(float(abstract.heads_mean(f["score"], heads).mean()), 4) if heads and len(f["score"]) else None
     for novel in (False, True):
         task = abstract.pattern_task(tokenizer, bos, novel, n_examples=32)
         key = "pattern_accuracy_" + ("novel" if novel else "exact")
-        out[key] = task if isinstance(task, str) else abstract.pattern_matching(bridge, task)["accuracy"]
+        out[key] = task if isinstance(task, str) else round(abstract.pattern_matching(bridge, task)["accuracy"], 4)
     return out
