@@ -100,7 +100,8 @@ def test_camel_and_case_and_indent_align_by_significant_characters():
     assert pairs[12] == 4  # "x" -> "r" (the underscore is skipped)
     text = "a = b\n    a = b"
     pairs = dict(fuzzy.aligned_pairs(char_offsets(text), text, (0, 5), (6, 15)))
-    assert pairs[10] == 2 and 9 not in pairs or pairs[9] == 0  # "a" -> "=", whitespace skipped
+    assert pairs[10] == 2 and pairs[12] == 4  # "a" -> "=", "=" -> "b": the spaces are skipped
+    assert pairs[9] == 0  # the new indentation points at the first occurrence's first token
     # multi-character tokens: "MAX_RETRY" vs "max_retry" tokenised differently
     text = "max_retry\nMAX_RETRY"
     offsets = [(0, 3), (3, 9), (9, 10), (10, 14), (14, 19)]  # max|_retry|\n|MAX_|RETRY

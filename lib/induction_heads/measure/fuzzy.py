@@ -20,7 +20,7 @@ first occurrence's tokens.
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from torch import Tensor
 
 __all__ = ["significant", "significant_index", "aligned_pairs", "pair_attention", "shuffled_pairs", "bootstrap_ci"]
