@@ -21,7 +21,6 @@ one line that says so; an unknown name with one line listing what is accepted.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Sequence
 
@@ -30,6 +29,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..engine.config import OneLineError
+from ..engine.corpus import hub_reachable
 from ..measure.handbuilt import attention_patterns
 from ..measure.metrics import icl_score, per_token_losses, prefix_matching_score, repeated_random_tokens
 from .chapter import ParameterError
@@ -91,14 +91,6 @@ def checkpoint_steps(model: str, steps: Sequence[int] = PYTHIA_STEPS) -> list[in
     return list(steps)
 
 
-def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def load_checkpoint(model: str, step: int):
     """The checkpoint of ``model`` at training ``step`` as a TransformerLens ``TransformerBridge``
     on the CPU, in eval mode. A Hub model is read at ``revision="step<N>"`` (downloaded on first
@@ -114,7 +106,7 @@ def load_checkpoint(model: str, step: int):
                                  + ", ".join(f"step{s}" for s in checkpoint_steps(model)))
         bridge = TransformerBridge.boot_transformers(str(path), device="cpu")
     else:
-        if not os.environ.get("HF_HUB_OFFLINE") and not _hub_reachable():
+        if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
             raise PythiaUnavailable(f"cannot download {model} step{step}: no network here (huggingface.co "
                                     "unreachable); run the chapter with pythia=\"\" or where the Hub is reachable")
         try:

@@ -99,7 +99,8 @@ def _iter_folder(root: Path, suffixes: tuple[str, ...]) -> Iterator[Document]:
             yield Document(p.relative_to(root).as_posix(), text)
 
 
-def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers (a TCP connection within ``timeout`` seconds)."""
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
         return True
@@ -110,7 +111,7 @@ def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
 def _iter_hf(name: str, text_column: str) -> Iterator[Document]:
     """Documents of a Hugging Face data set: a hub name, or a local folder/file it can read."""
     local = Path(name).exists()
-    if not local and (os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable()):
+    if not local and (os.environ.get("HF_HUB_OFFLINE") == "1" or not hub_reachable()):
         raise CorpusUnavailableError(
             f"cannot load online corpus {name!r}: this machine has no network access to the "
             "Hugging Face hub; use the default 'stdlib' corpus or a local folder"
