@@ -142,3 +142,34 @@ def test_composition_into_the_induction_head():
     assert not into.k_from_prev_is_largest("0.1")  # the K-composition comes from another head
     v_wins = claims.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.4), "1.1", prev_head="0.0")
     assert v_wins.largest_mode == "V" and not v_wins.k_from_prev_is_largest("0.0")
+
+
+def test_interventions_are_not_plain_models_and_pair_with_their_controls():
+    names = ["attn-only-1l", "attn-only-2l", "attn-only-2l-k-knockout", "attn-only-2l-warmup10x", "mlp-2l-seed1",
+             "attn-only-4l", "attn-only-2l-d256"]
+    assert claims.plain(names) == ["attn-only-1l", "attn-only-2l", "mlp-2l-seed1", "attn-only-4l", "attn-only-2l-d256"]
+    assert "attn-only-2l-k-knockout" not in claims.multi_layer(names)
+    assert claims.one_layer_vanilla(names) == ["attn-only-1l"]
+    assert claims.trained_pairs(names) == [("attn-only-2l-k-knockout", "attn-only-2l"),
+                                           ("attn-only-2l-warmup10x", "attn-only-2l")]
+
+
+def test_intervention_readings_known_answers():
+    import torch
+
+    from induction_heads.measure.phase import PhaseWindow
+
+    def run(top, icl):
+        pm = torch.zeros(3, 2, 2)
+        pm[1, 1, 0] = top
+        return {"prefix_matching": pm, "icl_score": torch.tensor([0.0, -0.1, icl])}
+
+    runs = {"k": run(0.04, -0.08), "c": run(0.7, -0.6)}
+    wins = {"k": None, "c": PhaseWindow(2e6, 6e6, 4e6)}
+    r = claims.intervention_readings(runs, wins, "k", "c")
+    assert (r.max_prefix_matching, r.control_max_prefix_matching) == (pytest.approx(0.04), pytest.approx(0.7))
+    assert r.window is None and r.control_window == wins["c"]
+    assert (r.final_icl, r.control_final_icl) == (pytest.approx(-0.08), pytest.approx(-0.6))
+    assert math.isnan(r.earlier_by_tokens)
+    early = claims.intervention_readings(runs, {"k": PhaseWindow(1e4, 1e5, 3e4), "c": wins["c"]}, "k", "c")
+    assert early.earlier_by_tokens == pytest.approx(2e6 - 1e4)

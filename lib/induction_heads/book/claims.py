@@ -17,12 +17,13 @@ from typing import Iterable, Mapping
 from jaxtyping import Float
 from torch import Tensor
 
-from ..engine.config import model_family
+from ..engine.config import model_family, parse_model_name
 from ..measure.heads import head_labels
 from ..measure.phase import PhaseWindow, fraction_formed_in_window, fraction_of_icl_in_window, smoothed_over_training
 from .analysis import first_crossing
 
 __all__ = [
+    "plain",
     "multi_layer",
     "one_layer_vanilla",
     "top_prefix_matching",
@@ -37,6 +38,10 @@ __all__ = [
     "largest_delta_head",
     "CompositionInto",
     "composition_into",
+    "INTERVENTION_PAIRS",
+    "InterventionReadings",
+    "intervention_readings",
+    "trained_pairs",
 ]
 
 NAN = float("nan")
@@ -44,16 +49,23 @@ NAN = float("nan")
 
 # ------------------------------------------------------------------- Argument 1: phase change
 
+def plain(names: Iterable[str]) -> list[str]:
+    """The models trained as the paper trains its own: every name without a variant (no
+    intervention, no change of recipe or data; :data:`induction_heads.engine.config.MODEL_VARIANTS`)."""
+    return [n for n in names if parse_model_name(n).variant is None]
+
+
 def multi_layer(names: Iterable[str]) -> list[str]:
-    """The models Argument 1's claims are about: every model with two or more layers (the paper:
-    "every model with more than one layer"), seeds, MLP and smeared-key models included."""
-    return [n for n in names if model_family(n)[1] > 1]
+    """The models Argument 1's claims are about: every plain model with two or more layers (the
+    paper: "every model with more than one layer"), seeds, MLP and smeared-key models included;
+    the interventions of the co-perturbation experiment are not."""
+    return [n for n in plain(names) if model_family(n)[1] > 1]
 
 
 def one_layer_vanilla(names: Iterable[str]) -> list[str]:
     """The one-layer models that should show neither an induction head nor a phase change. The
     one-layer smeared-key model is left out: it is Argument 2's, and it should have both."""
-    return [n for n in names if model_family(n)[1] == 1 and model_family(n)[0] != "smeared"]
+    return [n for n in plain(names) if model_family(n)[1] == 1 and model_family(n)[0] != "smeared"]
 
 
 def top_prefix_matching(prefix_matching: Float[Tensor, "snapshot layer head"]) -> Float[Tensor, "snapshot"]:
@@ -231,3 +243,57 @@ def composition_into(
         top_v_source=best["V"][1], top_v=best["V"][3],
         largest_mode=into[0][0],
     )
+
+
+# ------------------------------------------------------------------- Argument 2: both directions
+
+# Each intervention of the co-perturbation experiment beside the plain model it changes (same
+# initialisation seed and data order): knockouts on two seeds, the other interventions on one.
+INTERVENTION_PAIRS: tuple[tuple[str, str], ...] = (
+    ("attn-only-2l-k-knockout", "attn-only-2l"),
+    ("attn-only-2l-k-knockout-seed1", "attn-only-2l-seed1"),
+    ("mlp-2l-k-knockout", "mlp-2l"),
+    ("mlp-2l-k-knockout-seed1", "mlp-2l-seed1"),
+    ("attn-only-2l-no-prev-token", "attn-only-2l"),
+    ("attn-only-2l-clamped-induction", "attn-only-2l"),
+    ("attn-only-2l-warmup10x", "attn-only-2l"),
+)
+
+
+@dataclass(frozen=True)
+class InterventionReadings:
+    """An intervention beside its control: each one's largest prefix-matching score over training,
+    window (None if none) and final ICL score."""
+
+    name: str
+    control: str
+    max_prefix_matching: float
+    control_max_prefix_matching: float
+    window: PhaseWindow | None
+    control_window: PhaseWindow | None
+    final_icl: float
+    control_final_icl: float
+
+    @property
+    def earlier_by_tokens(self) -> float:
+        """How much earlier the intervention's window starts than the control's (NaN if either has none)."""
+        if self.window is None or self.control_window is None:
+            return NAN
+        return self.control_window.start - self.window.start
+
+
+def intervention_readings(
+    runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None], name: str, control: str
+) -> InterventionReadings:
+    """The numbers Argument 2's second half decides on, for one intervention and its control."""
+    def top(n: str) -> float:
+        return float(top_prefix_matching(runs[n]["prefix_matching"]).max())
+
+    return InterventionReadings(name, control, top(name), top(control), windows[name], windows[control],
+                                float(runs[name]["icl_score"][-1]), float(runs[control]["icl_score"][-1]))
+
+
+def trained_pairs(names: Iterable[str], pairs: Iterable[tuple[str, str]] = INTERVENTION_PAIRS) -> list[tuple[str, str]]:
+    """The intervention pairs whose two runs both exist."""
+    have = set(names)
+    return [(a, b) for a, b in pairs if a in have and b in have]
