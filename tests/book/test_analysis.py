@@ -109,3 +109,12 @@ def test_model_summary_has_argument4_numbers(tiny_zoo):
     if r["induction_heads"]:
         assert 0 <= a4["fuzzy_score"] <= 1 and 0 <= a4["literal_score"] <= 1 and math.isfinite(a4["copying_gain_share"])
     assert "argument4" not in model_summary("tiny", "attn-only-2l", with_ablation=False, with_argument4=False)
+
+
+def test_paper_vs_ours_leaves_the_interventions_out():
+    row = {"layers": 2, "attn_only": True, "smeared_key": False, "icl_score_final": -0.7, "icl_score_before_window": 0.0,
+           "fraction_of_icl_in_window": 0.8, "phase_change_window": {"start": 1e6, "end": 5e6},
+           "max_prefix_matching_score": 0.7, "loss_bump": True, "ablation_icl_fraction_removed": 1.0}
+    knocked = {**row, "max_prefix_matching_score": 0.03, "phase_change_window": None, "fraction_of_icl_in_window": None}
+    text = repr(tables.paper_vs_ours({"attn-only-2l": row, "attn-only-2l-k-knockout": knocked}))
+    assert "0.03" not in text and "0.70" in text
