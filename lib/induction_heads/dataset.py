@@ -91,14 +91,18 @@ def sample_batch(stream: np.ndarray, step: int, batch_size: int, n_ctx: int, dat
 def with_repeated_windows(
     batch: torch.Tensor, step: int, data_seed: int, frac: float, window: int
 ) -> torch.Tensor:
-    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``window``
-    tokens twice followed by the rest of it (cut to the same length): synthetic repeats mixed
-    into training (a calibration lever, off in every preset). Depends only on (data_seed, step)."""
+    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``w`` tokens
+    twice followed by the rest of it (cut to the same length), ``w`` drawn uniformly from
+    ``window // 4 .. window`` per sequence so that no fixed offset (which rotary attention could
+    learn by position alone) marks the repeat: synthetic repeats mixed into training (a
+    calibration lever, off in every preset). Depends only on (data_seed, step)."""
     g = torch.Generator().manual_seed(data_seed * 1_000_003 + step + 7_777_777)
-    rows = torch.nonzero(torch.rand(len(batch), generator=g) < frac).flatten()
-    if not len(rows):
+    chosen = torch.rand(len(batch), generator=g) < frac
+    widths = torch.randint(window // 4, window + 1, (len(batch),), generator=g)
+    if not chosen.any():
         return batch
     out = batch.clone()
-    w = batch[rows, :window]
-    out[rows] = torch.cat([w, w, batch[rows, window:]], dim=1)[:, : batch.shape[1]]
+    for row in torch.nonzero(chosen).flatten().tolist():
+        w = int(widths[row])
+        out[row] = torch.cat([batch[row, :w], batch[row, :w], batch[row, w:]])[: batch.shape[1]]
     return out
