@@ -256,8 +256,13 @@ def test_repeated_windows_in_training_batches():
     batch = torch.arange(8 * 129).view(8, 129)
     assert torch.equal(with_repeated_windows(batch, 0, 1234, 0.0, 64), batch)
     out = with_repeated_windows(batch, 0, 1234, 1.0, 64)
-    assert torch.equal(out[:, :64], batch[:, :64]) and torch.equal(out[:, 64:128], batch[:, :64])
-    assert torch.equal(out[:, 128], batch[:, 64])
+    widths = []
+    for row, orig in zip(out, batch):
+        w = int((row[1:] == orig[0]).nonzero()[0]) + 1  # where the copy starts
+        widths.append(w)
+        assert torch.equal(row[:w], orig[:w]) and torch.equal(row[w : 2 * w], orig[:w])
+        assert torch.equal(row[2 * w :], orig[w : 129 - w])
+    assert min(widths) >= 16 and max(widths) <= 64 and len(set(widths)) > 1
     some = torch.stack([(with_repeated_windows(batch, s, 1234, 0.125, 64) != batch).any(1) for s in range(200)])
     assert 0.08 < some.float().mean() < 0.17  # about 1 sequence in 8
     assert torch.equal(with_repeated_windows(batch, 5, 1234, 0.5, 64), with_repeated_windows(batch, 5, 1234, 0.5, 64))
@@ -419,7 +424,12 @@ def test_translation_map_and_translated_windows():
     assert (m[1:] != torch.arange(1, 1024)).sum() == 1022  # every token but one has a partner
     batch = torch.randint(1, 1024, (8, 129), generator=torch.Generator().manual_seed(0))
     out = with_translated_windows(batch, 3, 1234, 1.0, 64, m)
-    assert torch.equal(out[:, :64], batch[:, :64]) and torch.equal(out[:, 64:128], m[batch[:, :64]])
+    widths = set()
+    for row, orig in zip(out, batch):
+        w = next(w for w in range(16, 65) if torch.equal(row[w : 2 * w], m[orig[:w]]))  # where the translation starts
+        widths.add(w)
+        assert torch.equal(row[:w], orig[:w]) and torch.equal(row[2 * w :], orig[w : 129 - w])
+    assert len(widths) > 1  # no fixed offset marks the translation
     some = torch.stack([(with_translated_windows(batch, s, 1234, 0.05, 64, m) != batch).any(1) for s in range(400)])
     assert 0.03 < some.float().mean() < 0.08
     rep = torch.stack([(with_repeated_windows(batch, s, 1234, 0.5, 64) != batch).any(1) for s in range(50)])

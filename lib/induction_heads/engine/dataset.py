@@ -91,9 +91,11 @@ def sample_batch(stream: np.ndarray, step: int, batch_size: int, n_ctx: int, dat
 def with_repeated_windows(
     batch: torch.Tensor, step: int, data_seed: int, frac: float, window: int
 ) -> torch.Tensor:
-    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``window``
-    tokens twice followed by the rest of it (cut to the same length): synthetic repeats mixed
-    into training (a calibration lever). Depends only on (data_seed, step)."""
+    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``w`` tokens
+    twice followed by the rest of it (cut to the same length), ``w`` drawn uniformly from
+    ``window // 4 .. window`` per sequence so that no fixed offset (which rotary attention could
+    learn by position alone) marks the repeat: synthetic repeats mixed into training (a
+    calibration lever). Depends only on (data_seed, step)."""
     return _with_second_copy(batch, data_seed * 1_000_003 + step + 7_777_777, frac, window)
 
 
@@ -111,21 +113,24 @@ def translation_map(vocab_size: int, seed: int = 0) -> torch.Tensor:
 def with_translated_windows(
     batch: torch.Tensor, step: int, data_seed: int, frac: float, window: int, mapping: torch.Tensor
 ) -> torch.Tensor:
-    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``window``
-    tokens followed by their translation (``mapping`` applied token by token) and the rest of it:
-    a second "language" the model can learn to translate in context (paper, Argument 4).
-    Depends only on (data_seed, step), and draws independently of :func:`with_repeated_windows`."""
+    """``batch`` with each sequence, with probability ``frac``, replaced by its first ``w`` tokens
+    followed by their translation (``mapping`` applied token by token) and the rest of it, ``w``
+    drawn per sequence as in :func:`with_repeated_windows`: a second "language" the model can
+    learn to translate in context (paper, Argument 4). Depends only on (data_seed, step), and
+    draws independently of :func:`with_repeated_windows`."""
     return _with_second_copy(batch, data_seed * 1_000_003 + step + 5_555_555, frac, window, mapping)
 
 
 def _with_second_copy(batch: torch.Tensor, seed: int, frac: float, window: int,
                       mapping: torch.Tensor | None = None) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    rows = torch.nonzero(torch.rand(len(batch), generator=g) < frac).flatten()
-    if not len(rows):
+    chosen = torch.rand(len(batch), generator=g) < frac
+    widths = torch.randint(window // 4, window + 1, (len(batch),), generator=g)
+    if not chosen.any():
         return batch
     out = batch.clone()
-    w = batch[rows, :window]
-    second = w if mapping is None else mapping[w]
-    out[rows] = torch.cat([w, second, batch[rows, window:]], dim=1)[:, : batch.shape[1]]
+    for row in torch.nonzero(chosen).flatten().tolist():
+        first = batch[row, : int(widths[row])]
+        second = first if mapping is None else mapping[first]
+        out[row] = torch.cat([first, second, batch[row, len(first):]])[: batch.shape[1]]
     return out
