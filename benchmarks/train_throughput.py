@@ -7,7 +7,9 @@ machine's fp32 matmul ceiling measured by this script; then where the step's tim
 
 "Our trainer" is the step `induction_heads.engine.train` runs: the fast twin (fused SDPA
 attention) through `next_token_loss`, compiled with torch.compile when the size's
-TrainConfig.compile is set (compile time is excluded: it is paid once per run).
+TrainConfig.compile is set (compile time is excluded: it is paid once per run), with the
+trainer's fused AdamW; the bridge is trained the way a TransformerLens user would (AdamW's
+default implementation).
 
 Model FLOPs per token (the usual estimate, said here because the utilisation depends on it):
 6 x (the parameters of every matrix multiply, unembedding included, embedding lookup excluded)
@@ -29,8 +31,9 @@ from induction_heads.engine.model import InductionLM, to_bridge
 from induction_heads.engine.train import next_token_loss
 
 
-def tokens_per_second(model, params, batch: torch.Tensor, steps: int, loss_fn=next_token_loss) -> float:
-    opt = torch.optim.AdamW(params, lr=1e-3)
+def tokens_per_second(model, params, batch: torch.Tensor, steps: int, loss_fn=next_token_loss,
+                      fused: bool = False) -> float:
+    opt = torch.optim.AdamW(params, lr=1e-3, fused=fused)
     model.train()
 
     def step():
@@ -81,7 +84,7 @@ def matmul_ceiling(device: torch.device, sizes=(1024, 2048, 4096), repeats: int 
 def measure(cfg, tcfg, batch, steps: int, device: torch.device, with_bridge: bool) -> dict[str, float]:
     model = InductionLM(cfg).to(device)
     step_loss = torch.compile(next_token_loss) if tcfg.compile else next_token_loss
-    out = {"trainer": tokens_per_second(model, model.parameters(), batch, steps, step_loss)}
+    out = {"trainer": tokens_per_second(model, model.parameters(), batch, steps, step_loss, fused=True)}
     if with_bridge:
         bridge = to_bridge(InductionLM(cfg))
         bridge = bridge if device.type == "cpu" else bridge.to(device)
@@ -96,8 +99,8 @@ def profile(cfg, tcfg, batch, device: torch.device, top: int = 12) -> None:
 
     model = InductionLM(cfg).to(device)
     step_loss = torch.compile(next_token_loss) if tcfg.compile else next_token_loss
-    tokens_per_second(model, model.parameters(), batch, 2, step_loss)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    tokens_per_second(model, model.parameters(), batch, 2, step_loss, fused=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(10):
             loss = step_loss(model, batch)
