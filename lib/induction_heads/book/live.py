@@ -20,12 +20,9 @@ import torch
 from torch import Tensor
 
 from ..engine.config import train_config
-from ..engine.model import to_bridge
-from ..engine.runs import available_runs, load_eval_set, load_metrics, load_token_counts, read_tensors
-from ..engine.tokenizer import random_token_pool
-from ..engine.train import train
+from ..engine.runs import available_runs, load_metrics, read_tensors
+from ..engine.train import make_recorder, train
 from ..measure.phase import PhaseWindow, ended_phase_change
-from ..measure.recorder import Recorder
 from .style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, shade_window, tokens_axis
 
 __all__ = ["LiveResult", "LiveFigure", "watch_phase_change"]
@@ -96,9 +93,7 @@ def watch_phase_change(size: str, name: str = "attn-only-2l", threads: int = 2, 
     CPU threads. Returns what it trained; the run stays in ``out`` (default: a temporary folder)."""
     torch.set_num_threads(threads)
     t = train_config(size, name)
-    tokens, positions = load_eval_set(size)
-    recorder = Recorder(tokens, positions, random_token_pool(load_token_counts(size)), to_bridge,
-                        t.eval_batch_size, circuits=False)
+    recorder = make_recorder(size, t, circuits=False)
     reference = load_metrics(size, name) if name in available_runs(size) else None
     view = LiveFigure(reference, f"{size}/{name}, trained live", show)
     run = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"live-{size}-{name}-"))

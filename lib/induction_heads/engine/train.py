@@ -112,11 +112,12 @@ def training_batch(stream, step: int, t: TrainConfig, cfg: ModelConfig) -> Tenso
     return batch
 
 
-def make_recorder(size: str, t: TrainConfig, device: str = "cpu") -> Recorder:
-    """The measurement recorder on the evaluation set and random-token pool of ``size``."""
+def make_recorder(size: str, t: TrainConfig, device: str = "cpu", circuits: bool = True) -> Recorder:
+    """The measurement recorder on the evaluation set and random-token pool of ``size``
+    (``circuits=False``: behaviour only, as the live chapter records)."""
     tokens, positions = load_eval_set(size)
     pool = random_token_pool(load_token_counts(size))
-    return Recorder(tokens, positions, pool, to_bridge, t.eval_batch_size, device, t.n_ablation_sequences)
+    return Recorder(tokens, positions, pool, to_bridge, t.eval_batch_size, device, t.n_ablation_sequences, circuits)
 
 
 # ------------------------------------------------------------------ resume state
