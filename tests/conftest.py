@@ -6,6 +6,12 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _book_runs_folder(monkeypatch):
+    """Tests read and write the runs folder the book reads, whatever the shell exported."""
+    monkeypatch.delenv("INDUCTION_HEADS_RUNS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):
     import os

@@ -265,3 +265,20 @@ def test_colab_fetch_is_verified(trained_store, tmp_path, monkeypatch):
     with pytest.raises(RunStoreError) as e:
         ensure_data("tiny")
     _expect_one_line(e, "metrics.safetensors", "damaged", TRAIN_HINT)
+
+
+def test_a_retrain_trains_into_another_runs_folder_that_the_book_does_not_read(store, monkeypatch):
+    """INDUCTION_HEADS_RUNS sends training (and every reader) to another folder of data/<size>/;
+    without it the runs the book reads are untouched and the staged run is not among them."""
+    from induction_heads.engine.runs import available_runs, run_dir, runs_folder
+    from induction_heads.engine.train import train
+
+    before = _entries(store / "tiny" / "runs" / MODEL)
+    monkeypatch.setenv("INDUCTION_HEADS_RUNS", "zoo")
+    assert runs_folder() == "zoo" and run_dir("tiny", "smeared-1l") == store / "tiny" / "zoo" / "smeared-1l"
+    run = train("tiny", "smeared-1l", progress=False)
+    assert run == store / "tiny" / "zoo" / "smeared-1l" and available_runs("tiny") == ["smeared-1l"]
+    monkeypatch.delenv("INDUCTION_HEADS_RUNS")
+    assert runs_folder() == "runs" and available_runs("tiny") == [MODEL]
+    assert _entries(store / "tiny" / "runs" / MODEL) == before
+    assert runs.verify_store("tiny").problems == []  # the staged run has its own manifest

@@ -80,10 +80,10 @@ def ensure_data(size: str) -> None:
     """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
     check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
     one :class:`~induction_heads.engine.runs.RunStoreError` line naming the file)."""
-    from ..engine.runs import check_store, size_dir
+    from ..engine.runs import check_store, runs_root
 
     checkout = os.environ.get(CHECKOUT_ENV)
-    if checkout and not (size_dir(size) / "runs").is_dir():
+    if checkout and not runs_root(size).is_dir():
         subprocess.run(
             ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], check=True
         )

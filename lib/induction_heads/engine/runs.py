@@ -57,6 +57,9 @@ __all__ = [
     "data_dir",
     "size_dir",
     "run_dir",
+    "runs_root",
+    "runs_folder",
+    "RUNS_FOLDER",
     "available_sizes",
     "available_runs",
     "run_info",
@@ -102,15 +105,31 @@ def size_dir(size: str) -> Path:
     return data_dir() / validate_size(size)
 
 
+RUNS_FOLDER = "runs"  # data/<size>/<this>/<model>: the runs the book reads
+
+
+def runs_folder() -> str:
+    """The folder of a size's runs under ``data/<size>/``: ``$INDUCTION_HEADS_RUNS`` if set, else
+    :data:`RUNS_FOLDER`. A retrain on a new recipe trains into another folder
+    (``INDUCTION_HEADS_RUNS=zoo make zoo``) while the book goes on reading the old one; the switch
+    changes :data:`RUNS_FOLDER` and deletes the old folder in one commit, so no file is committed
+    twice (a moved file would count as removed and added again)."""
+    return os.environ.get("INDUCTION_HEADS_RUNS") or RUNS_FOLDER
+
+
+def runs_root(size: str) -> Path:
+    return size_dir(size) / runs_folder()
+
+
 def run_dir(size: str, name: str) -> Path:
-    return size_dir(size) / "runs" / validate_model_name(name)
+    return runs_root(size) / validate_model_name(name)
 
 
 def _regen_hint(size: str, name: str | None = None) -> str:
     if name is None:
         return f"regenerate it with `python -m induction_heads data --size {size}` (delete a damaged file first)"
     return (f"regenerate it with `python -m induction_heads train --size {size} --model {name}` "
-            f"(delete {size_dir(size) / 'runs' / name} first if the run had finished)")
+            f"(delete {runs_root(size) / name} first if the run had finished)")
 
 
 # ------------------------------------------------------------------ manifests
@@ -363,7 +382,7 @@ def _store_files(root: Path) -> list[Path]:
 def _hint_for(size: str, path: Path) -> str:
     """The regenerate hint of a file of ``size``: its run's, or the size's."""
     parts = Path(path).relative_to(size_dir(size)).parts
-    return _regen_hint(size, parts[1]) if parts[0] == "runs" and len(parts) > 2 else _regen_hint(size)
+    return _regen_hint(size, parts[1]) if parts[0] == runs_folder() and len(parts) > 2 else _regen_hint(size)
 
 
 def _root(size: str) -> Path:
@@ -441,7 +460,7 @@ def available_sizes() -> list[str]:
 def available_runs(size: str) -> list[str]:
     """Finished runs of a size, in the zoo's order (extra names afterwards, sorted). Each run's
     ``info.json`` is checked against its manifest (not the whole run: that is cheap)."""
-    root = size_dir(size) / "runs"
+    root = runs_root(size)
     if not root.is_dir():
         return []
     done = {p.parent.name for p in root.glob("*/info.json")

@@ -36,7 +36,7 @@ from .dataset import (prepare_data, sample_batch, train_stream, translation_map,
                       with_translated_windows)
 from .model import InductionLM, to_bridge
 from .runs import (atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors,
-                   record_file, size_dir)
+                   record_file, run_dir, size_dir)
 from .tokenizer import random_token_pool
 
 __all__ = [
@@ -296,7 +296,7 @@ def train(
     ``recorder`` replaces the size's full recorder; ``on_snapshot`` sees the metrics so far after
     every snapshot and stops the run (resumably) by returning True (the live chapter)."""
     cfg, t = _configs(size, name, model_cfg, train_cfg)
-    run = Path(out) if out is not None else size_dir(size) / "runs" / name
+    run = Path(out) if out is not None else run_dir(size, name)
     if _is_finished(run):
         return run
     run.mkdir(parents=True, exist_ok=True)
