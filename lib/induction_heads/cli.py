@@ -58,6 +58,20 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def zoo_order(names: list[str]) -> list[str]:
+    """The order ``zoo --jobs N`` starts ``names`` in: core models first, then the rest; in each
+    group by decreasing cost (layers x width², an MLP layer counted as two attention layers, as
+    measured on ``small``), MLP models first among equals."""
+    from .engine.config import CORE_MODELS, parse_model_name
+
+    def key(n: str) -> tuple:
+        p = parse_model_name(n)
+        width = (p.d_model or 128) / 128
+        return (n not in CORE_MODELS, -p.n_layers * (2 if p.family == "mlp" else 1) * width**2, p.family != "mlp")
+
+    return sorted(names, key=key)
+
+
 def _fail(msg: str) -> int:
     print(f"error: {msg}", file=sys.stderr)
     return 2
@@ -111,18 +125,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
-    """Train ``names`` in ``jobs`` worker processes (``train --no-progress``), costliest models
-    first so the queues finish together. Each worker resumes or skips like ``train``."""
+    """Train ``names`` in ``jobs`` worker processes (``train --no-progress``): the core zoo before
+    the other models (the book switches to a retrained zoo once its core is done), and within each
+    group the costliest models first so the queues finish together. Each worker resumes or skips
+    like ``train``."""
     import subprocess
     import time
 
-    from .engine.config import model_family
-
-    def cost(n: str) -> int:  # measured on small: an MLP layer costs about as much as an attention layer
-        family, layers, _ = model_family(n)
-        return layers * (2 if family == "mlp" else 1)
-
-    queue = sorted(names, key=lambda n: (-cost(n), model_family(n)[0] != "mlp"))
+    queue = zoo_order(names)
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     failed = []
     while queue or running:

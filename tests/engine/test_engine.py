@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from induction_heads.engine import config
-from induction_heads.engine.config import MODEL_NAMES, ModelConfig, model_config
+from induction_heads.engine.config import CORE_MODELS, MODEL_NAMES, ModelConfig, model_config
 from induction_heads.engine.corpus import CorpusUnavailableError, is_heldout, load_corpus
 from induction_heads.engine.model import InductionLM, to_bridge
 
@@ -117,7 +117,7 @@ _OPTIONS = {"": {}, "tied": {"tied_embeddings": True}, "no-final-ln": {"final_ln
 
 
 @pytest.mark.parametrize("options", list(_OPTIONS), ids=[k or "default" for k in _OPTIONS])
-@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if "seed" not in n] + ["attn-only-4l"])
+@pytest.mark.parametrize("name", [n for n in CORE_MODELS if "seed" not in n] + ["attn-only-4l"])
 def test_bridge_conversion_is_exact(name, options):
     from dataclasses import replace
 
@@ -436,3 +436,17 @@ def test_translation_map_and_translated_windows():
     tra = torch.stack([(with_translated_windows(batch, s, 1234, 0.5, 64, m) != batch).any(1) for s in range(50)])
     assert not torch.equal(rep, tra)  # independent draws
     assert config.train_config("small", "attn-only-2l-translation").translate_frac > 0
+
+
+def test_zoo_trains_the_core_first_then_the_rest_costliest_first():
+    from induction_heads.cli import zoo_order
+    from induction_heads.engine.config import CORE_MODELS, checkpoints_kept
+
+    order = zoo_order(list(reversed(MODEL_NAMES)))
+    assert set(order[: len(CORE_MODELS)]) == set(CORE_MODELS) and len(order) == len(set(MODEL_NAMES))
+    assert order[:3] == ["mlp-3l", "mlp-2l", "attn-only-3l"]
+    assert set(order[len(CORE_MODELS) - 2 : len(CORE_MODELS)]) == {"attn-only-1l", "smeared-1l"}
+    rest = order[len(CORE_MODELS):]
+    assert rest[:3] == ["mlp-4l", "attn-only-2l-d256", "attn-only-6l"]  # 4 MLP layers cost as much as 2 layers of twice the width
+    assert rest.index("attn-only-4l") < rest.index("attn-only-2l-k-knockout") and rest[-1] == "attn-only-2l-d64"
+    assert [checkpoints_kept("small", n) for n in ("mlp-3l", "mlp-4l", "attn-only-2l-k-knockout")] == [4, 1, 1]

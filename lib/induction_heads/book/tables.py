@@ -24,16 +24,16 @@ def sizes_table() -> Table:
 
 def zoo_table(size: str) -> Table:
     """The zoo's models: their architecture in ``size``, and whether this build has trained them."""
-    from ..engine.config import MODEL_NAMES, model_config
+    from ..engine.config import MODEL_NAMES, model_config, parse_model_name
     from ..engine.runs import available_runs
 
     done = set(available_runs(size))
     rows = []
     for name in MODEL_NAMES:
         c = model_config(size, name)
-        rows.append([name, c.n_layers, "no" if c.attn_only else "yes", "yes" if c.smeared_key else "no",
-                     c.seed, "yes" if name in done else "no"])
-    return Table(["model", "layers", "MLPs", "smeared keys", "seed", "trained"], rows)
+        rows.append([name, c.n_layers, c.d_model, "no" if c.attn_only else "yes", "yes" if c.smeared_key else "no",
+                     parse_model_name(name).variant or "-", c.seed, "yes" if name in done else "no"])
+    return Table(["model", "layers", "d_model", "MLPs", "smeared keys", "variant", "seed", "trained"], rows)
 
 
 def run_summary(size: str) -> Table:

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..measure.phase import phase_change_window, snapshots_around
 from ..measure.recorder import Recorder
-from .config import ModelConfig, TrainConfig, get_size, model_config, train_config
+from .config import ModelConfig, TrainConfig, checkpoints_kept, get_size, model_config, train_config
 from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
                       with_translated_windows)
 from .model import InductionLM, to_bridge
@@ -221,7 +221,7 @@ def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig
     git commit, hardware, wall time), drop the resume file, log the end and record ``train.log``
     (complete now) in the run's manifest. Returns the kept steps."""
     steps = metrics["step"].tolist()
-    keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, get_size(size).n_checkpoints)
+    keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, checkpoints_kept(size, name))
     for path in (run / "checkpoints").glob("step_*.safetensors"):
         if int(path.stem.split("_")[1]) not in keep:
             delete_file(path)
