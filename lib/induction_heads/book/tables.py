@@ -17,9 +17,9 @@ def sizes_table() -> Table:
         t = p.train
         rows.append([p.name, p.vocab_size, p.n_ctx, p.d_model, p.n_heads, p.d_head, p.d_mlp,
                      t.batch_size, t.total_steps, f"{t.batch_size * t.total_steps * p.n_ctx:,}",
-                     f"{t.lr:g}", t.schedule])
+                     f"{t.lr:g}", t.schedule, f"{t.repeat_frac:.0%}"])
     return Table(["size", "vocab", "n_ctx", "d_model", "heads", "d_head", "d_mlp", "batch", "steps",
-                  "tokens", "lr", "schedule"], rows)
+                  "tokens", "lr", "schedule", "repeated windows"], rows)
 
 
 def zoo_table(size: str) -> Table:

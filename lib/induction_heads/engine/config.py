@@ -161,7 +161,7 @@ SIZES: dict[str, SizeSpec] = {
         n_heads=4,
         d_head=32,
         d_mlp=512,
-        # lr 6e-3 for 36k steps (36.9M tokens), snapshots dense from 4% to 95% of training: every
+        # lr 6e-3 for 24k steps (24.6M tokens), snapshots dense from 4% to 95% of training: every
         # model with two or more layers forms its induction head in that budget. With a constant
         # learning rate the trajectory does not depend on the number of steps; only the snapshot
         # steps move. Half of the training sequences start with a window of 16-64 tokens of the
@@ -170,7 +170,7 @@ SIZES: dict[str, SizeSpec] = {
         # was calibrated, with the numbers: the decisions log, chapters/08_decisions.md.
         train=TrainConfig(
             batch_size=8,
-            total_steps=36_000,
+            total_steps=24_000,
             lr=6e-3,
             warmup_steps=200,
             n_log_snapshots=24,
