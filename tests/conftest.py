@@ -42,8 +42,10 @@ def tiny_zoo(monkeypatch):
     """The committed tiny zoo in the repository's data/ (read-only)."""
     from pathlib import Path
 
+    from induction_heads.engine.runs import RUNS_FOLDER
+
     root = Path(__file__).resolve().parents[1] / "data"
-    if not (root / "tiny" / "runs" / "attn-only-2l" / "info.json").exists():
-        pytest.fail("the committed tiny zoo is missing; run `python -m induction_heads zoo --size tiny`")
+    if not (root / "tiny" / RUNS_FOLDER / "attn-only-2l" / "info.json").exists():
+        pytest.fail("the committed tiny zoo is missing; run `python -m induction_heads zoo --size tiny --jobs 2`")
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(root))
     return root

@@ -5,6 +5,7 @@ import pytest
 
 from induction_heads import book
 from induction_heads.book import live
+from induction_heads.engine.runs import RUNS_FOLDER
 from induction_heads.measure.recorder import BEHAVIOUR_KEYS
 
 
@@ -21,7 +22,7 @@ def test_watch_phase_change_trains_a_tiny_model_in_a_folder_of_its_own(tiny_data
     assert set(BEHAVIOUR_KEYS) <= set(result.metrics) and "copying" not in result.metrics
     assert result.tokens == int(result.metrics["tokens"][-1]) > 0 and result.wall_s > 0
     assert result.run == tmp_path / "live" and (result.run / "metrics.safetensors").exists()
-    assert not (tiny_data / "tiny" / "runs" / "attn-only-2l" / "live").exists()
+    assert not (tiny_data / "tiny" / RUNS_FOLDER / "attn-only-2l" / "live").exists()
 
 
 def _run_chapter(tmp_path, **parameters):

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from induction_heads.engine import runs
-from induction_heads.engine.runs import MANIFEST, RunStoreError
+from induction_heads.engine.runs import MANIFEST, RUNS_FOLDER, RunStoreError
 
 torch.set_num_threads(1)
 
@@ -31,7 +31,7 @@ def trained_store(tiny_data_dir, tmp_path_factory):
     from induction_heads.engine.train import train
 
     root = tmp_path_factory.mktemp("store") / "data"
-    shutil.copytree(tiny_data_dir, root, ignore=shutil.ignore_patterns("runs"))  # other tests' runs
+    shutil.copytree(tiny_data_dir, root, ignore=shutil.ignore_patterns(RUNS_FOLDER))  # other tests' runs
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("INDUCTION_HEADS_DATA", str(root))
         run = train("tiny", MODEL, progress=False, stop_after_step=47)
@@ -257,9 +257,9 @@ def test_colab_fetch_is_verified(trained_store, tmp_path, monkeypatch):
     _sparse_clone(src, tmp_path / "good", monkeypatch)
     assert not (tmp_path / "good" / "data" / "tiny").exists()
     ensure_data("tiny")
-    assert (tmp_path / "good" / "data" / "tiny" / "runs" / MODEL / "info.json").exists()
+    assert (tmp_path / "good" / "data" / "tiny" / RUNS_FOLDER / MODEL / "info.json").exists()
 
-    _flip_tensor_bytes(src / "data" / "tiny" / "runs" / MODEL / "metrics.safetensors")
+    _flip_tensor_bytes(src / "data" / "tiny" / RUNS_FOLDER / MODEL / "metrics.safetensors")
     _git("commit", "-q", "-am", "damaged", cwd=src)
     _sparse_clone(src, tmp_path / "bad", monkeypatch)
     with pytest.raises(RunStoreError) as e:
@@ -273,12 +273,12 @@ def test_a_retrain_trains_into_another_runs_folder_that_the_book_does_not_read(s
     from induction_heads.engine.runs import available_runs, run_dir, runs_folder
     from induction_heads.engine.train import train
 
-    before = _entries(store / "tiny" / "runs" / MODEL)
-    monkeypatch.setenv("INDUCTION_HEADS_RUNS", "zoo")
-    assert runs_folder() == "zoo" and run_dir("tiny", "smeared-1l") == store / "tiny" / "zoo" / "smeared-1l"
+    before = _entries(store / "tiny" / RUNS_FOLDER / MODEL)
+    monkeypatch.setenv("INDUCTION_HEADS_RUNS", "next-recipe")
+    assert runs_folder() == "next-recipe" and run_dir("tiny", "smeared-1l") == store / "tiny" / "next-recipe" / "smeared-1l"
     run = train("tiny", "smeared-1l", progress=False)
-    assert run == store / "tiny" / "zoo" / "smeared-1l" and available_runs("tiny") == ["smeared-1l"]
+    assert run == store / "tiny" / "next-recipe" / "smeared-1l" and available_runs("tiny") == ["smeared-1l"]
     monkeypatch.delenv("INDUCTION_HEADS_RUNS")
-    assert runs_folder() == "runs" and available_runs("tiny") == [MODEL]
-    assert _entries(store / "tiny" / "runs" / MODEL) == before
+    assert runs_folder() == RUNS_FOLDER and available_runs("tiny") == [MODEL]
+    assert _entries(store / "tiny" / RUNS_FOLDER / MODEL) == before
     assert runs.verify_store("tiny").problems == []  # the staged run has its own manifest
