@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from induction_heads.book import claims
-from induction_heads.engine.config import MODEL_NAMES
+from induction_heads.engine.config import CORE_MODELS
 from induction_heads.measure.phase import PhaseWindow
 
 torch.set_num_threads(1)
@@ -34,9 +34,9 @@ WIDE = PhaseWindow(ONSET / 8, ONSET * 8, ONSET)  # 2 ln(8)/0.15 = 28 widths: the
 # ------------------------------------------------------------------------------ Argument 1
 
 def test_argument1_model_selection():
-    assert claims.multi_layer(MODEL_NAMES) == ["attn-only-2l", "attn-only-3l", "mlp-2l", "mlp-3l", "smeared-2l",
+    assert claims.multi_layer(CORE_MODELS) == ["attn-only-2l", "attn-only-3l", "mlp-2l", "mlp-3l", "smeared-2l",
                                                "attn-only-2l-seed1", "attn-only-2l-seed2"]
-    assert claims.one_layer_vanilla(MODEL_NAMES) == ["attn-only-1l", "mlp-1l"]
+    assert claims.one_layer_vanilla(CORE_MODELS) == ["attn-only-1l", "mlp-1l"]
 
 
 def test_top_prefix_matching_is_the_best_head_at_each_snapshot():
@@ -73,6 +73,34 @@ def test_readings_without_a_window_or_without_icl_are_nan():
     r = claims.phase_change_readings(metrics(icl_gain=+0.2), WIDE)  # the context makes it worse: no ICL
     assert math.isnan(r.icl_share) and r.head_share == pytest.approx(0.95, abs=0.01)
     assert claims.phase_change_readings(metrics(head_top=0.4), WIDE).head_crossing is None
+
+
+def _with_repeats(top: float, width: float = 0.6) -> dict[str, torch.Tensor]:
+    """metrics() plus a repeat test whose copies 2-4 climb from 0 to ``top`` in a logistic step
+    of ``width`` (ln tokens) centred on ONSET; copy 1 stays at 0."""
+    m = metrics()
+    rep = torch.zeros(len(TOKENS), 4, dtype=torch.float64)
+    rep[:, 1:] = (top * torch.sigmoid((X - math.log(ONSET)) / width))[:, None]
+    return {**m, "repeat_top1": rep}
+
+
+def test_repeat_onset_of_a_logistic_climb():
+    """A climb of `top` in a logistic step makes 10% of it where sigmoid(z) = 0.1 (plus the tiny
+    start value), z = -ln 9 widths before the centre; the smoothing barely moves a step 3 bandwidths
+    wide. The final value is `top`, the best single snapshot `top` too."""
+    r = claims.repeat_readings(_with_repeats(0.4), WIDE)
+    expected = ONSET * math.exp(-0.6 * math.log(9))
+    assert r.onset == pytest.approx(expected, rel=0.1)
+    assert r.final == pytest.approx(0.4, abs=0.01) and r.best == pytest.approx(0.4, abs=0.01)
+    assert r.starts_in(WIDE) and not r.starts_in(PhaseWindow(ONSET, ONSET * 8, ONSET * 2)) and not r.starts_in(None)
+    assert 0.5 < r.share_in_window < 1.0  # the slow step runs past the window's end
+    assert claims.repeat_accuracy(_with_repeats(0.4))[-1] == pytest.approx(0.4, abs=0.01)
+
+
+def test_repeat_readings_without_a_climb_or_without_the_test():
+    flat = claims.repeat_readings(_with_repeats(0.0), None)
+    assert flat.onset is None and flat.final == 0 and math.isnan(flat.share_in_window)
+    assert claims.repeat_readings(metrics(), WIDE) is None and claims.repeat_accuracy(metrics()) is None
 
 
 def test_shares_above():

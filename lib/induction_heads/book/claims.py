@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping
 
+import torch
 from jaxtyping import Float
 from torch import Tensor
 
@@ -31,6 +32,9 @@ __all__ = [
     "phase_change_readings",
     "shares_above",
     "crossings_outside_window",
+    "repeat_accuracy",
+    "RepeatReadings",
+    "repeat_readings",
     "windows_open_at_end",
     "SmearedLead",
     "smeared_lead",
@@ -116,6 +120,53 @@ def phase_change_readings(
         head_share=fraction_formed_in_window(tokens, top, window) if window is not None else NAN,
         head_crossing=first_crossing(tokens, top, crossing),
         head_level=float(smoothed_over_training(tokens, top, [float(tokens[-1])])[0]),
+    )
+
+
+def repeat_accuracy(metrics: Mapping[str, Tensor]) -> Float[Tensor, "snapshot"] | None:
+    """Top-1 accuracy on the second and later copies of repeated random tokens (the repeat test,
+    :mod:`induction_heads.measure.repeats`) at every snapshot; None for a run recorded before the
+    recorder had the test."""
+    if "repeat_top1" not in metrics:
+        return None
+    return metrics["repeat_top1"][:, 1:].double().mean(-1)
+
+
+@dataclass(frozen=True)
+class RepeatReadings:
+    """When a model starts to complete repeats, against its phase-change window.
+
+    ``onset`` is the first snapshot at which the repeat accuracy, smoothed over ln(tokens) as in
+    the window rule, has made ``rise`` (10%) of its climb from the first snapshot to its highest
+    smoothed value: where copying starts, whatever level it climbs to (ours level off between
+    0.2 and 0.5, the paper's near 1). None if it never climbs.
+    """
+
+    onset: float | None
+    final: float  # smoothed at the last snapshot
+    best: float  # highest single snapshot
+    share_in_window: float  # share of the final (smoothed) accuracy gained inside the window; NaN without one
+
+    def starts_in(self, window: PhaseWindow | None) -> bool:
+        return window is not None and self.onset is not None and window.start <= self.onset <= window.end
+
+
+def repeat_readings(metrics: Mapping[str, Tensor], window: PhaseWindow | None, rise: float = 0.1) -> RepeatReadings | None:
+    """Argument 1's repeat numbers for one run (None if it has no repeat test recorded)."""
+    acc = repeat_accuracy(metrics)
+    if acc is None:
+        return None
+    tokens = metrics["tokens"].double()
+    at = tokens[tokens > 0].tolist()
+    smooth = smoothed_over_training(tokens, acc, at)
+    first, top = float(smooth[0]), float(smooth.max())
+    hit = torch.nonzero(smooth >= first + rise * (top - first)) if top > first else []
+    final = float(smooth[-1])
+    return RepeatReadings(
+        onset=float(at[int(hit[0])]) if len(hit) else None,
+        final=final,
+        best=float(acc.max()),
+        share_in_window=fraction_formed_in_window(tokens, acc, window) if window is not None and final > 0 else NAN,
     )
 
 

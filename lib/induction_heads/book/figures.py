@@ -18,6 +18,7 @@ __all__ = [
     "icl_curves",
     "loss_heatmaps",
     "prefix_matching_curves",
+    "repeat_curves",
     "loss_curves",
     "pca_trajectories",
     "token_loss_strip",
@@ -111,6 +112,40 @@ def prefix_matching_curves(
         ax.axis("off")
     axes[0, 0].set_ylabel(ylabel)
     axes[0, -1].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def repeat_curves(
+    runs: Mapping[str, Mapping[str, Tensor]],
+    windows: Mapping[str, PhaseWindow | None],
+    onsets: Mapping[str, float | None],
+    ncols: int | None = None,
+):
+    """One panel per model: top-1 accuracy on repeated random tokens (copies 2-4) beside the
+    largest prefix-matching score, over training, with the window shaded and the repeat onset
+    marked."""
+    names = list(runs)
+    fig, axes = _panels(len(names), ncols, sharey=True)
+    for ax, name in zip(axes.flat, names):
+        m = runs[name]
+        keep = m["tokens"] > 0
+        shade_window(ax, windows.get(name), label=False)
+        top = m["prefix_matching"].flatten(1).max(-1).values
+        ax.plot(m["tokens"][keep], top[keep], color=HEAD_CLASS_COLORS["induction"], lw=1.2,
+                label="largest prefix matching")
+        ax.plot(m["tokens"][keep], m["repeat_top1"][keep][:, 1:].mean(-1), color=ICL_COLOR, lw=1.5,
+                label="top-1 on repeats")
+        if onsets.get(name) is not None:
+            ax.axvline(onsets[name], color=ICL_COLOR, ls=":", lw=1, label="repeat onset")
+        ax.set_title(name)
+        ax.set_ylim(0, 1)
+        tokens_axis(ax)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("score / accuracy")
+    axes[0, -1].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
 
