@@ -68,7 +68,23 @@ def test_onset_points_read_batch_and_context_from_the_runs(tiny_zoo):
     assert [(p.name, p.batch, p.context, p.onset_tokens) for p in points] == [
         ("attn-only-2l", 8, 128, 1e4), ("attn-only-2l-seed1", 8, 128, None)]
     assert points[0].batch_times_context == 1024
-    assert ladder.missing_onset_points(points) == [(8, 32), (8, 64), (32, 32), (32, 64), (32, 128)]
+    assert ladder.onset_sweep("tiny") == ((4, 128), (8, 128), (16, 128), (32, 128))
+    assert ladder.missing_onset_points(points, ladder.onset_sweep("tiny")) == [(4, 128), (16, 128), (32, 128)]
+
+
+def test_a_batch_variant_is_an_onset_point_with_its_trained_batch(tiny_data):
+    """`attn-only-2l-b32` trains at batch 32 on the same tokens, with the same warm-up in tokens,
+    and enters the onset law with the batch its info.json records; other variants do not."""
+    from induction_heads.engine.config import train_config
+    from induction_heads.engine.train import train
+
+    base, b32 = train_config("tiny", "attn-only-2l"), train_config("tiny", "attn-only-2l-b32")
+    assert (b32.batch_size, b32.total_steps * 32, b32.warmup_steps * 32) == (32, base.total_steps * 8, base.warmup_steps * 8)
+    for name in ("attn-only-2l-b32", "attn-only-2l-warmup10x"):
+        train("tiny", name, progress=False)
+    points = ladder.onset_points("tiny", {"attn-only-2l-b32": PhaseWindow(3e4, 5e4, 4e4), "attn-only-2l-warmup10x": None})
+    assert [(p.name, p.batch, p.context, p.onset_tokens) for p in points] == [("attn-only-2l-b32", 32, 128, 3e4)]
+    assert ladder.rung("tiny", "attn-only-2l-b32") is None
 
 
 def test_seeds_of():

@@ -13,6 +13,7 @@ from induction_heads.engine import config
 from induction_heads.engine.config import CORE_MODELS, MODEL_NAMES, ModelConfig, model_config
 from induction_heads.engine.corpus import CorpusUnavailableError, is_heldout, load_corpus
 from induction_heads.engine.model import InductionLM, to_bridge
+from induction_heads.engine.runs import RUNS_FOLDER
 
 torch.set_num_threads(1)
 
@@ -391,12 +392,12 @@ def test_cli_zoo_trains_in_parallel_workers(tiny_data):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     for n in names:
-        info = json.loads((tiny_data / "tiny" / "runs" / n / "info.json").read_text())
+        info = json.loads((tiny_data / "tiny" / RUNS_FOLDER / n / "info.json").read_text())
         assert info["finished"] and info["hardware"]["torch_threads"] == 1
         assert f"tiny/{n}: done" in r.stdout
-    mtime = (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime
+    mtime = (tiny_data / "tiny" / RUNS_FOLDER / names[0] / "metrics.safetensors").stat().st_mtime
     assert subprocess.run(cmd, capture_output=True, text=True, env=env).returncode == 0
-    assert (tiny_data / "tiny" / "runs" / names[0] / "metrics.safetensors").stat().st_mtime == mtime
+    assert (tiny_data / "tiny" / RUNS_FOLDER / names[0] / "metrics.safetensors").stat().st_mtime == mtime
 
 
 @pytest.mark.parametrize("name", ["attn-only-2l-k-knockout", "attn-only-2l-no-prev-token",

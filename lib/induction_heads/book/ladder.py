@@ -16,14 +16,14 @@ from typing import Iterable, Mapping, NamedTuple
 
 from torch import Tensor
 
-from ..engine.config import get_size, model_config, parse_model_name
+from ..engine.config import ONSET_BATCHES, get_size, model_config, parse_model_name
 from ..engine.runs import run_info
 from ..measure.phase import PhaseWindow, smoothed_over_training
 
 __all__ = [
     "LADDER_FAMILIES",
     "PLANNED_RUNGS",
-    "ONSET_SWEEP",
+    "onset_sweep",
     "Rung",
     "rung",
     "ladder",
@@ -52,8 +52,17 @@ PLANNED_RUNGS: tuple[str, ...] = (
 the size's own (128 at ``small``) at two layers. Rungs without data are listed by
 :func:`missing_rungs`; they train by name with ``make zoo`` once added to the zoo."""
 
-ONSET_SWEEP: tuple[tuple[int, int], ...] = tuple((b, c) for b in (8, 32) for c in (32, 64, 128))
-"""``(batch, context)`` of the onset-law sweep on ``attn-only-2l`` (issue 15, item 5)."""
+ONSET_VARIANTS = (None, *(f"b{b}" for b in ONSET_BATCHES))  # the runs onset_points takes
+
+
+def onset_sweep(size: str) -> tuple[tuple[int, int], ...]:
+    """``(batch, context)`` of the onset-law sweep on ``attn-only-2l`` (issue 15, item 5): the
+    size's own batch and the zoo's ``-b<batch>`` variants, at the size's context. Other contexts
+    are left out: the recorder's instruments (evaluation set, random-token evaluator, the ICL
+    score's positions) are defined on the size's context, so a run at another context would be
+    measured with other instruments."""
+    p = get_size(size)
+    return tuple((b, p.n_ctx) for b in sorted({p.train.batch_size, *ONSET_BATCHES}))
 
 
 class Rung(NamedTuple):
@@ -155,17 +164,17 @@ class OnsetPoint(NamedTuple):
 
 
 def onset_points(size: str, windows: Mapping[str, PhaseWindow | None]) -> list[OnsetPoint]:
-    """Every run of the ``attn-only-2l`` architecture (the size's width, no variant; any seed)
-    among ``windows``, with the batch size and context it was trained with (read from its
-    ``info.json``, not its name) and the start of its window: the points the onset law is
-    fitted on."""
+    """Every run of the ``attn-only-2l`` architecture (the size's width; no variant but the
+    batch sizes of the sweep, ``-b<batch>``; any seed) among ``windows``, with the batch size and
+    context it was trained with (read from its ``info.json``, not its name) and the start of its
+    window: the points the onset law is fitted on."""
     out = []
     for name, w in windows.items():
         try:
             n = parse_model_name(name)
         except ValueError:
             continue
-        if (n.family, n.n_layers, n.d_model, n.variant) != ("attn-only", 2, None, None):
+        if (n.family, n.n_layers, n.d_model) != ("attn-only", 2, None) or n.variant not in ONSET_VARIANTS:
             continue
         info = run_info(size, name)
         out.append(OnsetPoint(name, int(info["train_config"]["batch_size"]), int(info["model_config"]["n_ctx"]),
@@ -173,8 +182,8 @@ def onset_points(size: str, windows: Mapping[str, PhaseWindow | None]) -> list[O
     return out
 
 
-def missing_onset_points(points: Iterable[OnsetPoint], sweep: Iterable[tuple[int, int]] = ONSET_SWEEP) -> list[tuple[int, int]]:
-    """The ``(batch, context)`` pairs of the sweep with no run yet."""
+def missing_onset_points(points: Iterable[OnsetPoint], sweep: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ``(batch, context)`` pairs of the sweep (:func:`onset_sweep`) with no run yet."""
     have = {(p.batch, p.context) for p in points}
     return [bc for bc in sweep if bc not in have]
 
