@@ -49,12 +49,14 @@ check-site: $(STAMP)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
 
-## make zoo SIZE=small [JOBS=2] [DEVICE=cuda]: train (or resume) every model of a size into
-## data/<size>, JOBS models at a time (one process and one thread each), on DEVICE
+## make zoo SIZE=small [JOBS=2] [DEVICE=cuda] [RUNS=zoo]: train (or resume) every model of a size
+## into data/<size>/runs (or data/<size>/$(RUNS): a retrain beside the runs the book reads),
+## JOBS models at a time (one process and one thread each), on DEVICE
 JOBS ?= 1
 DEVICE ?= cpu
+RUNS ?=
 zoo: $(STAMP)
-	$(BIN)/python -m induction_heads zoo --size $(SIZE) --jobs $(JOBS) --device $(DEVICE)
+	INDUCTION_HEADS_RUNS=$(RUNS) $(BIN)/python -m induction_heads zoo --size $(SIZE) --jobs $(JOBS) --device $(DEVICE)
 
 clean:
 	rm -rf _build
