@@ -41,6 +41,17 @@ def test_validate_pretrained():
     assert "\n" not in msg and "gpt2" in msg and "EleutherAI/pythia-70m" in msg and "'gpt5-huge'" in msg
 
 
+def test_hub_model_with_the_hub_unreachable_stops_before_loading(monkeypatch):
+    """Without HF_HUB_OFFLINE the loader asks whether the Hub answers before it tries (no long
+    retries in a notebook), and says how to use a cached copy."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda *a, **k: False)
+    with pytest.raises(pretrained.PretrainedUnavailable) as e:
+        pretrained.load_pretrained("gpt2")
+    msg = str(e.value)
+    assert "\n" not in msg and "no network" in msg and "HF_HUB_OFFLINE=1" in msg and "gpt2" in msg
+
+
 def test_hub_model_without_network_is_one_line(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     try:

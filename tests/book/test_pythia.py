@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from induction_heads.book import ParameterError, pythia
+from induction_heads.book import ParameterError, pretrained, pythia
 
 torch.set_num_threads(1)
 
@@ -81,7 +81,7 @@ def test_a_missing_revision_is_one_line(revisions):
 
 def test_without_network_a_hub_model_stops_with_one_line(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(pythia, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda *a, **k: False)
     with pytest.raises(pythia.PythiaUnavailable) as e:
         pythia.load_checkpoint("EleutherAI/pythia-14m", 1000)
     assert "no network" in str(e.value) and "\n" not in str(e.value)

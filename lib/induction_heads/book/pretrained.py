@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..engine.config import OneLineError
+from ..engine.corpus import hub_reachable
 from ..measure.circuits import copying_score
 from ..measure.handbuilt import attention_patterns
 from ..measure.heads import induction_heads
@@ -27,7 +28,8 @@ from ..measure.metrics import prefix_matching_score, repeated_random_tokens
 from . import abstract
 from .chapter import ParameterError
 
-__all__ = ["ACCEPTED", "PretrainedUnavailable", "validate_pretrained", "load_pretrained", "head_scores", "argument4_report"]
+__all__ = ["ACCEPTED", "PretrainedUnavailable", "validate_pretrained", "boot_bridge", "load_pretrained", "head_scores",
+           "argument4_report"]
 
 ACCEPTED = ("gpt2", "EleutherAI/pythia-70m", "EleutherAI/pythia-160m", "EleutherAI/pythia-410m")
 
@@ -49,26 +51,38 @@ def validate_pretrained(name: object) -> str:
                          f"(or a local save_pretrained folder); got {name!r}")
 
 
-def load_pretrained(name: str):
-    """``(bridge, tokenizer)`` for a validated, non-empty ``name``. A folder loads offline; a Hub
-    name needs the network (or Hugging Face's cache) and otherwise raises
-    :class:`PretrainedUnavailable` in one line."""
+def boot_bridge(model: str, revision: str | None = None, unavailable: type[OneLineError] = PretrainedUnavailable,
+                hint: str = "the chapter's other sections use our zoo"):
+    """A Hugging Face model as a TransformerLens ``TransformerBridge`` on the CPU, in eval mode:
+    the one loader of the book's online paths (this chapter's ``pretrained``, chapter 07's
+    ``pythia``). ``model`` is a local ``save_pretrained`` folder (loaded offline) or a Hub name,
+    read at ``revision`` if given. A Hub name needs the network, or ``HF_HUB_OFFLINE=1`` and a
+    copy in Hugging Face's cache; otherwise ``unavailable`` is raised in one line ending in
+    ``hint``."""
     from transformer_lens.model_bridge import TransformerBridge
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one chapter line, not a progress bar per weight file
+    what = model if revision is None else f"{model} at {revision}"
+    if _is_saved_folder(model):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    elif not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
+        raise unavailable(f"cannot load {what}: no network here (huggingface.co unreachable; with HF_HUB_OFFLINE=1 a "
+                          f"cached copy is used); {hint}")
+    try:
+        bridge = TransformerBridge.boot_transformers(model, device="cpu", **({} if revision is None else {"revision": revision}))
+    except OSError as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise unavailable(f"cannot load {what} here (no network and no cached copy: {first}); {hint}") from None
+    return bridge.eval()
+
+
+def load_pretrained(name: str):
+    """``(bridge, tokenizer)`` for a validated, non-empty ``name`` (:func:`boot_bridge`)."""
     validate_pretrained(name)
     if not name:
         raise ParameterError("pretrained is off (\"\"); there is no model to load")
-    try:
-        if _is_saved_folder(name):
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        bridge = TransformerBridge.boot_transformers(name, device="cpu")
-    except OSError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise PretrainedUnavailable(f"cannot load {name!r} here (no network and no cached copy: {first}); "
-                                    "the chapter's other sections use our zoo") from None
-    bridge.eval()
+    bridge = boot_bridge(name)
     return bridge, bridge.tokenizer
 
 

@@ -20,7 +20,6 @@ one line that says so; an unknown name with one line listing what is accepted.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -29,10 +28,10 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..engine.config import OneLineError
-from ..engine.corpus import hub_reachable
 from ..measure.handbuilt import attention_patterns
 from ..measure.metrics import icl_score, per_token_losses, prefix_matching_score, repeated_random_tokens
 from .chapter import ParameterError
+from .pretrained import boot_bridge
 
 __all__ = [
     "PYTHIA_SIZES",
@@ -95,26 +94,14 @@ def load_checkpoint(model: str, step: int):
     """The checkpoint of ``model`` at training ``step`` as a TransformerLens ``TransformerBridge``
     on the CPU, in eval mode. A Hub model is read at ``revision="step<N>"`` (downloaded on first
     use, then from Hugging Face's cache); a local folder at ``<folder>/step<N>``, offline."""
-    from transformer_lens.model_bridge import TransformerBridge
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # one line per checkpoint in the chapter, not a bar each
-    if _is_local(model):
-        path = Path(model) / f"step{step}"
-        if not (path / "config.json").is_file():
-            raise ParameterError(f"{model!r} has no revision step{step}; it has: "
-                                 + ", ".join(f"step{s}" for s in checkpoint_steps(model)))
-        bridge = TransformerBridge.boot_transformers(str(path), device="cpu")
-    else:
-        if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
-            raise PythiaUnavailable(f"cannot download {model} step{step}: no network here (huggingface.co "
-                                    "unreachable); run the chapter with pythia=\"\" or where the Hub is reachable")
-        try:
-            bridge = TransformerBridge.boot_transformers(model, device="cpu", revision=f"step{step}")
-        except OSError as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise PythiaUnavailable(f"cannot load {model} step{step} (no network and no cached copy: {first})") from None
-    return bridge.eval()
+    hint = "run the chapter with pythia=\"\" or where the Hub is reachable"
+    if not _is_local(model):
+        return boot_bridge(model, revision=f"step{step}", unavailable=PythiaUnavailable, hint=hint)
+    path = Path(model) / f"step{step}"
+    if not (path / "config.json").is_file():
+        raise ParameterError(f"{model!r} has no revision step{step}; it has: "
+                             + ", ".join(f"step{s}" for s in checkpoint_steps(model)))
+    return boot_bridge(str(path), unavailable=PythiaUnavailable, hint=hint)
 
 
 def code_windows(tokenizer, texts: Sequence[str], length: int = 512, n_windows: int = 32) -> Int[Tensor, "window length"]:
