@@ -282,3 +282,7 @@ def test_a_retrain_trains_into_another_runs_folder_that_the_book_does_not_read(s
     assert runs_folder() == RUNS_FOLDER and available_runs("tiny") == [MODEL]
     assert _entries(store / "tiny" / RUNS_FOLDER / MODEL) == before
     assert runs.verify_store("tiny").problems == []  # the staged run has its own manifest
+    (run / "metrics.safetensors").write_bytes(b"damaged")  # a damaged staged file names its own folder's command
+    problem, = runs.verify_store("tiny").problems
+    assert "INDUCTION_HEADS_RUNS=next-recipe python -m induction_heads train --size tiny --model smeared-1l" in problem
+    assert str(store / "tiny" / "next-recipe" / "smeared-1l") in problem

@@ -125,11 +125,13 @@ def run_dir(size: str, name: str) -> Path:
     return runs_root(size) / validate_model_name(name)
 
 
-def _regen_hint(size: str, name: str | None = None) -> str:
+def _regen_hint(size: str, name: str | None = None, folder: str | None = None) -> str:
     if name is None:
         return f"regenerate it with `python -m induction_heads data --size {size}` (delete a damaged file first)"
-    return (f"regenerate it with `python -m induction_heads train --size {size} --model {name}` "
-            f"(delete {runs_root(size) / name} first if the run had finished)")
+    folder = folder or runs_folder()
+    env = "" if folder == RUNS_FOLDER else f"INDUCTION_HEADS_RUNS={folder} "
+    return (f"regenerate it with `{env}python -m induction_heads train --size {size} --model {name}` "
+            f"(delete {size_dir(size) / folder / name} first if the run had finished)")
 
 
 # ------------------------------------------------------------------ manifests
@@ -379,10 +381,21 @@ def _store_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and listed(p.relative_to(root)))
 
 
+def _is_model_name(name: str) -> bool:
+    try:
+        validate_model_name(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _hint_for(size: str, path: Path) -> str:
-    """The regenerate hint of a file of ``size``: its run's, or the size's."""
+    """The regenerate hint of a file of ``size``: its run's (in whichever runs folder it lies),
+    or the size's."""
     parts = Path(path).relative_to(size_dir(size)).parts
-    return _regen_hint(size, parts[1]) if parts[0] == runs_folder() and len(parts) > 2 else _regen_hint(size)
+    if len(parts) > 2 and _is_model_name(parts[1]):
+        return _regen_hint(size, parts[1], parts[0])
+    return _regen_hint(size)
 
 
 def _root(size: str) -> Path:
