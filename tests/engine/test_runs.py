@@ -276,8 +276,11 @@ def test_a_retrain_trains_into_another_runs_folder_that_the_book_does_not_read(s
     before = _entries(store / "tiny" / RUNS_FOLDER / MODEL)
     monkeypatch.setenv("INDUCTION_HEADS_RUNS", "next-recipe")
     assert runs_folder() == "next-recipe" and run_dir("tiny", "smeared-1l") == store / "tiny" / "next-recipe" / "smeared-1l"
-    run = train("tiny", "smeared-1l", progress=False)
-    assert run == store / "tiny" / "next-recipe" / "smeared-1l" and available_runs("tiny") == ["smeared-1l"]
+    run = train("tiny", "smeared-1l", progress=False, stop_after_step=20)
+    assert (run / "resume.safetensors").is_file() and available_runs("tiny") == []
+    assert runs.verify_store("tiny").problems == []  # a run still training: its log is recorded when it finishes
+    assert train("tiny", "smeared-1l", progress=False) == run == store / "tiny" / "next-recipe" / "smeared-1l"
+    assert available_runs("tiny") == ["smeared-1l"] and "train.log" in _entries(run)
     monkeypatch.delenv("INDUCTION_HEADS_RUNS")
     assert runs_folder() == RUNS_FOLDER and available_runs("tiny") == [MODEL]
     assert _entries(store / "tiny" / RUNS_FOLDER / MODEL) == before

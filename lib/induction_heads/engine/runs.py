@@ -374,11 +374,16 @@ class StoreReport:
 
 def _store_files(root: Path) -> list[Path]:
     """Every file of a size's store that a manifest must list: all but the manifests, the token
-    cache (``cache/``, not committed) and the temporary files of writes under way."""
+    cache (``cache/``, not committed), the temporary files of writes under way and the log of a
+    run still training (its folder holds ``resume.safetensors``; the log is recorded when the run
+    finishes)."""
     def listed(rel: Path) -> bool:
         return rel.name != MANIFEST and rel.parts[0] != "cache" and not any(p.endswith(".tmp") for p in rel.parts)
 
-    return sorted(p for p in root.rglob("*") if p.is_file() and listed(p.relative_to(root)))
+    def training_log(path: Path) -> bool:
+        return path.name == "train.log" and (path.parent / "resume.safetensors").is_file()
+
+    return sorted(p for p in root.rglob("*") if p.is_file() and listed(p.relative_to(root)) and not training_log(p))
 
 
 def _is_model_name(name: str) -> bool:
