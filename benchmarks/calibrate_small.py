@@ -177,10 +177,10 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     if args.hs_report:
-        from induction_heads.engine.runs import size_dir
+        from induction_heads.engine.runs import runs_root
 
         torch.set_num_threads(1)
-        return hs_report(out, size_dir("small") / "runs")
+        return hs_report(out, runs_root("small"))
     if not args.report:
         torch.set_num_threads(1)
         for label in args.configs.split(","):
