@@ -35,9 +35,11 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -q $(NBVAL) chapters
 
-## make chapters: re-execute chapters/*.ipynb in place at the default size (reference outputs)
+## make chapters [ONLY="03 05"]: re-execute chapters/*.ipynb in place at the default size (reference
+## outputs); ONLY: just the chapters whose file name starts with one of these
+ONLY ?=
 chapters: $(STAMP)
-	$(BIN)/python -m induction_heads.book.build chapters
+	$(BIN)/python -m induction_heads.book.build chapters $(ONLY)
 
 ## make sync: rewrite each chapter's Colab cell and default size from _config.yml / book.py
 sync: $(STAMP)

@@ -232,3 +232,13 @@ def test_papermill_unknown_size_stops_with_one_line(tmp_path):
     assert len(errors) == 1
     assert errors[0].traceback == ["SizeError: unknown size 'huge'; choose one of: tiny, small, base"]
     assert json.dumps(errors[0].traceback).count("\\n") == 0
+
+
+def test_make_chapters_only_re_executes_the_chapters_named_by_prefix(capsys):
+    chapters = ["chapters/00_introduction", "chapters/03_argument2_smeared_keys", "chapters/05_argument4_abstract"]
+    assert bookbuild.select_chapters(chapters) == chapters
+    assert bookbuild.select_chapters(chapters, ["05", "03"]) == chapters[1:]
+    with pytest.raises(ValueError, match="no chapter starts with '9'.*00_introduction"):
+        bookbuild.select_chapters(chapters, ["03", "9"])
+    assert bookbuild.main(["chapters", "99_nothing"]) == 2  # before executing anything
+    assert capsys.readouterr().err.startswith("error: no chapter starts with '99_nothing'")

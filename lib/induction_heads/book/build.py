@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import nbformat
 
@@ -276,9 +277,21 @@ def execute_chapters(root: Path = ROOT, sizes: list[str] | None = None, force: b
     return ran
 
 
-def update_stored_chapters(root: Path = ROOT) -> None:
-    """Re-execute ``chapters/*.ipynb`` in place at their default size (the reference outputs)."""
-    for chapter in toc_chapters(root):
+def select_chapters(chapters: Sequence[str], only: Sequence[str] = ()) -> list[str]:
+    """``chapters`` whose file name starts with one of ``only`` (``"03"`` or
+    ``"03_argument2_smeared_keys"``), in their order; all of them if ``only`` is empty. A prefix
+    no chapter has is an error that lists the chapters."""
+    unknown = [o for o in only if not any(Path(c).name.startswith(o) for c in chapters)]
+    if unknown:
+        raise ValueError(f"no chapter starts with {', '.join(map(repr, unknown))}; chapters: "
+                         + ", ".join(Path(c).name for c in chapters))
+    return [c for c in chapters if not only or any(Path(c).name.startswith(o) for o in only)]
+
+
+def update_stored_chapters(root: Path = ROOT, only: Sequence[str] = ()) -> None:
+    """Re-execute ``chapters/*.ipynb`` in place at their default size (the reference outputs):
+    every chapter of the table of contents, or those :func:`select_chapters` picks from ``only``."""
+    for chapter in select_chapters(toc_chapters(root), only):
         src = root / f"{chapter}.ipynb"
         t0 = time.perf_counter()
         execute(src, src, None)
@@ -419,14 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("book", help="execute every chapter for every trained size and build _build/html")
     b.add_argument("--force", action="store_true", help="ignore the execution cache")
-    sub.add_parser("chapters", help="re-execute chapters/*.ipynb in place at the default size")
+    c = sub.add_parser("chapters", help="re-execute chapters/*.ipynb in place at the default size")
+    c.add_argument("only", nargs="*", help="only the chapters whose file name starts with one of these (e.g. 03)")
     sub.add_parser("sync", help="rewrite each chapter's Colab cell and default size from the settings")
     sub.add_parser("sizes", help="print the sizes whose run store exists")
     args = p.parse_args(argv)
     if args.cmd == "book":
         build_book(force=args.force)
     elif args.cmd == "chapters":
-        update_stored_chapters()
+        try:
+            update_stored_chapters(only=args.only)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     elif args.cmd == "sync":
         config = load_config()
         for chapter in toc_chapters():
