@@ -12,6 +12,7 @@ from matplotlib.colors import TwoSlopeNorm
 from torch import Tensor
 
 from ..measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
+from .claims import repeat_accuracy
 from .style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, model_color, shade_window, tokens_axis, zero_line
 
 __all__ = [
@@ -134,8 +135,7 @@ def repeat_curves(
         top = m["prefix_matching"].flatten(1).max(-1).values
         ax.plot(m["tokens"][keep], top[keep], color=HEAD_CLASS_COLORS["induction"], lw=1.2,
                 label="largest prefix matching")
-        ax.plot(m["tokens"][keep], m["repeat_top1"][keep][:, 1:].mean(-1), color=ICL_COLOR, lw=1.5,
-                label="top-1 on repeats")
+        ax.plot(m["tokens"][keep], repeat_accuracy(m)[keep], color=ICL_COLOR, lw=1.5, label="top-1 on repeats")
         if onsets.get(name) is not None:
             ax.axvline(onsets[name], color=ICL_COLOR, ls=":", lw=1, label="repeat onset")
         ax.set_title(name)

@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, NamedTuple
 
 from torch import Tensor
 
-from ..engine.config import ONSET_BATCHES, get_size, model_config, parse_model_name
+from ..engine.config import ONSET_BATCHES, ONSET_VARIANTS, get_size, model_config, parse_model_name
 from ..engine.runs import run_info
 from ..measure.phase import PhaseWindow, smoothed_over_training
 
@@ -51,8 +51,6 @@ PLANNED_RUNGS: tuple[str, ...] = (
 """The ladder issue 15 asks for: depths 1-4 and 6 in both families, and widths 64 and 256 beside
 the size's own (128 at ``small``) at two layers. Rungs without data are listed by
 :func:`missing_rungs`; they train by name with ``make zoo`` once added to the zoo."""
-
-ONSET_VARIANTS = (None, *(f"b{b}" for b in ONSET_BATCHES))  # the runs onset_points takes
 
 
 def onset_sweep(size: str) -> tuple[tuple[int, int], ...]:
@@ -174,7 +172,7 @@ def onset_points(size: str, windows: Mapping[str, PhaseWindow | None]) -> list[O
             n = parse_model_name(name)
         except ValueError:
             continue
-        if (n.family, n.n_layers, n.d_model) != ("attn-only", 2, None) or n.variant not in ONSET_VARIANTS:
+        if (n.family, n.n_layers, n.d_model) != ("attn-only", 2, None) or n.variant not in (None, *ONSET_VARIANTS):
             continue
         info = run_info(size, name)
         out.append(OnsetPoint(name, int(info["train_config"]["batch_size"]), int(info["model_config"]["n_ctx"]),

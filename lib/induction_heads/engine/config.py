@@ -34,6 +34,7 @@ __all__ = [
     "MODEL_VARIANTS",
     "TRAIN_VARIANTS",
     "ONSET_BATCHES",
+    "ONSET_VARIANTS",
     "at_batch",
     "model_family",
 ]
@@ -225,6 +226,8 @@ MODEL_VARIANTS: dict[str, dict] = {
     "no-prev-token": {"block_previous_token": True},
     "clamped-induction": {"clamped_induction_head": True},
 }
+
+
 def at_batch(batch: int) -> Callable[[TrainConfig], TrainConfig]:
     """The recipe at another batch size, for the onset law's sweep (onset against batch x
     context): the same training tokens and the same warm-up *in tokens* (steps scaled by the
@@ -242,10 +245,11 @@ def at_batch(batch: int) -> Callable[[TrainConfig], TrainConfig]:
 # context stays fixed because every instrument of the recorder (the evaluation set, the
 # repeated-random-token evaluator, the ICL score's positions) is defined on it.
 ONSET_BATCHES: tuple[int, ...] = (4, 16, 32)
+ONSET_VARIANTS: dict[str, int] = {f"b{b}": b for b in ONSET_BATCHES}  # variant name -> batch size
 TRAIN_VARIANTS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
     "warmup10x": lambda t: replace(t, warmup_steps=10 * t.warmup_steps),
     "translation": lambda t: replace(t, translate_frac=TRANSLATION_SHARE),
-    **{f"b{b}": at_batch(b) for b in ONSET_BATCHES},
+    **{v: at_batch(b) for v, b in ONSET_VARIANTS.items()},
 }
 # The core zoo: Arguments 1, 2, 3 and 5 rest on these ten.
 CORE_MODELS: tuple[str, ...] = (
@@ -284,7 +288,7 @@ EXTRA_MODELS: tuple[str, ...] = (
     "mlp-4l",
     "attn-only-2l-d64",
     "attn-only-2l-d256",
-    *(f"attn-only-2l-b{b}" for b in ONSET_BATCHES),
+    *(f"attn-only-2l-{v}" for v in ONSET_VARIANTS),
 )
 # Every model ``make zoo`` trains, in the order it trains them: the core first (the book switches
 # to a retrained zoo when the core is done), then the rest.
