@@ -26,6 +26,7 @@ __all__ = [
     "ablation_grid",
     "training_curves",
     "repeat_loss_profiles",
+    "loss_heatmap_pairs",
 ]
 
 def _panels(n: int, ncols: int | None, sharey: bool):
@@ -84,6 +85,37 @@ def loss_heatmaps(metrics: Mapping[str, Tensor], window: PhaseWindow | None = No
             for x in (window.start, window.end):
                 ax.axvline(x, color="white", lw=1, ls="--")
     fig.tight_layout()
+    return fig
+
+
+def loss_heatmap_pairs(
+    runs: Mapping[str, Mapping[str, Tensor]],
+    windows: Mapping[str, PhaseWindow | None],
+    pairs: Sequence[tuple[str, str]],
+):
+    """Loss by context index over training, one row per ``(model, control)`` pair, the model on
+    the left and its control on the right, on one colour scale (so a missing phase change shows
+    as a left panel that never darkens at late indices); windows as dashed white lines."""
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(10, 2.6 * len(pairs)), squeeze=False, sharey=True)
+    shown = [n for pair in pairs for n in pair]
+    lo = min(float(runs[n]["loss_by_position"][runs[n]["tokens"] > 0].min()) for n in shown)
+    hi = max(float(runs[n]["loss_by_position"][runs[n]["tokens"] > 0].quantile(0.99)) for n in shown)
+    for row, pair in zip(axes, pairs):
+        for ax, name in zip(row, pair):
+            m = runs[name]
+            keep = m["tokens"] > 0
+            index = np.arange(1, m["loss_by_position"].shape[1] + 1)
+            im = ax.pcolormesh(m["tokens"][keep].double().numpy(), index, m["loss_by_position"][keep].T.numpy(),
+                               shading="nearest", cmap="viridis", vmin=lo, vmax=hi)
+            w = windows.get(name)
+            if w is not None:
+                for x in (w.start, w.end):
+                    ax.axvline(x, color="white", lw=1, ls="--")
+            tokens_axis(ax)
+            ax.set_yscale("log")
+            ax.set_title(name)
+        row[0].set_ylabel("context index")
+    fig.colorbar(im, ax=axes, label="loss (nats)", shrink=0.8)
     return fig
 
 
