@@ -52,7 +52,7 @@ check-site: $(STAMP)
 	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
 
 ## make zoo SIZE=small [JOBS=2] [DEVICE=cuda] [RUNS=zoo]: train (or resume) every model of a size
-## into data/<size>/runs (or data/<size>/$(RUNS): a retrain beside the runs the book reads),
+## into data/<size>/zoo (or data/<size>/$(RUNS): a retrain beside the runs the book reads),
 ## JOBS models at a time (one process and one thread each), on DEVICE
 JOBS ?= 1
 DEVICE ?= cpu

@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train (or resume) one model",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(t, model=True)
-    t.add_argument("--out", default=None, help="run folder (default data/<size>/runs/<model>)")
+    t.add_argument("--out", default=None, help="run folder (default data/<size>/zoo/<model>)")
     z = sub.add_parser("zoo", help="train every model of a size, skipping finished runs",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(z, model=False)

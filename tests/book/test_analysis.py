@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from induction_heads.book import analysis
-from induction_heads.book import tables
+from induction_heads.book import claims, tables
 from induction_heads.measure.phase import PhaseWindow
 
 
@@ -69,6 +69,9 @@ def test_summary_fields_and_tables(tiny_zoo):
     assert all(0 <= r["repeat_top1"] <= 1 and 0 <= r["passage_top1_second_copy"] <= 1 for r in rows.values())
     text = repr(tables.paper_vs_ours(rows))
     assert "fraction of final ICL gained in the window" in text and "> 0.75" in text
+    deep = [r["repeat_top1"] for n, r in rows.items()
+            if r["layers"] >= 2 and not r["smeared_key"] and n in set(claims.plain(rows))]
+    assert "top-1 on repeated random tokens (copies 2-4)" in text and f"{min(deep):.2f}" in text
     assert len(repr(tables.summary_table(rows)).splitlines()) == len(rows) + 2
 
 

@@ -24,6 +24,10 @@ PAPER = {
     "max_prefix_matching_score": "0.8-0.9 for formed induction heads; ~0 in 1-layer models",
     "loss_bump": "yes, for every model with 2+ layers; none for 1 layer",
     "ablation_icl_fraction_removed": "'almost all' ICL in small attention-only models",
+    # The paper gives no number for the repeat test; its figures show repeats predicted by
+    # attending to the earlier occurrence. The hand-built circuit (measure.handbuilt) scores 1.0.
+    "repeat_top1": "no number (repeats are copied); a hand-built induction circuit: 1.0",
+    "passage_top1_second_copy": "no number (its Harry Potter passage is copied)",
 }
 
 

@@ -107,5 +107,9 @@ def paper_vs_ours(rows: dict[str, dict]) -> Table:
             ["ICL removed by ablating induction heads", "2+ layers, attention-only",
              PAPER["ablation_icl_fraction_removed"],
              _fmt_range([r.get("ablation_icl_fraction_removed") for r in attn_deep.values()], ".2f")],
+            ["top-1 on repeated random tokens (copies 2-4)", "2+ layers", PAPER["repeat_top1"],
+             _fmt_range([r.get("repeat_top1") for r in deep.values()], ".2f")],
+            ["top-1 on a held-out passage's second copy", "2+ layers", PAPER["passage_top1_second_copy"],
+             _fmt_range([r.get("passage_top1_second_copy") for r in deep.values()], ".2f")],
         ],
     )

@@ -157,7 +157,7 @@ SIZES: dict[str, SizeSpec] = {
     ),
     "small": SizeSpec(
         name="small",
-        description="the CPU zoo the book runs on (16-55 minutes per model on one thread; about 2.5 hours for the zoo on 2 cores)",
+        description="the CPU zoo the book runs on (15-51 minutes per core model on one thread; the ten core models in about 2h10 on 2 cores)",
         vocab_size=1024,
         n_ctx=128,
         d_model=128,

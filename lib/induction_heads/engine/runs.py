@@ -8,12 +8,12 @@ Layout (one folder per size, one per run)::
                                            the fixed random position of each sequence
     data/<size>/corpus_manifest.json       which bytes were used (sha256 per document)
     data/<size>/checksums.json             sha256 of each file above
-    data/<size>/runs/<model>/info.json     configs, seed, versions, git commit, hardware, wall time
-    data/<size>/runs/<model>/metrics.safetensors   the recorder's measurements at every snapshot
-    data/<size>/runs/<model>/checkpoints/step_<n>.safetensors   a few full checkpoints
-    data/<size>/runs/<model>/train.log     the run's log
-    data/<size>/runs/<model>/resume.safetensors    (unfinished runs only, not committed)
-    data/<size>/runs/<model>/checksums.json        sha256 of each file of the run
+    data/<size>/zoo/<model>/info.json     configs, seed, versions, git commit, hardware, wall time
+    data/<size>/zoo/<model>/metrics.safetensors   the recorder's measurements at every snapshot
+    data/<size>/zoo/<model>/checkpoints/step_<n>.safetensors   a few full checkpoints
+    data/<size>/zoo/<model>/train.log     the run's log
+    data/<size>/zoo/<model>/resume.safetensors    (unfinished runs only, not committed)
+    data/<size>/zoo/<model>/checksums.json        sha256 of each file of the run
 
 Every reader goes through this module, so a missing, damaged or unlisted file gives one error
 that names it and says how to regenerate it. Every writer is atomic (a temporary file, then
@@ -105,15 +105,16 @@ def size_dir(size: str) -> Path:
     return data_dir() / validate_size(size)
 
 
-RUNS_FOLDER = "runs"  # data/<size>/<this>/<model>: the runs the book reads
+RUNS_FOLDER = "zoo"  # data/<size>/<this>/<model>: the runs the book reads
 
 
 def runs_folder() -> str:
     """The folder of a size's runs under ``data/<size>/``: ``$INDUCTION_HEADS_RUNS`` if set, else
     :data:`RUNS_FOLDER`. A retrain on a new recipe trains into another folder
-    (``INDUCTION_HEADS_RUNS=zoo make zoo``) while the book goes on reading the old one; the switch
-    changes :data:`RUNS_FOLDER` and deletes the old folder in one commit, so no file is committed
-    twice (a moved file would count as removed and added again)."""
+    (``INDUCTION_HEADS_RUNS=<folder> make zoo``) while the book goes on reading this one; the
+    switch changes :data:`RUNS_FOLDER` and deletes the old folder in one commit, so no file is
+    committed twice (a moved file would count as removed and added again). The book moved from
+    ``runs`` to ``zoo`` this way when ``small`` was retrained on the repeat-window recipe."""
     return os.environ.get("INDUCTION_HEADS_RUNS") or RUNS_FOLDER
 
 

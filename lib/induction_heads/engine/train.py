@@ -3,7 +3,7 @@
 AdamW with linear warm-up (then constant or cosine), batches that depend only on (seed, step),
 and at log-spaced snapshots (densified where the phase change is expected) the measurement
 recorder (:mod:`induction_heads.measure.recorder`) on the size's shared evaluation set. What a
-run writes (``data/<size>/runs/<model>/``): ``metrics.safetensors`` (one row per snapshot),
+run writes (``data/<size>/zoo/<model>/``): ``metrics.safetensors`` (one row per snapshot),
 ``checkpoints/step_<n>.safetensors``, ``train.log``, ``resume.safetensors`` while unfinished, and
 ``info.json`` when finished.
 
@@ -291,7 +291,7 @@ def train(
     on_snapshot: Callable[[dict[str, Tensor]], bool] | None = None,
 ) -> Path:
     """Train (or resume, or skip if finished) model ``name`` of size ``size``; return its folder
-    (``out``, default ``data/<size>/runs/<name>``). ``stop_after_step`` stops resumably (tests of
+    (``out``, default ``data/<size>/zoo/<name>``). ``stop_after_step`` stops resumably (tests of
     resumption); ``model_cfg``/``train_cfg`` override the size's configs (calibration sweeps);
     ``recorder`` replaces the size's full recorder; ``on_snapshot`` sees the metrics so far after
     every snapshot and stops the run (resumably) by returning True (the live chapter)."""
