@@ -121,3 +121,9 @@ def test_paper_vs_ours_leaves_the_interventions_out():
     knocked = {**row, "max_prefix_matching_score": 0.03, "phase_change_window": None, "fraction_of_icl_in_window": None}
     text = repr(tables.paper_vs_ours({"attn-only-2l": row, "attn-only-2l-k-knockout": knocked}))
     assert "0.03" not in text and "0.70" in text
+
+
+def test_window_text_reads_millions_of_tokens_or_none():
+    assert tables.window_text(1_223_464, 4_159_541) == "1.2M-4.2M"
+    assert tables.window_text(49_021, 704_011, digits=2) == "0.05M-0.70M"
+    assert tables.window_text(None, None) == "none"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import claims
 from .chapter import Table
 
-__all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours"]
+__all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours", "window_text"]
 
 
 def sizes_table() -> Table:
@@ -58,11 +58,16 @@ def _fmt_range(values: list[float], fmt: str = "+.2f") -> str:
     return lo if lo == hi else f"{lo} to {hi}"
 
 
+def window_text(start: float | None, end: float | None, digits: int = 1) -> str:
+    """A phase-change window in millions of tokens (``1.2M-4.2M``), or ``none``."""
+    return "none" if start is None or end is None else f"{start / 1e6:.{digits}f}M-{end / 1e6:.{digits}f}M"
+
+
 def summary_table(rows: dict[str, dict]) -> Table:
     """``induction_heads.book.summary.summary`` as a table, one row per model."""
     def window(r):
-        w = r["phase_change_window"]
-        return "none" if w is None else f"{w['start'] / 1e6:.1f}M-{w['end'] / 1e6:.1f}M"
+        w = r["phase_change_window"] or {}
+        return window_text(w.get("start"), w.get("end"))
 
     def opt(v):
         return "-" if v is None else v
