@@ -104,6 +104,11 @@ def test_model_names_carry_width_interventions_and_seed():
     base = config.train_config("small", "attn-only-2l")
     assert config.train_config("small", "attn-only-2l-warmup10x").warmup_steps == 10 * base.warmup_steps
     assert model_config("small", "attn-only-2l-warmup10x") == model_config("small", "attn-only-2l")
+    # widths: the rate falls as 1 / width above the size's width, and stays at it below
+    assert config.train_config("small", "attn-only-2l-d256").lr == pytest.approx(base.lr / 2)
+    assert config.train_config("small", "attn-only-2l-d64").lr == base.lr
+    assert config.train_config("small", "attn-only-2l-d128") == base
+    assert config.train_config("small", "attn-only-2l-translation").translate_frac == config.TRANSLATION_SHARE
     for bad, msg in [("attn-only-2l-knockout", "unknown model"), ("attn-only-1l-k-knockout", "two or more layers"),
                      ("attn-only-2l-d48", "not a multiple of the head dimension")]:
         with pytest.raises(ValueError, match=msg):

@@ -37,6 +37,7 @@ __all__ = [
     "ONSET_VARIANTS",
     "at_batch",
     "model_family",
+    "width_lr",
 ]
 
 
@@ -214,8 +215,10 @@ SIZES: dict[str, SizeSpec] = {
 }
 
 # The share of training sequences followed by their translation in the "-translation" variant
-# (engine.dataset.with_translated_windows): small, so the rest of training is the usual corpus.
-TRANSLATION_SHARE = 0.05
+# (engine.dataset.with_translated_windows); the rest is the usual recipe. 0.05 in the first
+# translation model gave a head only 2.6x above uniform along the translation; 0.25 gives the
+# bijection five times the examples (decisions log, "Argument 4's translation head").
+TRANSLATION_SHARE = 0.25
 # family -> (attn_only, smeared_key)
 _FAMILIES = {"attn-only": (True, False), "mlp": (False, False), "smeared": (True, True)}
 # Variants of a model, by name suffix: interventions on the architecture (ModelConfig changes;
@@ -375,16 +378,29 @@ def model_config(size: str, name: str) -> ModelConfig:
     )
 
 
+def width_lr(lr: float, d_model: int, d_size: int) -> float:
+    """The learning rate of a model ``d_model`` wide in a size calibrated at width ``d_size``:
+    divided by the width ratio for a wider model (Adam's update of a weight matrix grows with
+    its fan-in, so muP scales the hidden rate as 1 / width), kept for a narrower one (never above
+    the rate the size was calibrated at). At ``small``, ``attn-only-2l-d256`` at the size's 6e-3
+    stalled at an evaluation loss of 3.5 with no induction head (decisions log, "The ladder's
+    widths")."""
+    return lr * min(1.0, d_size / d_model)
+
+
 def train_config(size: str, name: str) -> TrainConfig:
     """The training recipe of ``name`` in ``size``.
 
     Every model of a size sees the same data in the same order (as in the paper), except the
     extra seeds, which change both the initialisation and the data order so that the spread
     of the onset over seeds is an honest one. ``-warmup10x`` warms the learning rate up over ten
-    times as many steps (the warm-up confound of the phase change's timing).
+    times as many steps (the warm-up confound of the phase change's timing). A width ``-d<w>``
+    takes :func:`width_lr`.
     """
     p, n = get_size(size), parse_model_name(name)
     t = replace(p.train, data_seed=p.train.data_seed + n.seed) if n.seed else p.train
+    if n.d_model is not None and n.d_model != p.d_model:
+        t = replace(t, lr=width_lr(t.lr, n.d_model, p.d_model))
     return TRAIN_VARIANTS[n.variant](t) if n.variant in TRAIN_VARIANTS else t
 
 
