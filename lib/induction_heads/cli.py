@@ -132,6 +132,9 @@ def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
     import subprocess
     import time
 
+    from .engine.dataset import prepare_data
+
+    prepare_data(size)  # the token cache, built once here rather than raced for by the workers
     queue = zoo_order(names)
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     failed = []

@@ -386,12 +386,20 @@ def test_cli_rejects_bad_choices_with_one_line(args, msg):
     assert r.stderr.count("\n") == 1 and msg in r.stderr
 
 
-def test_cli_zoo_trains_in_parallel_workers(tiny_data):
+def test_cli_zoo_trains_in_parallel_workers(tiny_data, tmp_path):
     """`zoo --jobs 2` trains each model in its own process, like `train` would, and skips finished runs."""
     import json
     import os
 
+    import shutil
+
     names = ["attn-only-1l", "smeared-1l"]
+    # a fresh clone has no token cache: the scheduler builds it once before starting the workers
+    # (two workers building it at once used to race on one temporary file and crash)
+    root = tmp_path / "data"
+    shutil.copytree(tiny_data, root)
+    shutil.rmtree(root / "tiny" / "cache")
+    tiny_data = root
     env = {**os.environ, "INDUCTION_HEADS_DATA": str(tiny_data)}
     cmd = [sys.executable, "-m", "induction_heads", "zoo", "--size", "tiny", "--jobs", "2", "--models", ",".join(names)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -400,6 +408,8 @@ def test_cli_zoo_trains_in_parallel_workers(tiny_data):
         info = json.loads((tiny_data / "tiny" / RUNS_FOLDER / n / "info.json").read_text())
         assert info["finished"] and info["hardware"]["torch_threads"] == 1
         assert f"tiny/{n}: done" in r.stdout
+        assert "train split" not in (tiny_data / "tiny" / RUNS_FOLDER / n / "train.log").read_text()
+    assert sorted(f.name for f in (tiny_data / "tiny" / "cache").iterdir()) == ["train_tokens.npy"]
     mtime = (tiny_data / "tiny" / RUNS_FOLDER / names[0] / "metrics.safetensors").stat().st_mtime
     assert subprocess.run(cmd, capture_output=True, text=True, env=env).returncode == 0
     assert (tiny_data / "tiny" / RUNS_FOLDER / names[0] / "metrics.safetensors").stat().st_mtime == mtime

@@ -3,6 +3,8 @@ of one size (``python -m induction_heads data --size <size>``)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -42,9 +44,11 @@ def prepare_data(size: str, source: str = "stdlib", force: bool = False, log=pri
         tok = load_tokenizer(size)  # checked against the size's manifest
     stream = encode_documents(tok, train_docs)
     _cache_path(size).parent.mkdir(parents=True, exist_ok=True)
-    tmp = _cache_path(size).with_suffix(".tmp.npy")
+    # one temporary name per process: two workers building the cache at once (``zoo --jobs 2``
+    # on a fresh clone) each write a whole file, and the atomic rename keeps one of them
+    tmp = _cache_path(size).with_name(f"train_tokens.{os.getpid()}.tmp.npy")
     np.save(tmp, stream)
-    tmp.replace(_cache_path(size))
+    os.replace(tmp, _cache_path(size))
     log(f"train split: {len(stream):,} tokens")
     if force or not (root / "token_counts.safetensors").exists():
         atomic_save_tensors({"counts": token_counts(stream, p.vocab_size)}, root / "token_counts.safetensors")
