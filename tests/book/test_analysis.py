@@ -114,6 +114,21 @@ def test_model_summary_has_argument4_numbers(tiny_zoo):
     assert "argument4" not in model_summary("tiny", "attn-only-2l", with_ablation=False, with_argument4=False)
 
 
+def test_model_summary_has_argument6_numbers(tiny_zoo):
+    """The ladder's columns: tiny's attn-only-2l is a rung of two layers at the size's width, with
+    4 x d_model x (heads x d_head) non-embedding parameters a layer, and its induction heads per
+    layer add up to the summary's list."""
+    from induction_heads.book.summary import model_summary
+    from induction_heads.engine.config import get_size, model_config
+
+    r = model_summary("tiny", "attn-only-2l", with_ablation=False, with_argument4=False)
+    a6, c = r["argument6"], model_config("tiny", "attn-only-2l")
+    assert a6["rung"] and a6["d_model"] == get_size("tiny").d_model == c.d_model
+    assert a6["non_embedding_params"] == 2 * 4 * c.d_model * c.n_heads * c.d_head
+    assert (a6["batch_size"], a6["n_ctx"]) == (get_size("tiny").train.batch_size, get_size("tiny").n_ctx)
+    assert len(a6["induction_heads_by_layer"]) == 2 and sum(a6["induction_heads_by_layer"]) == len(r["induction_heads"])
+
+
 def test_paper_vs_ours_leaves_the_interventions_out():
     row = {"layers": 2, "attn_only": True, "smeared_key": False, "icl_score_final": -0.7, "icl_score_before_window": 0.0,
            "fraction_of_icl_in_window": 0.8, "phase_change_window": {"start": 1e6, "end": 5e6},

@@ -13,7 +13,7 @@ from ..measure.phase import fraction_of_icl_in_window, smoothed_over_training
 from ..engine.config import train_config
 from ..engine.runs import available_runs, load_metrics, run_info
 
-__all__ = ["PAPER", "model_summary", "summary"]
+__all__ = ["PAPER", "argument6_summary", "model_summary", "summary"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
 PAPER = {
@@ -89,11 +89,31 @@ def model_summary(size: str, name: str, with_ablation: bool = True, with_argumen
     if with_ablation:
         frac = induction_ablation(size, name, heads)["fraction_removed"] if heads else None
         out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
+    out["argument6"] = argument6_summary(size, name, m, info)
     if with_argument4:
         from .abstract import argument4_summary
 
         out["argument4"] = argument4_summary(size, name, heads)
     return out
+
+
+def argument6_summary(size: str, name: str, metrics: dict[str, torch.Tensor], info: dict) -> dict:
+    """Argument 6's numbers of one run: where it sits on the ladder (``rung``: whether it is one,
+    :func:`induction_heads.book.ladder.rung`; its width and non-embedding parameters, the paper's
+    measure of size), the batch and context it trained at (the onset law's B and C), and how many
+    induction heads each layer holds at the end of training."""
+    from ..measure.scaling import induction_heads_by_layer
+    from .ladder import non_embedding_params, rung
+
+    cfg, tcfg = info["model_config"], info["train_config"]
+    return {
+        "rung": rung(size, name) is not None,
+        "d_model": cfg["d_model"],
+        "non_embedding_params": non_embedding_params(size, name),
+        "batch_size": tcfg["batch_size"],
+        "n_ctx": cfg["n_ctx"],
+        "induction_heads_by_layer": induction_heads_by_layer(metrics["prefix_matching"][-1], _final_copying(metrics)),
+    }
 
 
 def summary(size: str, with_ablation: bool = True) -> dict[str, dict]:
