@@ -463,6 +463,7 @@ def test_zoo_trains_the_core_first_then_the_rest_costliest_first():
     assert order[:3] == ["mlp-3l", "mlp-2l", "attn-only-3l"]
     assert set(order[len(CORE_MODELS) - 2 : len(CORE_MODELS)]) == {"attn-only-1l", "smeared-1l"}
     rest = order[len(CORE_MODELS):]
-    assert rest[:3] == ["mlp-4l", "attn-only-2l-d256", "attn-only-6l"]  # 4 MLP layers cost as much as 2 layers of twice the width
+    # 6 MLP layers first; 4 MLP layers cost as much as 2 layers of twice the width
+    assert rest[:4] == ["mlp-6l", "mlp-4l", "attn-only-2l-d256", "attn-only-6l"]
     assert rest.index("attn-only-4l") < rest.index("attn-only-2l-k-knockout") and rest[-1] == "attn-only-2l-d64"
     assert [checkpoints_kept("small", n) for n in ("mlp-3l", "mlp-4l", "attn-only-2l-k-knockout")] == [4, 1, 1]
