@@ -52,6 +52,15 @@ def test_check_prints_the_numbers_and_raises_when_false(capsys):
         book.check("loss fell", False, first=1.0)
 
 
+def test_check_deviation_asserts_that_the_claim_still_fails(capsys):
+    book.check_deviation("small", "heads in the last layer", False, per_layer="0 1 2 0")
+    assert capsys.readouterr().out == "DEVIATION heads in the last layer (per_layer=0 1 2 0)\n"
+    with pytest.raises(AssertionError, match="recorded as a deviation but now met"):
+        book.check_deviation("small", "heads in the last layer", True)
+    book.check_deviation("tiny", "heads in the last layer", True)  # a smoke size prints only
+    assert "NOT ASSERTED at size 'tiny'" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------- the chapters
 
 def test_toc_lists_every_chapter_notebook_and_nothing_else():

@@ -68,6 +68,12 @@ def test_induction_heads_by_layer_counts_heads_that_prefix_match_and_copy():
     assert scaling.induction_heads_by_layer(pm, cp) == [1, 1, 0]
 
 
+def test_share_before_last_layer():
+    assert scaling.share_before_last_layer([0, 0, 3]) == 0.0  # the attention-only picture
+    assert scaling.share_before_last_layer([0, 1, 2, 1]) == pytest.approx(0.75)  # mostly earlier
+    assert math.isnan(scaling.share_before_last_layer([0, 0]))  # no induction head: no share
+
+
 def test_prefix_copying_contrast():
     pm = torch.tensor([[0.8, 0.05], [0.4, 0.01]])
     cp = torch.tensor([[-0.4, -0.9], [-0.6, -0.8]])

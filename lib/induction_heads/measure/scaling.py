@@ -11,7 +11,8 @@ few numbers; none of them knows how the models were named, trained or stored:
 - :func:`loss_rates`, :func:`rate_crossings`: ``-dLoss / d ln(tokens)`` of two models and where
   their order switches (the paper: small models improve faster before the phase change, slower
   after);
-- :func:`induction_heads_by_layer`: how many induction heads each layer holds;
+- :func:`induction_heads_by_layer`, :func:`share_before_last_layer`: how many induction heads
+  each layer holds, and which share of them sits before the last layer;
 - :func:`prefix_copying_contrast`: whether heads that prefix-match also copy;
 - :func:`path_turn_degrees`: how sharply a per-token-loss PCA path turns;
 - :func:`prediction_interval`: the tolerance a set of seeds gives for one more run;
@@ -40,6 +41,7 @@ __all__ = [
     "rate_crossings",
     "mean_rate_difference",
     "induction_heads_by_layer",
+    "share_before_last_layer",
     "prefix_copying_contrast",
     "path_turn_degrees",
     "prediction_interval",
@@ -161,6 +163,15 @@ def induction_heads_by_layer(
     for head in induction_heads(prefix_matching, copying, thresholds):
         counts[parse_head(head)[0]] += 1
     return counts
+
+
+def share_before_last_layer(counts: Sequence[int]) -> float:
+    """The share of a model's induction heads that sit before its last layer, from
+    :func:`induction_heads_by_layer`'s counts (NaN for a model without one). The paper's layer
+    observation as one number: 0 in its attention-only models (all in the last layer), mostly
+    the second-to-last layer in its 5- and 6-layer models with MLPs, so above one half there."""
+    total = sum(counts)
+    return float("nan") if total == 0 else sum(counts[:-1]) / total
 
 
 def prefix_copying_contrast(
