@@ -135,10 +135,8 @@ def check_claim(size: str, claim: str, ok: bool, **numbers: float) -> None:
     check claims (``tiny``: it trains for seconds and forms no induction heads), the numbers are
     printed but not asserted, and the output says so; the claims are asserted at ``small`` and
     ``base``."""
-    if get_size(size).checks_claims:
+    if _asserts(size, claim, numbers):
         check(claim, ok, **numbers)
-        return
-    print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {_claim_line(claim, numbers)}")
 
 
 def check_deviation(size: str, claim: str, ok: bool, **numbers: float) -> None:
@@ -147,14 +145,21 @@ def check_deviation(size: str, claim: str, ok: bool, **numbers: float) -> None:
     that the claim still fails: if new data meets it, the chapter stops, so that its text, which
     says the claim fails, is rewritten rather than left wrong. At a size that does not check
     claims the line is printed, not asserted, as with :func:`check_claim`."""
-    line = _claim_line(claim, numbers)
-    if not get_size(size).checks_claims:
-        print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {line}")
+    if not _asserts(size, claim, numbers):
         return
+    line = _claim_line(claim, numbers)
     if ok:
         print("MET " + line)
         raise AssertionError(f"recorded as a deviation but now met, rewrite the text: {line}")
     print("DEVIATION " + line)
+
+
+def _asserts(size: str, claim: str, numbers: dict) -> bool:
+    """Whether ``size`` asserts the paper's claims; if not, print the claim's line saying so."""
+    if get_size(size).checks_claims:
+        return True
+    print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {_claim_line(claim, numbers)}")
+    return False
 
 
 def _claim_line(claim: str, numbers: dict) -> str:
