@@ -60,14 +60,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def zoo_order(names: list[str]) -> list[str]:
     """The order ``zoo --jobs N`` starts ``names`` in: core models first, then the rest; in each
-    group by decreasing cost (layers x width², an MLP layer counted as two attention layers, as
-    measured on ``small``), MLP models first among equals."""
-    from .engine.config import CORE_MODELS, parse_model_name
+    group by decreasing cost (layers x width² x training steps, an MLP layer counted as two attention
+    layers, as measured on ``small``), MLP models first among equals."""
+    from .engine.config import CORE_MODELS, parse_model_name, train_config
 
     def key(n: str) -> tuple:
         p = parse_model_name(n)
         width = (p.d_model or 128) / 128
-        return (n not in CORE_MODELS, -p.n_layers * (2 if p.family == "mlp" else 1) * width**2, p.family != "mlp")
+        steps = train_config("small", n).total_steps * train_config("small", n).batch_size
+        return (n not in CORE_MODELS, -p.n_layers * (2 if p.family == "mlp" else 1) * width**2 * steps, p.family != "mlp")
 
     return sorted(names, key=key)
 

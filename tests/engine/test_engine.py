@@ -464,6 +464,49 @@ def test_zoo_trains_the_core_first_then_the_rest_costliest_first():
     assert set(order[len(CORE_MODELS) - 2 : len(CORE_MODELS)]) == {"attn-only-1l", "smeared-1l"}
     rest = order[len(CORE_MODELS):]
     # 6 MLP layers first; 4 MLP layers cost as much as 2 layers of twice the width
-    assert rest[:4] == ["mlp-6l", "mlp-4l", "attn-only-2l-d256", "attn-only-6l"]
+    assert rest[0] == "attn-only-2l-long"  # ten times the steps: the costliest run of all
+    assert [n for n in rest if "natural" not in n and "seed" not in n][1:5] == ["mlp-6l", "mlp-4l", "attn-only-2l-d256", "attn-only-6l"]
     assert rest.index("attn-only-4l") < rest.index("attn-only-2l-k-knockout") and rest[-1] == "attn-only-2l-d64"
     assert [checkpoints_kept("small", n) for n in ("mlp-3l", "mlp-4l", "attn-only-2l-k-knockout")] == [4, 1, 1]
+
+
+def test_recipe_suffixes_natural_and_long():
+    """``-natural`` trains on the corpus alone for twice the steps; ``-long`` ten times as long
+    with the short run's dense snapshots at the same steps and its last step marked."""
+    n = config.parse_model_name("attn-only-2l-k-knockout-natural-seed1")
+    assert (n.variant, n.natural, n.long, n.seed, n.recipes) == ("k-knockout", True, False, 1, ("natural",))
+    assert config.parse_model_name("attn-only-2l").recipes == ()
+    base = config.train_config("small", "attn-only-2l")
+    nat = config.train_config("small", "attn-only-2l-natural")
+    assert nat.repeat_frac == 0 and base.repeat_frac > 0 and nat.total_steps == 2 * base.total_steps
+    assert model_config("small", "attn-only-2l-natural") == model_config("small", "attn-only-2l")
+    long = config.train_config("small", "attn-only-2l-long")
+    assert long.total_steps == 10 * base.total_steps and long.marks == (base.total_steps,)
+    assert long.repeat_frac == base.repeat_frac and long.data_seed == base.data_seed and long.lr == base.lr
+    from induction_heads.engine.train import snapshot_steps
+
+    import numpy as np
+
+    steps = snapshot_steps(long)
+    lo, hi = (int(f * base.total_steps) for f in base.dense)
+    dense = np.linspace(lo, hi, base.n_dense_snapshots).round().astype(int).tolist()
+    assert set(dense) <= set(steps) and set(dense) <= set(snapshot_steps(base))  # the same dense steps
+    assert base.total_steps in steps and steps[-1] == long.total_steps
+    assert sum(s > base.total_steps for s in steps) >= 15  # the late regime is resolved on a log scale
+    assert config.checkpoints_kept("small", "attn-only-2l-long") == 3
+    assert base.tokens_seen(base.total_steps, 128) == 24_576_000
+    for name in config.NATURAL_MODELS + config.LONG_MODELS + config.SEED_MODELS:
+        assert name in config.MODEL_NAMES and config.validate_model_name(name) == name
+    with pytest.raises(ValueError, match="unknown model"):
+        config.parse_model_name("attn-only-2l-long-natural")  # recipe suffixes have one order
+
+
+def test_select_checkpoints_keeps_the_marks():
+    from induction_heads.engine.train import select_checkpoints
+
+    steps = list(range(0, 1001, 10))
+    tokens = torch.tensor(steps, dtype=torch.float64) * 1000
+    icl = -torch.sigmoid((torch.tensor(steps, dtype=torch.float64) - 200) / 20)  # a window near step 200
+    keep = select_checkpoints(tokens, icl, steps, 3, marks=(500,))
+    assert len(keep) == 3 and 500 in keep and keep[-1] == 1000 and keep[0] < 200
+    assert select_checkpoints(tokens, icl, steps, 2, marks=(500,)) == [500, 1000]

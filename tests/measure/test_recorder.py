@@ -1,5 +1,6 @@
 """The recorder computes exactly what the measurement functions compute, on fewer positions."""
 
+import pytest
 import torch
 
 from induction_heads.engine.config import model_config
@@ -35,7 +36,7 @@ def test_recorder_returns_every_key_with_its_shape():
     from induction_heads.measure.repeats import repeat_test
 
     direct = repeat_test(model, rec.passages, (rec.passages.shape[1] - 1) // 2)
-    assert torch.equal(out["passage_loss"], direct["loss"])
+    assert torch.allclose(out["passage_loss"], direct["loss"], atol=1e-6)  # a mean of per-sequence means
 
 
 def test_recorder_ablations_equal_the_full_computation():
@@ -76,3 +77,30 @@ def test_a_behaviour_only_recorder_records_the_same_behaviour():
     full, fast = rec(model), light(model)
     assert tuple(fast) == light.keys == BEHAVIOUR_KEYS
     assert all(torch.equal(full[k], fast[k]) for k in BEHAVIOUR_KEYS)
+
+
+def test_per_sequence_records_average_to_the_aggregates():
+    """The per-sequence samples a bootstrap resamples: their means are the recorded aggregates."""
+    rec, model = _recorder_and_model(0)
+    out = rec(model)
+    assert out["icl_score_by_sequence"].shape == (32,)
+    assert torch.allclose(out["icl_score_by_sequence"].mean(), out["icl_score"], atol=1e-6)
+    assert out["repeat_top1_by_sequence"].shape == (len(rec.random_repeats), 4)
+    assert out["passage_loss_by_sequence"].shape == (len(rec.passages), 2)
+    for k in ("repeat_top1", "repeat_loss", "passage_top1", "passage_loss"):
+        assert torch.allclose(out[f"{k}_by_sequence"].mean(0), out[k], atol=1e-6)
+    assert out["icl_score_by_sequence"].std() > 0  # samples differ: not a broadcast aggregate
+
+
+def test_copied_logit_on_the_handbuilt_circuit():
+    """Known answer: the hand-built model's logits are its induction head's (1.0) direct output
+    alone, so on the copies that head carries the whole copied logit and the direct path none."""
+    from induction_heads.measure.handbuilt import V, handbuilt_bridge, repeated_tokens
+
+    rec = Recorder(torch.randint(1, V, (4, 20)), torch.zeros(4, dtype=torch.long), torch.arange(1, V), to_bridge)
+    rec.random_repeats, rec.repeat_length = repeated_tokens(), 25
+    out = rec.copied_logit(handbuilt_bridge())
+    heads = out["copied_logit_heads"]
+    assert float(out["copied_logit"]) > 8  # G = 10, less the centring's 10 / V and the attention's leak
+    assert float(heads[1, 0]) == pytest.approx(float(out["copied_logit"]), abs=1e-4)
+    assert float(heads.abs().sum() - heads[1, 0].abs()) < 1e-4 and abs(float(out["copied_logit_direct"])) < 1e-4

@@ -54,9 +54,12 @@ NAN = float("nan")
 # ------------------------------------------------------------------- Argument 1: phase change
 
 def plain(names: Iterable[str]) -> list[str]:
-    """The models trained as the paper trains its own: every name without a variant (no
-    intervention, no change of recipe or data; :data:`induction_heads.engine.config.MODEL_VARIANTS`)."""
-    return [n for n in names if parse_model_name(n).variant is None]
+    """The models trained as the paper trains its own, on the size's recipe: every name without a
+    variant (no intervention, no change of recipe or data;
+    :data:`induction_heads.engine.config.MODEL_VARIANTS`) and without a recipe change
+    (``-natural``, ``-long``: :data:`induction_heads.engine.config.RECIPES`; they have sections of
+    their own)."""
+    return [n for n in names if (p := parse_model_name(n)).variant is None and not p.recipes]
 
 
 def multi_layer(names: Iterable[str]) -> list[str]:

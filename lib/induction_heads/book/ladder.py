@@ -74,12 +74,13 @@ class Rung(NamedTuple):
 
 def rung(size: str, name: str) -> Rung | None:
     """The rung ``name`` stands for in ``size``, or None if it is not a ladder model (another
-    family, a variant, a seed other than 0, or a name the zoo does not parse)."""
+    family, a variant, a seed other than 0, a recipe change such as ``-natural`` or ``-long``, or a
+    name the zoo does not parse)."""
     try:
         n = parse_model_name(name)
     except ValueError:
         return None
-    if n.family not in LADDER_FAMILIES or n.variant is not None or n.seed != 0:
+    if n.family not in LADDER_FAMILIES or n.variant is not None or n.seed != 0 or n.recipes:
         return None
     return Rung(name, n.family, n.n_layers, n.d_model or get_size(size).d_model)
 
@@ -163,7 +164,7 @@ class OnsetPoint(NamedTuple):
 
 def onset_points(size: str, windows: Mapping[str, PhaseWindow | None]) -> list[OnsetPoint]:
     """Every run of the ``attn-only-2l`` architecture (the size's width; no variant but the
-    batch sizes of the sweep, ``-b<batch>``; any seed) among ``windows``, with the batch size and
+    batch sizes of the sweep, ``-b<batch>``; any seed; the size's recipe) among ``windows``, with the batch size and
     context it was trained with (read from its ``info.json``, not its name) and the start of its
     window: the points the onset law is fitted on."""
     out = []
@@ -172,7 +173,8 @@ def onset_points(size: str, windows: Mapping[str, PhaseWindow | None]) -> list[O
             n = parse_model_name(name)
         except ValueError:
             continue
-        if (n.family, n.n_layers, n.d_model) != ("attn-only", 2, None) or n.variant not in (None, *ONSET_VARIANTS):
+        if ((n.family, n.n_layers, n.d_model) != ("attn-only", 2, None) or n.variant not in (None, *ONSET_VARIANTS)
+                or n.recipes):
             continue
         info = run_info(size, name)
         out.append(OnsetPoint(name, int(info["train_config"]["batch_size"]), int(info["model_config"]["n_ctx"]),

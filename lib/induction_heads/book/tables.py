@@ -31,8 +31,9 @@ def zoo_table(size: str) -> Table:
     rows = []
     for name in MODEL_NAMES:
         c = model_config(size, name)
+        n = parse_model_name(name)
         rows.append([name, c.n_layers, c.d_model, "no" if c.attn_only else "yes", "yes" if c.smeared_key else "no",
-                     parse_model_name(name).variant or "-", c.seed, "yes" if name in done else "no"])
+                     ", ".join(filter(None, (n.variant, *n.recipes))) or "-", c.seed, "yes" if name in done else "no"])
     return Table(["model", "layers", "d_model", "MLPs", "smeared keys", "variant", "seed", "trained"], rows)
 
 

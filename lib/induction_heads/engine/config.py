@@ -36,6 +36,12 @@ __all__ = [
     "ONSET_BATCHES",
     "ONSET_VARIANTS",
     "at_batch",
+    "SEED_MODELS",
+    "NATURAL_MODELS",
+    "LONG_MODELS",
+    "RECIPES",
+    "natural_recipe",
+    "long_recipe",
     "model_family",
     "width_lr",
 ]
@@ -109,6 +115,11 @@ class TrainConfig:
     n_ablation_sequences: int = 0  # per-snapshot single-head ablations on this many eval sequences
     data_seed: int = 1234
     compile: bool = False  # torch.compile the training step's forward + loss (not the recorder)
+    marks: tuple[int, ...] = ()  # steps always snapshotted, whose full checkpoints are kept
+
+    def tokens_seen(self, step: int, n_ctx: int) -> int:
+        """Training tokens seen after ``step`` steps (``step x batch x context``)."""
+        return step * self.batch_size * n_ctx
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,35 @@ TRAIN_VARIANTS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
     "translation": lambda t: replace(t, translate_frac=TRANSLATION_SHARE),
     **{v: at_batch(b) for v, b in ONSET_VARIANTS.items()},
 }
+
+
+def natural_recipe(t: TrainConfig) -> TrainConfig:
+    """The ``-natural`` recipe: the corpus alone, no repeated windows (``repeat_frac = 0``, the
+    paper's data), for :data:`NATURAL_STEPS_FACTOR` times the steps with the snapshot plan
+    stretched alike. On natural code the slowest model forms its head late: the previous zoo,
+    trained this way for 36k steps at ``small``, had ``mlp-2l``'s window end at its last snapshot
+    (36.9M tokens), so the control set trains twice the repeat recipe's 24k steps (49.2M tokens,
+    the last dense snapshot at 46.7M)."""
+    return replace(t, repeat_frac=0.0, total_steps=t.total_steps * NATURAL_STEPS_FACTOR)
+
+
+def long_recipe(t: TrainConfig) -> TrainConfig:
+    """The ``-long`` recipe: :data:`LONG_STEPS_FACTOR` times the steps on the same data in the same
+    order. The dense snapshots stay at the same *steps* as the short run's (its phase change is
+    resolved alike, and with a constant learning rate the first steps repeat the short run's
+    trajectory); :data:`LONG_LOG_SNAPSHOTS` log-spaced snapshots cover the late regime; the short
+    run's last step is a mark (always snapshotted, its checkpoint kept)."""
+    k = LONG_STEPS_FACTOR
+    return replace(t, total_steps=t.total_steps * k, dense=(t.dense[0] / k, t.dense[1] / k),
+                   n_log_snapshots=LONG_LOG_SNAPSHOTS, marks=tuple(sorted({*t.marks, t.total_steps})))
+
+
+NATURAL_STEPS_FACTOR = 2
+LONG_STEPS_FACTOR = 10
+LONG_LOG_SNAPSHOTS = 120
+# Recipe changes that can follow any variant in a name (``attn-only-2l-k-knockout-natural``),
+# in this order: name suffix -> change of the size's recipe.
+RECIPES: dict[str, Callable[[TrainConfig], TrainConfig]] = {"natural": natural_recipe, "long": long_recipe}
 # The core zoo: Arguments 1, 2, 3 and 5 rest on these ten.
 CORE_MODELS: tuple[str, ...] = (
     "attn-only-1l",
@@ -294,24 +334,55 @@ EXTRA_MODELS: tuple[str, ...] = (
     *(f"attn-only-2l-{v}" for v in ONSET_VARIANTS),
     "mlp-6l",
 )
+# Three seeds per core multi-layer family (intervals over seeds): the core zoo has attn-only-2l
+# with two more seeds and mlp-2l-seed1 among the interventions' controls.
+SEED_MODELS: tuple[str, ...] = (
+    "attn-only-3l-seed1",
+    "attn-only-3l-seed2",
+    "mlp-2l-seed2",
+    "mlp-3l-seed1",
+    "mlp-3l-seed2",
+    "smeared-2l-seed1",
+    "smeared-2l-seed2",
+)
+# The natural-code control set (no repeated windows): did the repeated windows make the phase
+# change? The core claims and the referee's knockout on the paper's kind of data.
+NATURAL_MODELS: tuple[str, ...] = (
+    "attn-only-1l-natural",
+    "attn-only-2l-natural",
+    "mlp-2l-natural",
+    "smeared-2l-natural",
+    "attn-only-2l-k-knockout-natural",
+)
+# One model trained ten times longer: does copying keep improving after the window?
+LONG_MODELS: tuple[str, ...] = ("attn-only-2l-long",)
 # Every model ``make zoo`` trains, in the order it trains them: the core first (the book switches
 # to a retrained zoo when the core is done), then the rest.
-MODEL_NAMES: tuple[str, ...] = CORE_MODELS + INTERVENTION_MODELS + EXTRA_MODELS
+MODEL_NAMES: tuple[str, ...] = (CORE_MODELS + INTERVENTION_MODELS + EXTRA_MODELS + LONG_MODELS + NATURAL_MODELS
+                                + SEED_MODELS)
 _NAME_RE = re.compile(
     r"^(attn-only|mlp|smeared)-(\d+)l(?:-d(\d+))?(?:-(" + "|".join([*MODEL_VARIANTS, *TRAIN_VARIANTS])
-    + r"))?(?:-seed(\d+))?$"
+    + r"))?(?:-(natural))?(?:-(long))?(?:-seed(\d+))?$"
 )
 
 
 class ModelName(NamedTuple):
-    """The parts of a model name ``<family>-<n>l[-d<width>][-<variant>][-seed<k>]``, e.g.
-    ``attn-only-2l``, ``mlp-4l``, ``attn-only-2l-d256``, ``mlp-2l-k-knockout-seed1``."""
+    """The parts of a model name ``<family>-<n>l[-d<width>][-<variant>][-natural][-long][-seed<k>]``,
+    e.g. ``attn-only-2l``, ``mlp-4l``, ``attn-only-2l-d256``, ``mlp-2l-k-knockout-seed1``,
+    ``attn-only-2l-k-knockout-natural``, ``attn-only-2l-long``."""
 
     family: str
     n_layers: int
     d_model: int | None  # None: the size's width
     variant: str | None  # an intervention on the architecture, or a change of the recipe or data
     seed: int
+    natural: bool = False  # trained on the corpus alone (:func:`natural_recipe`)
+    long: bool = False  # trained ten times longer (:func:`long_recipe`)
+
+    @property
+    def recipes(self) -> tuple[str, ...]:
+        """The recipe changes of :data:`RECIPES` the name asks for, in order."""
+        return tuple(r for r, on in (("natural", self.natural), ("long", self.long)) if on)
 
 
 class OneLineError(ValueError):
@@ -345,12 +416,13 @@ def parse_model_name(name: str) -> ModelName:
     m = _NAME_RE.match(name)
     if not m or int(m.group(2)) < 1 or (m.group(3) is not None and int(m.group(3)) < 1):
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
-    family, layers, width, variant, seed = m.groups()
-    return ModelName(family, int(layers), None if width is None else int(width), variant, int(seed or 0))
+    family, layers, width, variant, natural, long, seed = m.groups()
+    return ModelName(family, int(layers), None if width is None else int(width), variant, int(seed or 0),
+                     natural is not None, long is not None)
 
 
 def validate_model_name(name: str) -> str:
-    """Accept the zoo's names and any ``<family>-<n>l[-d<width>][-<variant>][-seed<k>]``."""
+    """Accept the zoo's names and any ``<family>-<n>l[-d<width>][-<variant>][-natural][-long][-seed<k>]``."""
     parse_model_name(name)
     return name
 
@@ -396,18 +468,24 @@ def train_config(size: str, name: str) -> TrainConfig:
     extra seeds, which change both the initialisation and the data order so that the spread
     of the onset over seeds is an honest one. ``-warmup10x`` warms the learning rate up over ten
     times as many steps (the warm-up confound of the phase change's timing). A width ``-d<w>``
-    takes :func:`width_lr`.
+    takes :func:`width_lr`; ``-natural`` and ``-long`` then change the recipe (:data:`RECIPES`).
     """
     p, n = get_size(size), parse_model_name(name)
     t = replace(p.train, data_seed=p.train.data_seed + n.seed) if n.seed else p.train
     if n.d_model is not None and n.d_model != p.d_model:
         t = replace(t, lr=width_lr(t.lr, n.d_model, p.d_model))
-    return TRAIN_VARIANTS[n.variant](t) if n.variant in TRAIN_VARIANTS else t
+    t = TRAIN_VARIANTS[n.variant](t) if n.variant in TRAIN_VARIANTS else t
+    for r in n.recipes:
+        t = RECIPES[r](t)
+    return t
 
 
 def checkpoints_kept(size: str, name: str) -> int:
     """How many full checkpoints a finished run keeps: the size's ``n_checkpoints`` for the core
     zoo (chapters read checkpoints before, during and after its phase changes), only the final
     one for every other model (its chapters read the recorded metrics and the final weights), so
-    the committed run store stays small."""
+    the committed run store stays small. A long run keeps three: before its phase change, at
+    the short recipe's end (its mark) and its last."""
+    if parse_model_name(name).long:
+        return 3
     return get_size(size).n_checkpoints if name in CORE_MODELS else 1

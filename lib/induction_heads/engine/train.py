@@ -58,11 +58,12 @@ __all__ = [
 # ------------------------------------------------------------------ schedule and step
 
 def snapshot_steps(t: TrainConfig) -> list[int]:
-    """Step 0, log-spaced steps up to the end, and evenly spaced steps inside ``t.dense``."""
+    """Step 0, log-spaced steps up to the end, evenly spaced steps inside ``t.dense`` and the
+    recipe's marks."""
     log = np.unique(np.round(np.logspace(0, math.log10(t.total_steps), t.n_log_snapshots)).astype(int))
     lo, hi = (int(f * t.total_steps) for f in t.dense)
     dense = np.linspace(lo, hi, t.n_dense_snapshots).round().astype(int)
-    return sorted({0, t.total_steps, *log.tolist(), *dense.tolist()})
+    return sorted({0, t.total_steps, *log.tolist(), *dense.tolist(), *t.marks})
 
 
 def lr_at(step: int, t: TrainConfig) -> float:
@@ -190,14 +191,19 @@ class History:
 
 # ------------------------------------------------------------------ the run's end
 
-def select_checkpoints(tokens: Tensor, icl: Tensor, steps: list[int], n_keep: int) -> list[int]:
+def select_checkpoints(tokens: Tensor, icl: Tensor, steps: list[int], n_keep: int,
+                       marks: tuple[int, ...] = ()) -> list[int]:
     """Snapshot steps whose full checkpoints are kept after training (at most ``n_keep``).
 
     With a phase change (:func:`induction_heads.measure.phase.phase_change_window`): the last
     snapshot before the window, the one nearest its peak rate, the first one after it, and the
     final step. Without one: where the ICL score has made 10%, 50% and 90% of its total change,
-    and the final step.
+    and the final step. ``marks`` (a recipe's marked steps) are kept first: then the final step,
+    then the earliest of the others (the one before the window, where there is one).
     """
+    if marks:
+        rest = [s for s in select_checkpoints(tokens, icl, steps, len(steps)) if s not in marks and s != steps[-1]]
+        return sorted(({*marks, steps[-1]} | set(rest[: max(0, n_keep - len(marks) - 1)])))[-n_keep:]
     keep = {steps[-1]}
     window = phase_change_window(tokens.double(), icl.double())
     if window is not None:
@@ -221,7 +227,7 @@ def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig
     git commit, hardware, wall time), drop the resume file, log the end and record ``train.log``
     (complete now) in the run's manifest. Returns the kept steps."""
     steps = metrics["step"].tolist()
-    keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, checkpoints_kept(size, name))
+    keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, checkpoints_kept(size, name), t.marks)
     for path in (run / "checkpoints").glob("step_*.safetensors"):
         if int(path.stem.split("_")[1]) not in keep:
             delete_file(path)
@@ -368,7 +374,7 @@ def record_snapshot(run: Path, model: InductionLM, recorder: Recorder, history: 
     """Measure the model at ``state.step``, append the row to ``history``, save the metrics and a
     checkpoint, and start a new training-loss average."""
     step = state.step
-    row = {"step": torch.tensor(step), "tokens": torch.tensor(step * t.batch_size * model.cfg.n_ctx),
+    row = {"step": torch.tensor(step), "tokens": torch.tensor(t.tokens_seen(step, model.cfg.n_ctx)),
            "train_loss": torch.tensor(state.loss_sum / state.loss_n if state.loss_n else float("nan")),
            "lr": torch.tensor(lr_at(max(step - 1, 0), t)), "elapsed_s": torch.tensor(state.elapsed_s),
            **recorder(model)}

@@ -23,6 +23,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .intervals import bootstrap_ci  # the book's one bootstrap; kept importable from here for Argument 4
+
 __all__ = ["significant", "significant_index", "aligned_pairs", "pair_attention", "shuffled_pairs", "bootstrap_ci"]
 
 
@@ -83,14 +85,3 @@ def shuffled_pairs(pairs: list[tuple[int, int]], keys: list[int], seed: int = 0)
     g = torch.Generator().manual_seed(seed)
     draw = torch.randint(0, len(keys), (len(pairs),), generator=g).tolist()
     return [(q, keys[i]) for (q, _), i in zip(pairs, draw)]
-
-
-def bootstrap_ci(values: Float[Tensor, "n"], n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of ``values`` (one per example) and its percentile bootstrap
-    interval, resampling examples with replacement (seeded)."""
-    v = values.double()
-    g = torch.Generator().manual_seed(seed)
-    means = v[torch.randint(0, len(v), (n_boot, len(v)), generator=g)].mean(1)
-    a = (1 - level) / 2
-    lo, hi = torch.quantile(means, torch.tensor([a, 1 - a], dtype=torch.double)).tolist()
-    return float(v.mean()), lo, hi

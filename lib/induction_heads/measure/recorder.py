@@ -9,9 +9,17 @@ size's shared held-out evaluation set (the same sequences for every model and sn
 - the repeat test (:mod:`induction_heads.measure.repeats`): ``repeat_top1 [copies]`` and
   ``repeat_loss [copies]`` on random tokens repeated, ``passage_top1 [2]`` and
   ``passage_loss [2]`` on a held-out passage shown twice (copy 0: the first showing);
+- per sequence, the samples a bootstrap interval resamples
+  (:mod:`induction_heads.measure.intervals`): ``icl_score_by_sequence [n_eval]``,
+  ``repeat_top1_by_sequence`` and ``repeat_loss_by_sequence [n_repeats, copies]``,
+  ``passage_top1_by_sequence`` and ``passage_loss_by_sequence [n_passages, 2]`` (their means over
+  sequences are the aggregate keys above);
 - ``copying [L, H]``, ``ov_positivity [L, H]``, ``k_composition_trace [L, H]`` (on the
   TransformerLens bridge of the model; NaN in layers whose keys read the token embedding, a
   model whose ``cfg.k_composition_knockout`` is set);
+- ``copied_logit_heads [L, H]``, ``copied_logit_direct`` and ``copied_logit``: on the repeat
+  test's random repeats, copies 1.., the centred logit of the copied token, and each head's and
+  the direct path's (embedding) direct contribution to it (:mod:`induction_heads.measure.attribution`);
 - with ``n_ablation_sequences`` > 0, every head's pattern-preserving ablation:
   ``ablation_delta_icl [L, H]`` and ``ablation_per_token_loss [L, H, n]``.
 
@@ -29,6 +37,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from .ablation import single_head_ablations
+from .attribution import direct_path_attribution
 from .circuits import copying_score, k_composition_trace, ov_eigenvalue_positivity
 from .metrics import (
     icl_score,
@@ -39,15 +48,18 @@ from .metrics import (
     repeated_random_tokens,
 )
 from .phase import per_token_loss_vector
-from .repeats import passage_twice, repeat_test, repeated_sequences
+from .repeats import copy_positions, passage_twice, repeat_test, repeated_sequences
 
 __all__ = ["Recorder", "BEHAVIOUR_KEYS", "CIRCUIT_KEYS", "RECORDED_KEYS", "ABLATION_KEYS"]
 
 BEHAVIOUR_KEYS = (
     "loss_by_position", "per_token_loss", "icl_score", "prefix_matching", "previous_token",
     "repeat_top1", "repeat_loss", "passage_top1", "passage_loss",
+    "icl_score_by_sequence", "repeat_top1_by_sequence", "repeat_loss_by_sequence",
+    "passage_top1_by_sequence", "passage_loss_by_sequence",
 )
-CIRCUIT_KEYS = ("copying", "ov_positivity", "k_composition_trace")
+CIRCUIT_KEYS = ("copying", "ov_positivity", "k_composition_trace", "copied_logit_heads", "copied_logit_direct",
+                "copied_logit")
 RECORDED_KEYS = BEHAVIOUR_KEYS + CIRCUIT_KEYS
 ABLATION_KEYS = ("ablation_delta_icl", "ablation_per_token_loss")
 
@@ -119,6 +131,7 @@ class Recorder:
             "loss_by_position": losses.mean(0),
             "per_token_loss": per_token_loss_vector(losses, self.positions),
             "icl_score": icl_score(losses.mean(0)),
+            "icl_score_by_sequence": icl_score(losses),
             "prefix_matching": prefix_matching_score(patterns, self.repeated),
             "previous_token": previous_token_score(text_patterns),
             **self.repeat_scores(model),
@@ -128,18 +141,23 @@ class Recorder:
             out.update(self.circuit_statistics(bridge, out["previous_token"], getattr(model, "cfg", None)))
             if self.n_abl:
                 out.update(self.ablations(bridge, losses[: self.n_abl]))
-        return out
+        return {k: out[k] for k in self.keys}
 
     @torch.no_grad()
     def repeat_scores(self, model: nn.Module) -> dict[str, Tensor]:
         """The repeat test's loss and top-1 accuracy per copy, on random repeats and a passage."""
         was_training = model.training
         model.eval()
-        rand = repeat_test(model, self.random_repeats.to(self.device), self.repeat_length, self.batch)
-        passage = repeat_test(model, self.passages.to(self.device), (self.passages.shape[1] - 1) // 2, self.batch)
+        rand = repeat_test(model, self.random_repeats.to(self.device), self.repeat_length, self.batch, by_sequence=True)
+        passage = repeat_test(model, self.passages.to(self.device), (self.passages.shape[1] - 1) // 2, self.batch,
+                              by_sequence=True)
         model.train(was_training)
-        return {"repeat_top1": rand["top1"].cpu(), "repeat_loss": rand["loss"].cpu(),
-                "passage_top1": passage["top1"].cpu(), "passage_loss": passage["loss"].cpu()}
+        out = {}
+        for name, scores in (("repeat", rand), ("passage", passage)):
+            for k in ("top1", "loss"):
+                out[f"{name}_{k}"] = scores[k].mean(0).cpu()
+                out[f"{name}_{k}_by_sequence"] = scores[k].cpu()
+        return out
 
     def circuit_statistics(self, bridge, prev: Float[Tensor, "layer head"], cfg=None) -> dict[str, Tensor]:
         """Copying, OV positivity and the K-composition trace; the trace is NaN in layers whose
@@ -151,7 +169,17 @@ class Recorder:
             "copying": copying_score(bridge, self.repeated[:, 1:]),
             "ov_positivity": ov_eigenvalue_positivity(bridge),
             "k_composition_trace": k_trace,
+            **self.copied_logit(bridge),
         }
+
+    def copied_logit(self, bridge) -> dict[str, Tensor]:
+        """On the random repeats' copies 1.. (where the next token is a copy): the centred logit
+        of the copied token, and the direct contributions of each head and of the direct path."""
+        paths = direct_path_attribution(bridge, self.random_repeats)
+        copies = (self.random_repeats.shape[1] - 1) // self.repeat_length
+        idx = copy_positions(self.repeat_length, copies)[1:].flatten()
+        return {"copied_logit_heads": paths.heads[..., idx].mean((-2, -1)),
+                "copied_logit_direct": paths.embed[:, idx].mean(), "copied_logit": paths.logit[:, idx].mean()}
 
     def ablations(self, bridge, clean: Float[Tensor, "n pos"]) -> dict[str, Tensor]:
         """Every head's pattern-preserving ablation on the first ``n_abl`` sequences: its ΔICL

@@ -78,13 +78,16 @@ def copy_positions(length: int, copies: int) -> Int[Tensor, "copy scored"]:
 
 
 def repeat_scores(
-    logits: Float[Tensor, "batch seq vocab"], tokens: Int[Tensor, "batch seq"], length: int
-) -> dict[str, Float[Tensor, "copy"]]:
+    logits: Float[Tensor, "batch seq vocab"], tokens: Int[Tensor, "batch seq"], length: int,
+    by_sequence: bool = False,
+) -> dict[str, Float[Tensor, "*batch copy"]]:
     """Loss (nats) and top-1 accuracy of the next-token predictions in each copy.
 
     ``tokens`` is BOS + copies of ``length`` tokens (:func:`repeated_sequences`,
     :func:`passage_twice`). Returns ``{"loss": [copies], "top1": [copies]}``, each averaged over
     the batch and the copy's scored positions; copy 0 is the first showing (nothing to copy yet).
+    ``by_sequence``: ``[batch, copies]`` instead, averaged over the scored positions only (the
+    samples a bootstrap over sequences resamples; their mean over the batch is the default).
     """
     copies = (tokens.shape[1] - 1) // length
     if copies * length + 1 != tokens.shape[1]:
@@ -94,13 +97,15 @@ def repeat_scores(
     loss = -lp.gather(-1, target[..., None]).squeeze(-1)
     correct = (lp.argmax(-1) == target).float()
     idx = copy_positions(length, copies)
-    return {"loss": loss[:, idx].mean((0, 2)), "top1": correct[:, idx].mean((0, 2))}
+    dims = 2 if by_sequence else (0, 2)
+    return {"loss": loss[:, idx].mean(dims), "top1": correct[:, idx].mean(dims)}
 
 
 @torch.no_grad()
-def repeat_test(model, tokens: Int[Tensor, "batch seq"], length: int, batch_size: int = 64) -> dict[str, Float[Tensor, "copy"]]:
+def repeat_test(model, tokens: Int[Tensor, "batch seq"], length: int, batch_size: int = 64,
+                by_sequence: bool = False) -> dict[str, Float[Tensor, "*batch copy"]]:
     """:func:`repeat_scores` of ``model`` (anything that maps tokens to logits: the fast twin or
     a ``TransformerBridge``) on ``tokens``, run in batches. The mean over copies 1.. is the
     number to quote ("top-1 on the repeats")."""
     logits = torch.cat([model(tokens[i : i + batch_size]) for i in range(0, len(tokens), batch_size)])
-    return repeat_scores(logits, tokens, length)
+    return repeat_scores(logits, tokens, length, by_sequence)
