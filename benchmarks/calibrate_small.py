@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from induction_heads.engine.config import model_config, train_config, validate_model_name
-from induction_heads.engine.runs import read_tensors
+from induction_heads.engine.store import read_tensors
 from induction_heads.engine.train import train
 
 # Every sweep config below is relative to this base, the first small recipe (so the recorded

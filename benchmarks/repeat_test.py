@@ -28,7 +28,8 @@ from induction_heads.engine.config import ModelConfig
 from induction_heads.measure.metrics import prefix_matching_score, repeated_random_tokens
 from induction_heads.engine.model import InductionLM, to_bridge
 from induction_heads.measure.repeats import passage_twice, repeat_test, repeated_sequences
-from induction_heads.engine.runs import load_eval_set, load_model, load_token_counts, load_tokenizer, read_tensors
+from induction_heads.engine.runs import load_eval_set, load_model, load_token_counts, load_tokenizer
+from induction_heads.engine.store import read_tensors
 from induction_heads.engine.tokenizer import printable_token_pool, random_token_pool
 
 

@@ -164,7 +164,8 @@ def _verify(size: str, write: bool) -> int:
     record them as they are); one line per problem, then one error line and exit 2."""
     import time
 
-    from .engine.runs import RunStoreError, size_dir, verify_store, write_manifests
+    from .engine.runs import size_dir, verify_store, write_manifests
+    from .engine.store import RunStoreError
 
     t0 = time.perf_counter()
     try:
@@ -197,7 +198,7 @@ def _summary(args) -> int:
         print(json.dumps(table, indent=2))
         return 0
     cols = ["layers", "attn_only", "smeared_key", "icl_score_final", "icl_score_before_window",
-            "fraction_of_icl_in_window", "max_prefix_matching_score", "induction_heads", "loss_bump"]
+            "icl_share_in_window", "max_prefix_matching_score", "induction_heads", "loss_bump"]
     print("model".ljust(20) + "".join(c[:14].rjust(16) for c in cols))
     for name, row in table.items():
         print(name.ljust(20) + "".join(str(row.get(c))[:14].rjust(16) for c in cols))

@@ -4,7 +4,7 @@ and on the committed small tokenizer (the pattern task's structure)."""
 import pytest
 import torch
 
-from induction_heads.book import abstract
+from induction_heads.book import argument4 as abstract
 from induction_heads.measure.handbuilt import V, handbuilt_bridge
 
 torch.set_num_threads(1)

@@ -7,15 +7,15 @@ import math
 import pytest
 import torch
 
-from induction_heads.book import analysis
-from induction_heads.book import claims, tables
+from induction_heads.book import argument1, argument2, argument3, argument5, tables
+from induction_heads.engine.zoo import Run, Trajectory, Zoo
 from induction_heads.measure.phase import PhaseWindow
 
 
 def test_first_crossing():
     tokens = torch.tensor([0.0, 10, 20, 30])
-    assert analysis.first_crossing(tokens, torch.tensor([0.0, 0.2, 0.6, 0.4]), 0.5) == 20.0
-    assert analysis.first_crossing(tokens, torch.tensor([0.0, 0.2, 0.3, 0.4]), 0.5) is None
+    assert argument1.first_crossing(tokens, torch.tensor([0.0, 0.2, 0.6, 0.4]), 0.5) == 20.0
+    assert argument1.first_crossing(tokens, torch.tensor([0.0, 0.2, 0.3, 0.4]), 0.5) is None
 
 
 def test_before_after_over_training_is_the_projection_on_the_phase_change():
@@ -26,7 +26,7 @@ def test_before_after_over_training_is_the_projection_on_the_phase_change():
     ablated[:, 0, 0, 1] += 2.0  # head 0.0 raises example 1's loss by 2: undoes the phase change
     ablated[:, 0, 1, 0] += 5.0  # head 0.1 changes an example the phase change did not touch
     m = {"tokens": torch.tensor([10.0, 100, 1000, 10000]), "per_token_loss": clean, "ablation_per_token_loss": ablated}
-    proj = analysis.before_after_over_training(m, PhaseWindow(start=150.0, end=5000.0, peak=1000.0))
+    proj = argument3.before_after_over_training(m, PhaseWindow(start=150.0, end=5000.0, peak=1000.0))
     assert proj.shape == (4, 1, 2)
     assert torch.allclose(proj[:, 0, 0], torch.full((4,), -2.0))
     assert torch.allclose(proj[:, 0, 1], torch.zeros(4))
@@ -36,25 +36,26 @@ def test_windows_find_a_synthetic_phase_change_and_not_a_flat_curve():
     tokens = torch.logspace(4, 7, 60)
     step = -0.5 / (1 + torch.exp(-(torch.log(tokens) - math.log(1e6)) * 4))
     runs = {"jump": {"tokens": tokens, "icl_score": step - 0.1}, "flat": {"tokens": tokens, "icl_score": torch.full((60,), -0.1)}}
-    w = analysis.windows(runs)
+    w = argument1.windows(runs)
     assert w["flat"] is None
     assert w["jump"] is not None and w["jump"].start < 1e6 < w["jump"].end
 
 
 def test_tiny_zoo_analyses(tiny_zoo):
-    runs = analysis.load_runs("tiny", ["attn-only-2l", "no-such-model-1l"])
-    assert list(runs) == ["attn-only-2l"]
-    m = runs["attn-only-2l"]
-    classes = analysis.final_head_classes(m)
+    zoo = Zoo.load("tiny", ["attn-only-2l", "no-such-model-1l"])
+    assert list(zoo) == ["attn-only-2l"]
+    run = zoo["attn-only-2l"]
+    m = run.trajectory
+    classes = argument3.final_head_classes(m)
     assert len(classes) == m["prefix_matching"][-1].numel()
-    first, last = analysis.checkpoint_before("tiny", "attn-only-2l", 0.0), analysis.checkpoint_after("tiny", "attn-only-2l", 1e12)
+    first, last = run.checkpoint_before(0.0), run.checkpoint_after(1e12)
     assert first < last
-    toks, losses = analysis.text_losses("tiny", "attn-only-2l", last, analysis.CODE_SNIPPET)
+    toks, losses = argument1.text_losses(run, last, argument1.CODE_SNIPPET)
     assert len(toks) == losses.shape[0] <= 127 and torch.isfinite(losses).all()
-    both = analysis.full_vs_pattern_preserving("tiny", "attn-only-2l", n_sequences=8)
+    both = argument3.full_vs_pattern_preserving(run, n_sequences=8)
     assert both.shape == (2, 2, 2)
     assert torch.allclose(both[0, -1], both[1, -1], atol=1e-5)  # last layer: the two agree
-    r = analysis.induction_ablation("tiny", "attn-only-2l", ["1.0"], n_sequences=8)
+    r = argument3.induction_ablation(run, ["1.0"], n_sequences=8)
     assert r["delta_icl_together"] == pytest.approx(r["delta_icl_sum_of_singles"])  # one head: same
 
 
@@ -63,14 +64,14 @@ def test_summary_fields_and_tables(tiny_zoo):
 
     rows = summary("tiny")
     need = {"layers", "attn_only", "smeared_key", "tokens_trained", "icl_score_final", "icl_score_before_window",
-            "phase_change_window", "fraction_of_icl_in_window", "max_prefix_matching_score", "induction_heads",
+            "phase_change_window", "icl_share_in_window", "max_prefix_matching_score", "induction_heads",
             "loss_bump", "ablation_icl_fraction_removed", "repeat_top1", "passage_top1_second_copy"}
     assert all(need <= set(r) for r in rows.values())
     assert all(0 <= r["repeat_top1"] <= 1 and 0 <= r["passage_top1_second_copy"] <= 1 for r in rows.values())
     text = repr(tables.paper_vs_ours(rows))
     assert "fraction of final ICL gained in the window" in text and "> 0.75" in text
     deep = [r["repeat_top1"] for n, r in rows.items()
-            if r["layers"] >= 2 and not r["smeared_key"] and n in set(claims.plain(rows))]
+            if r["layers"] >= 2 and not r["smeared_key"] and n in set(argument1.plain(rows))]
     assert "top-1 on repeated random tokens (copies 2-4)" in text and f"{min(deep):.2f}" in text
     assert len(repr(tables.summary_table(rows)).splitlines()) == len(rows) + 2
 
@@ -85,14 +86,15 @@ def test_final_repeat_test_reads_the_recorder_or_measures_the_checkpoint(tiny_zo
     scores = make_recorder("tiny", train_config("tiny", "attn-only-2l")).repeat_scores(load_model("tiny", "attn-only-2l"))
     recorded = {k: v[None] for k, v in scores.items()}
     metrics = {k: v for k, v in load_metrics("tiny", "attn-only-2l").items() if not k.startswith(("repeat", "passage"))}
-    assert final_repeat_test("tiny", "attn-only-2l", recorded) == final_repeat_test("tiny", "attn-only-2l", metrics)
+    run = Run("tiny", "attn-only-2l")
+    assert final_repeat_test(run, Trajectory(recorded)) == final_repeat_test(run, Trajectory(metrics))
 
 
 def test_repeat_profiles_of_the_tiny_zoo(tiny_zoo):
     """Per-copy numbers agree with the per-position losses they summarise."""
     from induction_heads.book.figures import repeat_loss_profiles
 
-    prof = analysis.repeat_profiles("tiny", ["attn-only-2l"], length=10, repeats=3, n_sequences=4)["attn-only-2l"]
+    prof = argument5.repeat_profiles(Zoo.load("tiny", ["attn-only-2l"]), length=10, repeats=3, n_sequences=4)["attn-only-2l"]
     assert prof["loss_by_position"].shape == (30,) and prof["loss"].shape == prof["top1"].shape == (3,)
     copy1 = prof["loss_by_position"][11:20].mean()  # predicting the second copy's tokens 2..10 (BOS first)
     assert torch.allclose(prof["loss"][1], copy1)
@@ -103,7 +105,7 @@ def test_repeat_profiles_of_the_tiny_zoo(tiny_zoo):
 def test_model_summary_has_argument4_numbers(tiny_zoo):
     from induction_heads.book.summary import model_summary
 
-    r = model_summary("tiny", "attn-only-2l", with_ablation=False)
+    r = model_summary(Run("tiny", "attn-only-2l"), with_ablation=False)
     a4 = r["argument4"]
     assert set(a4) == {"copying_gain_share", "copying_logit_share", "fuzzy_score", "literal_score", "translation_head_score",
                        "translation_chance", "pattern_accuracy_exact", "pattern_accuracy_novel"}
@@ -111,7 +113,7 @@ def test_model_summary_has_argument4_numbers(tiny_zoo):
     assert a4["pattern_accuracy_exact"] is None  # the tiny tokenizer cannot express the pattern task
     if r["induction_heads"]:
         assert 0 <= a4["fuzzy_score"] <= 1 and 0 <= a4["literal_score"] <= 1 and math.isfinite(a4["copying_gain_share"])
-    assert "argument4" not in model_summary("tiny", "attn-only-2l", with_ablation=False, with_argument4=False)
+    assert "argument4" not in model_summary(Run("tiny", "attn-only-2l"), with_ablation=False, with_argument4=False)
 
 
 def test_model_summary_has_argument6_numbers(tiny_zoo):
@@ -121,7 +123,7 @@ def test_model_summary_has_argument6_numbers(tiny_zoo):
     from induction_heads.book.summary import model_summary
     from induction_heads.engine.config import get_size, model_config
 
-    r = model_summary("tiny", "attn-only-2l", with_ablation=False, with_argument4=False)
+    r = model_summary(Run("tiny", "attn-only-2l"), with_ablation=False, with_argument4=False)
     a6, c = r["argument6"], model_config("tiny", "attn-only-2l")
     assert a6["rung"] and a6["d_model"] == get_size("tiny").d_model == c.d_model
     assert a6["non_embedding_params"] == 2 * 4 * c.d_model * c.n_heads * c.d_head
@@ -131,9 +133,9 @@ def test_model_summary_has_argument6_numbers(tiny_zoo):
 
 def test_paper_vs_ours_leaves_the_interventions_out():
     row = {"layers": 2, "attn_only": True, "smeared_key": False, "icl_score_final": -0.7, "icl_score_before_window": 0.0,
-           "fraction_of_icl_in_window": 0.8, "phase_change_window": {"start": 1e6, "end": 5e6},
+           "icl_share_in_window": 0.8, "phase_change_window": {"start": 1e6, "end": 5e6},
            "max_prefix_matching_score": 0.7, "loss_bump": True, "ablation_icl_fraction_removed": 1.0}
-    knocked = {**row, "max_prefix_matching_score": 0.03, "phase_change_window": None, "fraction_of_icl_in_window": None}
+    knocked = {**row, "max_prefix_matching_score": 0.03, "phase_change_window": None, "icl_share_in_window": None}
     text = repr(tables.paper_vs_ours({"attn-only-2l": row, "attn-only-2l-k-knockout": knocked}))
     assert "0.03" not in text and "0.70" in text
 
@@ -142,3 +144,17 @@ def test_window_text_reads_millions_of_tokens_or_none():
     assert tables.window_text(1_223_464, 4_159_541) == "1.2M-4.2M"
     assert tables.window_text(49_021, 704_011, digits=2) == "0.05M-0.70M"
     assert tables.window_text(None, None) == "none"
+
+
+def test_window_cells_and_span():
+    w = PhaseWindow(start=1_218_560.4, end=4_160_000.0, peak=2_000_000.0)
+    assert tables.window_cells(w) == ["1,218,560", "4,160,000", "2,000,000"]
+    assert tables.window_cells(w, ("start", "peak", "end")) == ["1,218,560", "2,000,000", "4,160,000"]
+    assert tables.window_cells(None, ("start", "end")) == ["none", "none"]
+    assert tables.window_span(w, digits=2) == "1.22M-4.16M" and tables.window_span(None) == "none"
+
+
+def test_smear_strengths_of_the_tiny_smeared_model(tiny_zoo):
+    strengths = argument2.smear_strengths(Run("tiny", "smeared-2l"))
+    assert [h for h, _ in strengths] == ["0.0", "0.1", "1.0", "1.1"]  # tiny: 2 layers x 2 heads
+    assert all(0 < s < 1 for _, s in strengths)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from induction_heads.book import circuit_figures as cf
+from induction_heads.book import argument5
+from induction_heads.book.figures import argument5 as cf
 from induction_heads.measure.phase import PhaseWindow
 
 torch.set_num_threads(1)
@@ -16,26 +17,26 @@ nan = math.nan
 
 def test_normalise_by_max_abs_known_answers():
     x = torch.tensor([[1.0, -4.0], [2.0, nan]])
-    whole = cf.normalise_by_max_abs(x)
+    whole = argument5.normalise_by_max_abs(x)
     assert torch.allclose(whole, torch.tensor([[0.25, -1.0], [0.5, nan]]), equal_nan=True)
-    per_column = cf.normalise_by_max_abs(x, dim=0)
+    per_column = argument5.normalise_by_max_abs(x, dim=0)
     assert torch.allclose(per_column, torch.tensor([[0.5, -1.0], [1.0, nan]]), equal_nan=True)
     # an all-zero (or all-NaN) slice stays as it is
     z = torch.tensor([[0.0, 3.0], [0.0, -6.0]])
-    assert torch.equal(cf.normalise_by_max_abs(z, dim=0), torch.tensor([[0.0, 0.5], [0.0, -1.0]]))
-    assert cf.normalise_by_max_abs(torch.full((3,), nan)).isnan().all()
+    assert torch.equal(argument5.normalise_by_max_abs(z, dim=0), torch.tensor([[0.0, 0.5], [0.0, -1.0]]))
+    assert argument5.normalise_by_max_abs(torch.full((3,), nan)).isnan().all()
 
 
 def test_corner_entry_known_answers():
     tokens = torch.tensor([0.0, 10, 20, 30, 40])
     ov = torch.full((5,), 0.9)
     # leaves the corner at 20, back for good from 30
-    assert cf.corner_entry(tokens, torch.tensor([-1.0, 1, -1, 1, 1]), ov) == 30.0
-    assert cf.corner_entry(tokens, torch.ones(5), ov) == 0.0  # there from the start
-    assert cf.corner_entry(tokens, torch.tensor([1.0, 1, 1, 1, -1]), ov) is None  # not there at the end
+    assert argument5.corner_entry(tokens, torch.tensor([-1.0, 1, -1, 1, 1]), ov) == 30.0
+    assert argument5.corner_entry(tokens, torch.ones(5), ov) == 0.0  # there from the start
+    assert argument5.corner_entry(tokens, torch.tensor([1.0, 1, 1, 1, -1]), ov) is None  # not there at the end
     # copying too weak at the last snapshot but one
-    assert cf.corner_entry(tokens, torch.ones(5), torch.tensor([0.9, 0.9, 0.9, 0.4, 0.9])) == 40.0
-    assert cf.corner_entry(tokens, torch.ones(5), ov, ov_min=0.95) is None
+    assert argument5.corner_entry(tokens, torch.ones(5), torch.tensor([0.9, 0.9, 0.9, 0.4, 0.9])) == 40.0
+    assert argument5.corner_entry(tokens, torch.ones(5), ov, ov_min=0.95) is None
 
 
 def _scores():
@@ -51,15 +52,15 @@ def _scores():
 
 def test_top_compositions_order_and_filter():
     scores = _scores()
-    assert cf.top_compositions(scores) == [
+    assert argument5.top_compositions(scores) == [
         ("K", "0.0", "1.0", pytest.approx(0.30)),
         ("Q", "0.1", "1.0", pytest.approx(0.05)),
         ("Q", "0.0", "1.0", pytest.approx(0.01)),
         ("K", "0.1", "1.1", pytest.approx(-0.02)),
     ]
-    assert [r[:3] for r in cf.top_compositions(scores, dst="1.1")] == [("K", "0.1", "1.1")]
-    assert len(cf.top_compositions(scores, k=2)) == 2
-    assert cf.top_compositions(scores, dst="0.0") == []
+    assert [r[:3] for r in argument5.top_compositions(scores, dst="1.1")] == [("K", "0.1", "1.1")]
+    assert len(argument5.top_compositions(scores, k=2)) == 2
+    assert argument5.top_compositions(scores, dst="0.0") == []
 
 
 def _trajectories(S=12, L=2, H=3, seed=0):

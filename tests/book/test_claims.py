@@ -1,4 +1,4 @@
-"""The numbers the chapters' claims are decided on (book/claims.py), on hand-made metrics whose
+"""The numbers the chapters' claims are decided on (book/argument1.py ... argument5.py), on hand-made metrics whose
 answers are known."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from induction_heads.book import claims
+from induction_heads.book import argument1, argument2, argument3, argument5
 from induction_heads.engine.config import CORE_MODELS
 from induction_heads.measure.phase import PhaseWindow
 
@@ -34,25 +34,25 @@ WIDE = PhaseWindow(ONSET / 8, ONSET * 8, ONSET)  # 2 ln(8)/0.15 = 28 widths: the
 # ------------------------------------------------------------------------------ Argument 1
 
 def test_argument1_model_selection():
-    assert claims.multi_layer(CORE_MODELS) == ["attn-only-2l", "attn-only-3l", "mlp-2l", "mlp-3l", "smeared-2l",
+    assert argument1.multi_layer(CORE_MODELS) == ["attn-only-2l", "attn-only-3l", "mlp-2l", "mlp-3l", "smeared-2l",
                                                "attn-only-2l-seed1", "attn-only-2l-seed2"]
-    assert claims.one_layer_vanilla(CORE_MODELS) == ["attn-only-1l", "mlp-1l"]
+    assert argument1.one_layer_vanilla(CORE_MODELS) == ["attn-only-1l", "mlp-1l"]
 
 
 def test_top_prefix_matching_is_the_best_head_at_each_snapshot():
     prefix = torch.tensor([[[0.1, 0.4], [0.2, 0.0]], [[0.1, 0.0], [0.7, 0.3]]])
-    assert claims.top_prefix_matching(prefix).tolist() == pytest.approx([0.4, 0.7])
+    assert argument1.top_prefix_matching(prefix).tolist() == pytest.approx([0.4, 0.7])
 
 
 def test_readings_of_a_phase_change_inside_a_window():
     """Everything forms inside a window that holds the whole step: the ICL share is 1, the head's
     share is its rise over its final value, (0.6 - 0.03) / 0.6 = 0.95, and it crosses 0.5 at the
     first snapshot where 0.03 + 0.57 sigmoid(z) >= 0.5, z = ln(0.47 / 0.10) widths past the onset."""
-    r = claims.phase_change_readings(metrics(), WIDE)
+    r = argument1.phase_change_readings(metrics(), WIDE)
     assert r.final_icl == pytest.approx(-0.5, abs=1e-6)
-    assert r.icl_share == pytest.approx(1.0, abs=0.01)
+    assert r.icl_share_in_window == pytest.approx(1.0, abs=0.01)
     assert r.max_prefix_matching == pytest.approx(0.6, abs=1e-6)
-    assert r.head_share == pytest.approx(0.57 / 0.6, abs=0.01)
+    assert r.head_share_in_window == pytest.approx(0.57 / 0.6, abs=0.01)
     assert r.head_level == pytest.approx(0.6, abs=0.01)
     at = ONSET * math.exp(WIDTH * math.log(0.47 / 0.10))
     assert r.head_crossing == float(TOKENS[TOKENS >= at][0])
@@ -61,18 +61,18 @@ def test_readings_of_a_phase_change_inside_a_window():
 
 def test_readings_of_a_window_that_misses_the_step():
     """A window that ends at a quarter of the onset holds almost none of it."""
-    r = claims.phase_change_readings(metrics(), PhaseWindow(ONSET / 64, ONSET / 4, ONSET / 16))
-    assert r.icl_share < 0.01 and r.head_share < 0.01
+    r = argument1.phase_change_readings(metrics(), PhaseWindow(ONSET / 64, ONSET / 4, ONSET / 16))
+    assert r.icl_share_in_window < 0.01 and r.head_share_in_window < 0.01
 
 
 def test_readings_without_a_window_or_without_icl_are_nan():
-    r = claims.phase_change_readings(metrics(), None)
-    assert math.isnan(r.icl_share) and math.isnan(r.head_share)
+    r = argument1.phase_change_readings(metrics(), None)
+    assert math.isnan(r.icl_share_in_window) and math.isnan(r.head_share_in_window)
     assert math.isnan(r.window_start) and math.isnan(r.window_end)
-    assert not r.icl_share >= 0.5  # so a claim on it fails
-    r = claims.phase_change_readings(metrics(icl_gain=+0.2), WIDE)  # the context makes it worse: no ICL
-    assert math.isnan(r.icl_share) and r.head_share == pytest.approx(0.95, abs=0.01)
-    assert claims.phase_change_readings(metrics(head_top=0.4), WIDE).head_crossing is None
+    assert not r.icl_share_in_window >= 0.5  # so a claim on it fails
+    r = argument1.phase_change_readings(metrics(icl_gain=+0.2), WIDE)  # the context makes it worse: no ICL
+    assert math.isnan(r.icl_share_in_window) and r.head_share_in_window == pytest.approx(0.95, abs=0.01)
+    assert argument1.phase_change_readings(metrics(head_top=0.4), WIDE).head_crossing is None
 
 
 def _with_repeats(top: float, width: float = 0.6) -> dict[str, torch.Tensor]:
@@ -88,24 +88,24 @@ def test_repeat_onset_of_a_logistic_climb():
     """A climb of `top` in a logistic step makes 10% of it where sigmoid(z) = 0.1 (plus the tiny
     start value), z = -ln 9 widths before the centre; the smoothing barely moves a step 3 bandwidths
     wide. The final value is `top`, the best single snapshot `top` too."""
-    r = claims.repeat_readings(_with_repeats(0.4), WIDE)
+    r = argument1.repeat_readings(_with_repeats(0.4), WIDE)
     expected = ONSET * math.exp(-0.6 * math.log(9))
     assert r.onset == pytest.approx(expected, rel=0.1)
     assert r.final == pytest.approx(0.4, abs=0.01) and r.best == pytest.approx(0.4, abs=0.01)
     assert r.starts_in(WIDE) and not r.starts_in(PhaseWindow(ONSET, ONSET * 8, ONSET * 2)) and not r.starts_in(None)
     assert 0.5 < r.share_in_window < 1.0  # the slow step runs past the window's end
-    assert claims.repeat_accuracy(_with_repeats(0.4))[-1] == pytest.approx(0.4, abs=0.01)
+    assert argument1.repeat_accuracy(_with_repeats(0.4))[-1] == pytest.approx(0.4, abs=0.01)
 
 
 def test_repeat_readings_without_a_climb_or_without_the_test():
-    flat = claims.repeat_readings(_with_repeats(0.0), None)
+    flat = argument1.repeat_readings(_with_repeats(0.0), None)
     assert flat.onset is None and flat.final == 0 and math.isnan(flat.share_in_window)
-    assert claims.repeat_readings(metrics(), WIDE) is None and claims.repeat_accuracy(metrics()) is None
+    assert argument1.repeat_readings(metrics(), WIDE) is None and argument1.repeat_accuracy(metrics()) is None
 
 
 def test_shares_above():
-    assert claims.shares_above({"a": 0.9, "b": 0.75, "c": 0.8}, 0.75) == (2, 3, 0.75)  # strictly above
-    count, total, smallest = claims.shares_above({}, 0.75)
+    assert argument1.shares_above({"a": 0.9, "b": 0.75, "c": 0.8}, 0.75) == (2, 3, 0.75)  # strictly above
+    count, total, smallest = argument1.shares_above({}, 0.75)
     assert (count, total) == (0, 0) and math.isnan(smallest)
 
 
@@ -113,17 +113,17 @@ def test_crossings_outside_window():
     w = PhaseWindow(10.0, 20.0, 15.0)
 
     def reading(window, crossing):
-        return claims.PhaseChangeReadings(window, -0.5, 0.8, 0.6, 0.8, crossing, 0.6)
+        return argument1.PhaseChangeReadings(window, -0.5, 0.8, 0.6, 0.8, crossing, 0.6)
 
     readings = {"inside": reading(w, 20.0), "after": reading(w, 21.0), "never": reading(w, None),
                 "no window": reading(None, 15.0)}
-    assert claims.crossings_outside_window(readings) == {"after": 21.0, "never": None, "no window": 15.0}
+    assert argument1.crossings_outside_window(readings) == {"after": 21.0, "never": None, "no window": 15.0}
 
 
 def test_windows_open_at_end():
     runs = {n: {"tokens": torch.tensor([0.0, 10.0, 100.0])} for n in ("open", "closed", "none")}
     windows = {"open": PhaseWindow(10.0, 100.0, 50.0), "closed": PhaseWindow(10.0, 99.0, 50.0), "none": None}
-    assert claims.windows_open_at_end(runs, windows) == ["open"]
+    assert argument1.windows_open_at_end(runs, windows) == ["open"]
 
 
 # ------------------------------------------------------------------------------ Argument 2
@@ -131,11 +131,11 @@ def test_windows_open_at_end():
 def test_smeared_lead():
     windows = {"smeared-2l": PhaseWindow(1e5, 1e6, 3e5), "attn-only-2l": PhaseWindow(2e6, 6e6, 3e6),
                "attn-only-2l-seed1": PhaseWindow(5e6, 9e6, 7e6), "attn-only-2l-seed2": None}
-    lead = claims.smeared_lead(windows)
+    lead = argument2.smeared_lead(windows)
     assert (lead.smeared_start, lead.vanilla_start) == (1e5, 2e6)
     assert lead.earlier_by_tokens == 1.9e6
     assert lead.seed_starts == (2e6, 5e6) and lead.seed_spread == 3e6 and lead.comparable
-    alone = claims.smeared_lead({**windows, "smeared-2l": None, "attn-only-2l-seed1": None})
+    alone = argument2.smeared_lead({**windows, "smeared-2l": None, "attn-only-2l-seed1": None})
     assert math.isnan(alone.smeared_start) and math.isnan(alone.earlier_by_tokens)
     assert math.isnan(alone.seed_spread) and not alone.comparable
 
@@ -144,9 +144,9 @@ def test_smeared_lead():
 
 def test_largest_delta_head():
     delta = torch.tensor([[0.1, -0.2], [0.5, 0.3]])
-    top = claims.largest_delta_head(delta, ["other", "previous-token", "induction", "other"])
+    top = argument3.largest_delta_head(delta, ["other", "previous-token", "induction", "other"])
     assert (top.head, top.delta_icl, top.head_class) == ("1.0", pytest.approx(0.5), "induction")
-    assert claims.largest_delta_head(-delta, ["other", "previous-token", "induction", "other"]).head == "0.1"
+    assert argument3.largest_delta_head(-delta, ["other", "previous-token", "induction", "other"]).head == "0.1"
 
 
 # ------------------------------------------------------------------------------ Argument 5
@@ -162,23 +162,23 @@ def scores(k_prev: float, k_other: float, q: float, v: float) -> dict[str, torch
 
 
 def test_composition_into_the_induction_head():
-    into = claims.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.2), "1.1", prev_head="0.0")
+    into = argument5.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.2), "1.1", prev_head="0.0")
     assert into.numbers() == pytest.approx({"k_from_prev": 0.3, "top_k_source": "0.0", "top_k": 0.3,
                                             "top_q_source": "0.1", "top_q": 0.05, "top_v_source": "0.0",
                                             "top_v": 0.2})
     assert into.k_from_prev_is_largest("0.0")
     assert not into.k_from_prev_is_largest("0.1")  # the K-composition comes from another head
-    v_wins = claims.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.4), "1.1", prev_head="0.0")
+    v_wins = argument5.composition_into(scores(k_prev=0.3, k_other=0.1, q=0.05, v=0.4), "1.1", prev_head="0.0")
     assert v_wins.largest_mode == "V" and not v_wins.k_from_prev_is_largest("0.0")
 
 
 def test_interventions_are_not_plain_models_and_pair_with_their_controls():
     names = ["attn-only-1l", "attn-only-2l", "attn-only-2l-k-knockout", "attn-only-2l-warmup10x", "mlp-2l-seed1",
              "attn-only-4l", "attn-only-2l-d256"]
-    assert claims.plain(names) == ["attn-only-1l", "attn-only-2l", "mlp-2l-seed1", "attn-only-4l", "attn-only-2l-d256"]
-    assert "attn-only-2l-k-knockout" not in claims.multi_layer(names)
-    assert claims.one_layer_vanilla(names) == ["attn-only-1l"]
-    assert claims.trained_pairs(names) == [("attn-only-2l-k-knockout", "attn-only-2l"),
+    assert argument1.plain(names) == ["attn-only-1l", "attn-only-2l", "mlp-2l-seed1", "attn-only-4l", "attn-only-2l-d256"]
+    assert "attn-only-2l-k-knockout" not in argument1.multi_layer(names)
+    assert argument1.one_layer_vanilla(names) == ["attn-only-1l"]
+    assert argument2.trained_pairs(names) == [("attn-only-2l-k-knockout", "attn-only-2l"),
                                            ("attn-only-2l-warmup10x", "attn-only-2l")]
 
 
@@ -194,10 +194,19 @@ def test_intervention_readings_known_answers():
 
     runs = {"k": run(0.04, -0.08), "c": run(0.7, -0.6)}
     wins = {"k": None, "c": PhaseWindow(2e6, 6e6, 4e6)}
-    r = claims.intervention_readings(runs, wins, "k", "c")
+    r = argument2.intervention_readings(runs, wins, "k", "c")
     assert (r.max_prefix_matching, r.control_max_prefix_matching) == (pytest.approx(0.04), pytest.approx(0.7))
     assert r.window is None and r.control_window == wins["c"]
     assert (r.final_icl, r.control_final_icl) == (pytest.approx(-0.08), pytest.approx(-0.6))
     assert math.isnan(r.earlier_by_tokens)
-    early = claims.intervention_readings(runs, {"k": PhaseWindow(1e4, 1e5, 3e4), "c": wins["c"]}, "k", "c")
+    early = argument2.intervention_readings(runs, {"k": PhaseWindow(1e4, 1e5, 3e4), "c": wins["c"]}, "k", "c")
     assert early.earlier_by_tokens == pytest.approx(2e6 - 1e4)
+
+
+def test_vanilla_is_the_plain_attention_only_and_mlp_models_of_the_first_seed():
+    names = ["attn-only-1l", "attn-only-2l", "attn-only-2l-seed1", "smeared-2l", "mlp-3l", "attn-only-2l-d64",
+             "attn-only-2l-k-knockout", "attn-only-2l-natural", "attn-only-2l-long", "attn-only-2l-b16"]
+    assert argument1.vanilla(names) == ["attn-only-1l", "attn-only-2l", "mlp-3l", "attn-only-2l-d64"]
+    # natural-code and long runs are not the size's recipe: no claim of the core reads them
+    assert argument1.plain(names) == ["attn-only-1l", "attn-only-2l", "attn-only-2l-seed1", "smeared-2l", "mlp-3l",
+                                      "attn-only-2l-d64"]

@@ -8,7 +8,9 @@ import math
 import pytest
 import torch
 
-from induction_heads.book import ladder
+from induction_heads.book import argument6 as ladder
+from induction_heads.engine.config import model_config
+from induction_heads.engine.zoo import Zoo
 from induction_heads.measure.phase import PhaseWindow
 
 torch.set_num_threads(1)
@@ -35,9 +37,9 @@ def test_missing_rungs_are_the_planned_ones_without_data():
 
 
 def test_non_embedding_params_and_the_extremes():
-    assert ladder.non_embedding_params("small", "attn-only-2l") == 2 * 4 * 128 * 128
-    assert ladder.non_embedding_params("small", "mlp-3l") == 3 * (4 * 128 * 128 + 2 * 128 * 512)
-    assert ladder.non_embedding_params("small", "attn-only-2l-d256") == 2 * 4 * 256 * 256
+    assert model_config("small", "attn-only-2l").non_embedding_params == 2 * 4 * 128 * 128
+    assert model_config("small", "mlp-3l").non_embedding_params == 3 * (4 * 128 * 128 + 2 * 128 * 512)
+    assert model_config("small", "attn-only-2l-d256").non_embedding_params == 2 * 4 * 256 * 256
     small, large = ladder.smallest_and_largest("small", ladder.ladder("small", ["mlp-3l", "attn-only-2l", "attn-only-3l"]))
     assert (small.name, large.name) == ("attn-only-2l", "mlp-3l")
     assert ladder.smallest_and_largest("small", ladder.ladder("small", ["mlp-3l"])) is None
@@ -64,7 +66,7 @@ def test_log_spread():
 def test_onset_points_read_batch_and_context_from_the_runs(tiny_zoo):
     windows = {"attn-only-2l": PhaseWindow(1e4, 2e4, 1.5e4), "attn-only-2l-seed1": None, "attn-only-3l": None,
                "mlp-2l": None}
-    points = ladder.onset_points("tiny", windows)
+    points = ladder.onset_points(Zoo.load("tiny"), windows)
     assert [(p.name, p.batch, p.context, p.onset_tokens) for p in points] == [
         ("attn-only-2l", 8, 128, 1e4), ("attn-only-2l-seed1", 8, 128, None)]
     assert points[0].batch_times_context == 1024
@@ -82,7 +84,7 @@ def test_a_batch_variant_is_an_onset_point_with_its_trained_batch(tiny_data):
     assert (b32.batch_size, b32.total_steps * 32, b32.warmup_steps * 32) == (32, base.total_steps * 8, base.warmup_steps * 8)
     for name in ("attn-only-2l-b32", "attn-only-2l-warmup10x"):
         train("tiny", name, progress=False)
-    points = ladder.onset_points("tiny", {"attn-only-2l-b32": PhaseWindow(3e4, 5e4, 4e4), "attn-only-2l-warmup10x": None})
+    points = ladder.onset_points(Zoo.load("tiny"), {"attn-only-2l-b32": PhaseWindow(3e4, 5e4, 4e4), "attn-only-2l-warmup10x": None})
     assert [(p.name, p.batch, p.context, p.onset_tokens) for p in points] == [("attn-only-2l-b32", 32, 128, 3e4)]
     assert ladder.rung("tiny", "attn-only-2l-b32") is None
 

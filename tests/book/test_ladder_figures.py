@@ -5,8 +5,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.colors import to_hex
 
-from induction_heads.book import ladder_figures as lf
-from induction_heads.book.style import HEAD_CLASS_COLORS, model_color
+from induction_heads.book.figures import argument6 as lf
+from induction_heads.book.figures.style import HEAD_CLASS_COLORS, model_color
 from induction_heads.measure.phase import PhaseWindow
 
 S = 8

@@ -63,7 +63,7 @@ def test_hub_model_without_network_is_one_line(monkeypatch):
 
 
 def test_saved_model_runs_the_argument4_analyses(saved_model, tiny_zoo):
-    from induction_heads.book import abstract
+    from induction_heads.book import argument4 as abstract
     from induction_heads.engine.runs import load_eval_set, load_tokenizer
     from induction_heads.measure.attribution import direct_path_attribution
 

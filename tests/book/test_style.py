@@ -5,9 +5,9 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.colors import to_hex
 
-from induction_heads.book import circuit_figures as cf
+from induction_heads.book.figures import argument5 as cf
 from induction_heads.book import figures
-from induction_heads.book.style import HEAD_CLASS_COLORS
+from induction_heads.book.figures.style import HEAD_CLASS_COLORS
 from induction_heads.measure.phase import PhaseWindow
 
 INDUCTION = to_hex(HEAD_CLASS_COLORS["induction"])

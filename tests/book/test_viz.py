@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from induction_heads.book import viz
+from induction_heads.book.figures import attention as viz
 
 
 def _pattern(n_heads=2, n=6, seed=0):

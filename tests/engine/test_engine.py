@@ -351,7 +351,7 @@ def test_training_records_every_snapshot_and_resumes_bit_identically(tiny_data, 
 
 
 def test_corrupt_checkpoint_gives_a_clear_error(tiny_data, tmp_path):
-    from induction_heads.engine.runs import RunStoreError, read_tensors
+    from induction_heads.engine.store import RunStoreError, read_tensors
 
     bad = tmp_path / "half.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":")

@@ -14,7 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 from induction_heads.engine import runs
-from induction_heads.engine.runs import MANIFEST, RUNS_FOLDER, RunStoreError
+from induction_heads.engine import store as store_io
+from induction_heads.engine.runs import RUNS_FOLDER
+from induction_heads.engine.store import MANIFEST, RunStoreError
 
 torch.set_num_threads(1)
 
@@ -126,8 +128,8 @@ def test_flipped_bytes_in_metrics_are_one_line_error(store):
 
 def test_each_file_is_hashed_once_per_process_while_unchanged(store, monkeypatch):
     calls = []
-    real = runs.sha256_file
-    monkeypatch.setattr(runs, "sha256_file", lambda p: calls.append(p) or real(p))
+    real = store_io.sha256_file
+    monkeypatch.setattr(store_io, "sha256_file", lambda p: calls.append(p) or real(p))
     runs.load_metrics("tiny", MODEL)
     runs.load_metrics("tiny", MODEL)
     assert len(calls) == 1
@@ -174,32 +176,32 @@ def test_damaged_or_missing_tokenizer_file(store):
 def test_sweep_folder_gets_its_own_manifest_and_survives_an_interrupted_write(tiny_data, tmp_path, monkeypatch):
     run = tmp_path / "sweep" / "lr2e-3-attn-only-2l"
     path = run / "metrics.safetensors"
-    runs.atomic_save_tensors({"x": torch.zeros(3)}, path)
+    store_io.atomic_save_tensors({"x": torch.zeros(3)}, path)
     assert set(_entries(run)) == {"metrics.safetensors"}
 
-    real_replace = runs.os.replace
-    monkeypatch.setattr(runs.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    real_replace = store_io.os.replace
+    monkeypatch.setattr(store_io.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):  # killed before the move: the old file stays valid
-        runs.atomic_save_tensors({"x": torch.ones(3)}, path)
-    assert torch.equal(runs.read_tensors(path, "rerun the sweep")["x"], torch.zeros(3))
-    monkeypatch.setattr(runs.os, "replace", real_replace)
+        store_io.atomic_save_tensors({"x": torch.ones(3)}, path)
+    assert torch.equal(store_io.read_tensors(path, "rerun the sweep")["x"], torch.zeros(3))
+    monkeypatch.setattr(store_io.os, "replace", real_replace)
 
-    real_update = runs._update_manifest
+    real_update = store_io._update_manifest
     calls = []
     def killed_after_move(manifest, change):
         calls.append(manifest)
         if len(calls) == 2:
             raise KeyboardInterrupt
         real_update(manifest, change)
-    monkeypatch.setattr(runs, "_update_manifest", killed_after_move)
+    monkeypatch.setattr(store_io, "_update_manifest", killed_after_move)
     with pytest.raises(KeyboardInterrupt):  # killed after the move: the new file is valid too
-        runs.atomic_save_tensors({"x": torch.full((3,), 2.0)}, path)
-    monkeypatch.setattr(runs, "_update_manifest", real_update)
-    assert torch.equal(runs.read_tensors(path, "rerun the sweep")["x"], torch.full((3,), 2.0))
+        store_io.atomic_save_tensors({"x": torch.full((3,), 2.0)}, path)
+    monkeypatch.setattr(store_io, "_update_manifest", real_update)
+    assert torch.equal(store_io.read_tensors(path, "rerun the sweep")["x"], torch.full((3,), 2.0))
 
     _flip_tensor_bytes(path, n=4)
     with pytest.raises(RunStoreError, match="damaged .*rerun the sweep"):
-        runs.read_tensors(path, "rerun the sweep")
+        store_io.read_tensors(path, "rerun the sweep")
 
 
 def test_folder_outside_data_without_manifest_is_read_as_before(tiny_data, tmp_path):
@@ -208,7 +210,7 @@ def test_folder_outside_data_without_manifest_is_read_as_before(tiny_data, tmp_p
     path = tmp_path / "old-sweep" / "metrics.safetensors"
     path.parent.mkdir()
     save_file({"x": torch.zeros(2)}, str(path))
-    assert torch.equal(runs.read_tensors(path, "rerun the sweep")["x"], torch.zeros(2))
+    assert torch.equal(store_io.read_tensors(path, "rerun the sweep")["x"], torch.zeros(2))
 
 
 # ---------------------------------------------------------------- the verify command

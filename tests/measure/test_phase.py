@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from induction_heads.measure.phase import (
-    fraction_formed_in_window,
-    fraction_of_icl_in_window,
+    share_in_window,
+    icl_share_in_window,
     local_linear,
     loss_bump,
     loss_by_context_index,
@@ -94,25 +94,25 @@ def test_phase_change_window_finds_a_sharp_step(seed):
     assert window.start < ONSET < window.end and window.end / window.start < 4
     # the threshold at 30% of the peak rate keeps ~84% of a logistic step; here that is about
     # 0.25 of the final 0.35 nats
-    assert 0.6 < fraction_of_icl_in_window(TOKENS, icl, window) < 0.85
+    assert 0.6 < icl_share_in_window(TOKENS, icl, window) < 0.85
 
 
-def test_fraction_formed_in_window_of_a_rising_score():
+def test_share_in_window_of_a_rising_score():
     """A prefix-matching score that rises from 0.03 to 0.55 in a logistic step over ln(tokens):
     a window from a quarter to four times the step's centre holds the part of the rise between
     sigmoid(-ln 4 / 0.12) and sigmoid(ln 4 / 0.12), i.e. all but ~0.00001 of it, and the score at
     the start (0.03) is not counted: (0.55 - 0.03) / 0.55 = 0.945. A window ending at the centre
     holds half the rise: 0.26 / 0.55 = 0.473."""
     score = 0.03 + 0.52 * torch.sigmoid((X - math.log(ONSET)) / 0.12)
-    assert fraction_formed_in_window(TOKENS, score, (ONSET / 4, ONSET * 4)) == pytest.approx(0.52 / 0.55, abs=0.01)
-    assert fraction_formed_in_window(TOKENS, score, (ONSET / 4, ONSET)) == pytest.approx(0.26 / 0.55, abs=0.01)
+    assert share_in_window(TOKENS, score, (ONSET / 4, ONSET * 4)) == pytest.approx(0.52 / 0.55, abs=0.01)
+    assert share_in_window(TOKENS, score, (ONSET / 4, ONSET)) == pytest.approx(0.26 / 0.55, abs=0.01)
     # the ICL fraction is the same measurement on a falling curve
     icl = two_layer_icl(0)
-    assert fraction_of_icl_in_window(TOKENS, icl, (ONSET / 2, ONSET * 2)) == fraction_formed_in_window(
+    assert icl_share_in_window(TOKENS, icl, (ONSET / 2, ONSET * 2)) == share_in_window(
         TOKENS, icl, (ONSET / 2, ONSET * 2)
     )
     with pytest.raises(ValueError, match="nothing to attribute"):
-        fraction_formed_in_window(TOKENS, torch.zeros_like(X), (ONSET / 2, ONSET * 2))
+        share_in_window(TOKENS, torch.zeros_like(X), (ONSET / 2, ONSET * 2))
 
 
 def test_a_window_still_open_at_the_end_ends_exactly_at_the_last_snapshot():

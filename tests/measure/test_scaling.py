@@ -58,8 +58,8 @@ def test_loss_rates_cross_where_the_synthetic_order_switches():
 def test_loss_rates_use_only_the_shared_stretch():
     late = TOKENS[TOKENS > 1e6]
     rates = scaling.loss_rates(TOKENS, -X, late, -late.log())
-    assert float(rates.tokens[0]) == pytest.approx(float(late[0]))
-    assert rates.rate_a.tolist() == pytest.approx([1.0] * len(rates.tokens), abs=1e-6)
+    assert float(rates.tokens_seen[0]) == pytest.approx(float(late[0]))
+    assert rates.rate_a.tolist() == pytest.approx([1.0] * len(rates.tokens_seen), abs=1e-6)
 
 
 def test_induction_heads_by_layer_counts_heads_that_prefix_match_and_copy():
@@ -125,3 +125,10 @@ def test_power_law_needs_two_distinct_x():
 
 def test_onset_law_tokens_at_our_point():
     assert scaling.onset_law_tokens(8 * 128) == pytest.approx(10**5.7 * 32)
+
+
+def test_advantage_over_context_indices():
+    adv = torch.arange(1.0, 21.0)  # the advantage at context index i is i
+    assert scaling.advantage_over(adv, 1, 5) == pytest.approx(3.0)
+    assert scaling.advantage_over(adv, 8, 12) == pytest.approx(10.0)
+    assert scaling.advantage_over(adv, -5, -1) == pytest.approx(18.0)

@@ -1,7 +1,23 @@
-"""How chapters read the runs: chapter set-up and claim checks (``chapter``, re-exported here so a
-chapter starts with ``book.setup_chapter(size)``), tables, analyses over a zoo (``analysis``),
-the reproduction in one table (``summary``), figures in one style (``figures``,
-``circuit_figures``), attention views (``viz``) and the build (``build``)."""
+"""How chapters read the runs and decide the paper's claims.
+
+What a chapter imports:
+
+- ``chapter``: the set-up every chapter calls first and the claim checks (re-exported here, so a
+  chapter starts with ``book.setup_chapter(size)``), and the small :class:`Table`;
+- ``argument1`` ... ``argument6``: one module per argument of the paper, with the readings a
+  chapter computes from a zoo and the thresholds its claims assert (``argument4`` is chapter
+  05's, and so on: chapter ``0k`` is Argument ``k - 1``);
+- ``figures``: every figure, in one house style (a package: ``figures.icl_curves``,
+  ``figures.argument4.head_attribution``, ``figures.attention.show_attention``, ...);
+- ``tables`` and ``summary``: the sizes and the zoo, and the reproduction in one table
+  (``python -m induction_heads summary``);
+- ``live``: the live mode of Argument 1 (train a model inside the chapter and watch it);
+- ``pretrained`` and ``pythia``: the online paths (a pretrained model for Argument 4, Pythia's
+  public checkpoints for Argument 6), off in the rendered book.
+
+Apart from what chapters import: ``build``, which executes the chapters and builds the site
+(``make book``, ``make chapters``, ``make sync``).
+"""
 
 from .chapter import (DEFAULT_SIZE, ParameterError, Table, check, check_claim, check_deviation, ensure_data, in_colab,
                       setup_chapter, validate_live)

@@ -377,7 +377,7 @@ def assemble(root: Path, sizes: list[str]) -> Path:
     """Write ``_build/src``: config, toc, static files and every executed size page."""
     import yaml
 
-    from .viz import install_static
+    from .figures.attention import install_static
 
     src = root / "_build" / "src"
     if src.exists():

@@ -14,7 +14,7 @@ import warnings
 from typing import Sequence
 
 from ..engine.config import OneLineError, SizeError, SizeSpec, get_size, validate_size
-from .style import apply_house_style
+from .figures.style import apply_house_style
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -80,7 +80,7 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
 def ensure_data(size: str) -> None:
     """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
     check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
-    one :class:`~induction_heads.engine.runs.RunStoreError` line naming the file)."""
+    one :class:`~induction_heads.engine.store.RunStoreError` line naming the file)."""
     from ..engine.runs import check_store, runs_root
 
     checkout = os.environ.get(CHECKOUT_ENV)

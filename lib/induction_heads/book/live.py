@@ -17,13 +17,16 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 from torch import Tensor
 
 from ..engine.config import train_config
-from ..engine.runs import available_runs, load_metrics, read_tensors
+from ..engine.dataset import prepare_data
+from ..engine.runs import available_runs, load_metrics
+from ..engine.store import read_tensors
 from ..engine.train import make_recorder, train
 from ..measure.phase import PhaseWindow, ended_phase_change
-from .style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, shade_window, tokens_axis
+from .figures.style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, shade_window, tokens_axis
 
 __all__ = ["LiveResult", "LiveFigure", "watch_phase_change"]
 
@@ -50,8 +53,6 @@ class LiveFigure:
         plt.close(self.fig)  # shown through the display handle only
         self.handle = None
         if show:
-            from IPython.display import display
-
             self.handle = display(self.fig, display_id=True)
 
     def draw(self, m: dict[str, Tensor], window: PhaseWindow | None = None) -> None:
@@ -105,8 +106,6 @@ def watch_phase_change(size: str, name: str = "attn-only-2l", threads: int = 2, 
             view.draw(m, window)
             last_draw[0] = time.perf_counter()
         return window is not None
-
-    from ..engine.dataset import prepare_data
 
     prepare_data(size)  # the token stream's cache: built once, not part of the timed run
     start = time.perf_counter()

@@ -25,7 +25,7 @@ from ..measure.circuits import copying_score
 from ..measure.handbuilt import attention_patterns
 from ..measure.heads import induction_heads
 from ..measure.metrics import prefix_matching_score, repeated_random_tokens
-from . import abstract
+from . import argument4
 from .chapter import ParameterError
 
 __all__ = ["ACCEPTED", "PretrainedUnavailable", "validate_pretrained", "boot_bridge", "load_pretrained", "head_scores",
@@ -120,14 +120,14 @@ def argument4_report(bridge, tokenizer, code_lines: list[str], texts: list[str],
     length = min(length, (bridge.cfg.n_ctx - 1) // 2)
     out: dict[str, object] = {"induction_heads": heads, "max_prefix_matching": float(scores["prefix_matching"].max())}
     if len(windows):
-        c = abstract.passage_copying(bridge, windows[:, :length], bos, len(windows), length)
+        c = argument4.passage_copying(bridge, windows[:, :length], bos, len(windows), length)
         out |= {"loss_copy_1": round(c.loss_per_copy[0], 4), "loss_copy_2": round(c.loss_per_copy[1], 4),
                 "copying_gain_share": round(c.share(heads), 4) if heads else None}
     for kind in ("literal", "camel"):
-        f = abstract.fuzzy_scores(bridge, tokenizer, abstract.fuzzy_examples(code_lines, kind, 24), kind, bos)
-        out[f"fuzzy_{kind}"] = round(float(abstract.heads_mean(f["score"], heads).mean()), 4) if heads and len(f["score"]) else None
+        f = argument4.fuzzy_scores(bridge, tokenizer, argument4.fuzzy_examples(code_lines, kind, 24), kind, bos)
+        out[f"fuzzy_{kind}"] = round(float(argument4.heads_mean(f["score"], heads).mean()), 4) if heads and len(f["score"]) else None
     for novel in (False, True):
-        task = abstract.pattern_task(tokenizer, bos, novel, n_examples=32)
+        task = argument4.pattern_task(tokenizer, bos, novel, n_examples=32)
         key = "pattern_accuracy_" + ("novel" if novel else "exact")
-        out[key] = task if isinstance(task, str) else round(abstract.pattern_matching(bridge, task)["accuracy"], 4)
+        out[key] = task if isinstance(task, str) else round(argument4.pattern_matching(bridge, task)["accuracy"], 4)
     return out

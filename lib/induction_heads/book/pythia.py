@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Int
 from torch import Tensor
 
 from ..engine.config import OneLineError

@@ -7,11 +7,17 @@ beside ours for comparison.
 
 from __future__ import annotations
 
-from .analysis import bump, induction_ablation, windows
+from torch import Tensor
+
+from ..engine.train import make_recorder
+from ..engine.zoo import Run, Trajectory, Zoo
 from ..measure.heads import induction_heads
-from ..measure.phase import fraction_of_icl_in_window, smoothed_over_training
-from ..engine.config import train_config
-from ..engine.runs import available_runs, load_metrics, run_info
+from ..measure.phase import icl_share_in_window, smoothed_over_training
+from ..measure.scaling import induction_heads_by_layer
+from .argument1 import bump, windows
+from .argument3 import induction_ablation
+from .argument4 import argument4_summary
+from .argument6 import rung
 
 __all__ = ["PAPER", "argument6_summary", "model_summary", "summary"]
 
@@ -19,7 +25,7 @@ __all__ = ["PAPER", "argument6_summary", "model_summary", "summary"]
 PAPER = {
     "icl_score_before_window": "> -0.15 (less than 0.15 nats of ICL)",
     "icl_score_final": "about -0.4 (2+ layers); about -0.1 (1 layer)",
-    "fraction_of_icl_in_window": "> 0.75",
+    "icl_share_in_window": "> 0.75",
     "phase_change_window": "2.5e9-5e9 tokens (Argument 1 text) or 1e9-3e9 (Model Details)",
     "max_prefix_matching_score": "0.8-0.9 for formed induction heads; ~0 in 1-layer models",
     "loss_bump": "yes, for every model with 2+ layers; none for 1 layer",
@@ -31,96 +37,87 @@ PAPER = {
 }
 
 
-def _final_copying(metrics: dict[str, torch.Tensor]) -> torch.Tensor:
+def _final_copying(metrics: Trajectory) -> Tensor:
     if "copying" not in metrics:
         raise KeyError("this run's metrics have no 'copying' scores; retrain it with the current trainer")
     return metrics["copying"][-1]
 
 
-def final_repeat_test(size: str, name: str, metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+def final_repeat_test(run: Run, trajectory: Trajectory | None = None) -> dict[str, float]:
     """The repeat test at the end of training: top-1 on the repeats of random tokens (copies
     after the first) and on a held-out passage's second copy. Read from the recorder's last
     snapshot; a run recorded before the recorder had the test is measured the recorder's way on
-    its final checkpoint (the same model)."""
+    its final checkpoint (the same model). ``trajectory``: default the run's."""
+    metrics = run.trajectory if trajectory is None else trajectory
     if "repeat_top1" in metrics:
         rep, passage = metrics["repeat_top1"][-1], metrics["passage_top1"][-1]
     else:
-        from ..engine.runs import load_model
-        from ..engine.train import make_recorder
-
-        scores = make_recorder(size, train_config(size, name)).repeat_scores(load_model(size, name))
+        scores = make_recorder(run.size, run.train_config).repeat_scores(run.model())
         rep, passage = scores["repeat_top1"], scores["passage_top1"]
     return {"repeat_top1": round(float(rep[1:].mean()), 4), "passage_top1_second_copy": round(float(passage[1]), 4)}
 
 
-def model_summary(size: str, name: str, with_ablation: bool = True, with_argument4: bool = True) -> dict:
+def model_summary(run: Run, with_ablation: bool = True, with_argument4: bool = True) -> dict:
     """The headline numbers of one run (see the module docstring of :mod:`induction_heads.book.summary`);
     with ``with_argument4``, also Argument 4's under ``"argument4"``
-    (:func:`induction_heads.book.abstract.argument4_summary`: a few seconds a model)."""
-    info = run_info(size, name)
-    m = load_metrics(size, name)
-    cfg = info["model_config"]
-    tokens, icl = m["tokens"].double(), m["icl_score"].double()
-    window = windows({name: m})[name]
-    loss_bump = bump(size, name, m)
+    (:func:`induction_heads.book.argument4.argument4_summary`: a few seconds a model)."""
+    m, cfg = run.trajectory, run.model_config
+    tokens, icl = m.tokens_seen.double(), m["icl_score"].double()
+    window = windows({run.name: m})[run.name]
+    loss_bump = bump(run)
     prefix_final = m["prefix_matching"][-1]
     heads = induction_heads(prefix_final, _final_copying(m))
     before = None
     if window is not None:  # read on the smoothed curve: single snapshots are noisy
         before = round(float(smoothed_over_training(tokens, icl, [window.start])[0]), 4)
     out = {
-        "layers": cfg["n_layers"],
-        "attn_only": cfg["attn_only"],
-        "smeared_key": cfg["smeared_key"],
-        "seed": cfg["seed"],
+        "layers": cfg.n_layers,
+        "attn_only": cfg.attn_only,
+        "smeared_key": cfg.smeared_key,
+        "seed": cfg.seed,
         "tokens_trained": int(tokens[-1]),
-        "wall_time_s": round(info["wall_time_s"]),
+        "wall_time_s": round(run.info["wall_time_s"]),
         "icl_score_final": round(float(icl[-1]), 4),
         "icl_score_before_window": before,  # smoothed ICL at the window's start
         "phase_change_window": None if window is None else {"start": round(window.start), "end": round(window.end)},
-        "fraction_of_icl_in_window": None
+        "icl_share_in_window": None
         if window is None or float(icl[-1]) >= 0
-        else round(fraction_of_icl_in_window(tokens, icl, window), 4),
+        else round(icl_share_in_window(tokens, icl, window), 4),
         "max_prefix_matching_score": round(float(prefix_final.max()), 4),
         "induction_heads": heads,
         "loss_bump": loss_bump is not None,
-        **final_repeat_test(size, name, m),
+        **final_repeat_test(run),
     }
     if with_ablation:
-        frac = induction_ablation(size, name, heads)["fraction_removed"] if heads else None
+        frac = induction_ablation(run, heads)["fraction_removed"] if heads else None
         out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
-    out["argument6"] = argument6_summary(size, name, m, info)
+    out["argument6"] = argument6_summary(run)
     if with_argument4:
-        from .abstract import argument4_summary
-
-        out["argument4"] = argument4_summary(size, name, heads)
+        out["argument4"] = argument4_summary(run, heads)
     return out
 
 
-def argument6_summary(size: str, name: str, metrics: dict[str, torch.Tensor], info: dict) -> dict:
+def argument6_summary(run: Run) -> dict:
     """Argument 6's numbers of one run: where it sits on the ladder (``rung``: whether it is one,
-    :func:`induction_heads.book.ladder.rung`; its width and non-embedding parameters, the paper's
+    :func:`induction_heads.book.argument6.rung`; its width and non-embedding parameters, the paper's
     measure of size), the batch and context it trained at (the onset law's B and C), and how many
     induction heads each layer holds at the end of training."""
-    from ..measure.scaling import induction_heads_by_layer
-    from .ladder import non_embedding_params, rung
-
-    cfg, tcfg = info["model_config"], info["train_config"]
+    cfg, metrics = run.model_config, run.trajectory
     return {
-        "rung": rung(size, name) is not None,
-        "d_model": cfg["d_model"],
-        "non_embedding_params": non_embedding_params(size, name),
-        "batch_size": tcfg["batch_size"],
-        "n_ctx": cfg["n_ctx"],
+        "rung": rung(run.size, run.name) is not None,
+        "d_model": cfg.d_model,
+        "non_embedding_params": cfg.non_embedding_params,
+        "batch_size": run.train_config.batch_size,
+        "n_ctx": cfg.n_ctx,
         "induction_heads_by_layer": induction_heads_by_layer(metrics["prefix_matching"][-1], _final_copying(metrics)),
     }
 
 
 def summary(size: str, with_ablation: bool = True) -> dict[str, dict]:
     """:func:`model_summary` of every finished run of ``size``, in the zoo's order."""
-    runs = available_runs(size)
-    if not runs:
+    zoo = Zoo.load(size)
+    if not zoo:
         raise FileNotFoundError(
             f"no finished runs for size {size!r}; train them with `python -m induction_heads zoo --size {size}`"
         )
-    return {name: model_summary(size, name, with_ablation) for name in runs}
+    return {name: model_summary(run, with_ablation) for name, run in zoo.items()}

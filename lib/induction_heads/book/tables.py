@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from . import claims
-from .chapter import Table
+from typing import Sequence
 
-__all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours", "window_text"]
+from ..engine.config import MODEL_NAMES, SIZES, model_config, parse_model_name
+from ..engine.runs import available_runs
+from ..engine.zoo import Zoo
+from ..measure.phase import PhaseWindow
+from . import argument1
+from .chapter import Table
+from .summary import PAPER
+
+__all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours", "window_text", "window_span", "window_cells"]
 
 
 def sizes_table() -> Table:
     """Every size's tokenizer, model width, context and training recipe."""
-    from ..engine.config import SIZES
 
     rows = []
     for p in SIZES.values():
@@ -24,8 +30,6 @@ def sizes_table() -> Table:
 
 def zoo_table(size: str) -> Table:
     """The zoo's models: their architecture in ``size``, and whether this build has trained them."""
-    from ..engine.config import MODEL_NAMES, model_config, parse_model_name
-    from ..engine.runs import available_runs
 
     done = set(available_runs(size))
     rows = []
@@ -37,13 +41,11 @@ def zoo_table(size: str) -> Table:
     return Table(["model", "layers", "d_model", "MLPs", "smeared keys", "variant", "seed", "trained"], rows)
 
 
-def run_summary(size: str) -> Table:
-    """One row per trained run of ``size``: its length and its final loss and ICL score."""
-    from ..engine.runs import available_runs, load_metrics
-
+def run_summary(zoo: Zoo) -> Table:
+    """One row per run of the zoo: its length and its final loss and ICL score."""
     rows = []
-    for name in available_runs(size):
-        m = load_metrics(size, name)
+    for name, run in zoo.items():
+        m = run.trajectory
         rows.append([name, int(m["step"][-1]), f"{int(m['tokens'][-1]):,}", float(m["train_loss"][-1]),
                      float(m["icl_score"][-1])])
     return Table(["model", "steps", "tokens", "final train loss", "final ICL score"], rows)
@@ -64,6 +66,16 @@ def window_text(start: float | None, end: float | None, digits: int = 1) -> str:
     return "none" if start is None or end is None else f"{start / 1e6:.{digits}f}M-{end / 1e6:.{digits}f}M"
 
 
+def window_span(window: PhaseWindow | None, digits: int = 1) -> str:
+    """:func:`window_text` of a window (``none`` for None)."""
+    return window_text(*((window.start, window.end) if window is not None else (None, None)), digits=digits)
+
+
+def window_cells(window: PhaseWindow | None, fields: Sequence[str] = ("start", "end", "peak")) -> list[str]:
+    """Table cells of a window's ``fields`` in tokens (``1,218,560``), or ``none`` in each."""
+    return ["none"] * len(fields) if window is None else [f"{getattr(window, f):,.0f}" for f in fields]
+
+
 def summary_table(rows: dict[str, dict]) -> Table:
     """``induction_heads.book.summary.summary`` as a table, one row per model."""
     def window(r):
@@ -76,7 +88,7 @@ def summary_table(rows: dict[str, dict]) -> Table:
     return Table(
         ["model", "final ICL", "ICL before window", "window (tokens)", "ICL in window", "max prefix",
          "induction heads", "bump", "ICL removed by ablation"],
-        [[n, r["icl_score_final"], opt(r["icl_score_before_window"]), window(r), opt(r["fraction_of_icl_in_window"]),
+        [[n, r["icl_score_final"], opt(r["icl_score_before_window"]), window(r), opt(r["icl_share_in_window"]),
           r["max_prefix_matching_score"], ", ".join(r["induction_heads"]) or "none", "yes" if r["loss_bump"] else "no",
           opt(r.get("ablation_icl_fraction_removed"))] for n, r in rows.items()],
     )
@@ -85,9 +97,8 @@ def summary_table(rows: dict[str, dict]) -> Table:
 def paper_vs_ours(rows: dict[str, dict]) -> Table:
     """The paper's headline numbers beside ours (ranges over the models they concern: plain
     models, the co-perturbation experiment's interventions left out)."""
-    from .summary import PAPER
 
-    plain = {n: r for n, r in rows.items() if n in set(claims.plain(rows))}  # interventions are Argument 2's
+    plain = {n: r for n, r in rows.items() if n in set(argument1.plain(rows))}  # interventions are Argument 2's
     deep = {n: r for n, r in plain.items() if r["layers"] >= 2 and not r["smeared_key"]}
     one = {n: r for n, r in plain.items() if r["layers"] == 1 and not r["smeared_key"]}
     attn_deep = {n: r for n, r in deep.items() if r["attn_only"]}
@@ -99,8 +110,8 @@ def paper_vs_ours(rows: dict[str, dict]) -> Table:
              _fmt_range([r["icl_score_before_window"] for r in deep.values()])],
             ["final ICL score", "2+ layers", PAPER["icl_score_final"], _fmt_range([r["icl_score_final"] for r in deep.values()])],
             ["final ICL score", "1 layer", PAPER["icl_score_final"], _fmt_range([r["icl_score_final"] for r in one.values()])],
-            ["fraction of final ICL gained in the window", "2+ layers", PAPER["fraction_of_icl_in_window"],
-             _fmt_range([r["fraction_of_icl_in_window"] for r in deep.values()], ".2f")],
+            ["fraction of final ICL gained in the window", "2+ layers", PAPER["icl_share_in_window"],
+             _fmt_range([r["icl_share_in_window"] for r in deep.values()], ".2f")],
             ["phase-change window", "2+ layers", PAPER["phase_change_window"],
              "none" if not windows else f"starts {_fmt_range([w['start'] / 1e6 for w in windows], '.1f')}M, "
              f"ends {_fmt_range([w['end'] / 1e6 for w in windows], '.1f')}M tokens"],

@@ -77,6 +77,14 @@ class ModelConfig:
     block_previous_token: bool = False  # first layer: no attention from a token to the one before it
     clamped_induction_head: bool = False  # head 0 of the last layer: attention fixed to the ideal induction pattern
 
+    @property
+    def non_embedding_params(self) -> int:
+        """Parameters outside the embedding and unembedding (the paper's measure of size): per
+        layer, the attention's four ``d_model x (heads x d_head)`` matrices and the MLP's two
+        ``d_model x d_mlp``; biases and layer norms left out."""
+        per_layer = 4 * self.d_model * self.n_heads * self.d_head + (0 if self.attn_only else 2 * self.d_model * self.d_mlp)
+        return self.n_layers * per_layer
+
     def __post_init__(self) -> None:
         if self.d_head % 2:
             raise ValueError(f"d_head must be even for rotary embeddings, got {self.d_head}")

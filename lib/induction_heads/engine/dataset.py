@@ -10,7 +10,8 @@ import torch
 
 from .config import get_size
 from .corpus import load_corpus
-from .runs import atomic_save_tensors, atomic_write_json, load_tokenizer, size_dir
+from .runs import load_tokenizer, size_dir
+from .store import atomic_save_tensors, atomic_write_json
 from .tokenizer import encode_documents, token_counts, train_tokenizer
 
 __all__ = ["prepare_data", "train_stream", "sample_batch", "with_repeated_windows", "translation_map", "with_translated_windows"]

@@ -16,7 +16,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from .corpus import Document
-from .runs import replace_folder
+from .store import replace_folder
 
 __all__ = [
     "BOS",

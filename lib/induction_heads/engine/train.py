@@ -35,8 +35,8 @@ from .config import ModelConfig, TrainConfig, checkpoints_kept, get_size, model_
 from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
                       with_translated_windows)
 from .model import InductionLM, to_bridge
-from .runs import (atomic_save_tensors, atomic_write_json, delete_file, load_eval_set, load_token_counts, read_tensors,
-                   record_file, run_dir, size_dir)
+from .runs import load_eval_set, load_token_counts, run_dir, size_dir
+from .store import atomic_save_tensors, atomic_write_json, delete_file, read_tensors, record_file
 from .tokenizer import random_token_pool
 
 __all__ = [

@@ -30,7 +30,7 @@ Heads (``d_head = N``, no LayerNorm, no biases, attention scale ``1/sqrt(d_head)
 So the logits are exactly ``G *`` (head 1.0's attention-weighted one-hot of the attended
 tokens), and on repeated random tokens the model predicts every repeat almost perfectly.
 
-The tests use it as the known answer of every metric (``tests/test_metrics.py``,
+The tests use it as the known answer of every metric (``tests/measure/test_metrics.py``,
 ``test_circuits.py``, ``test_ablation.py``), and the Argument 5 chapter shows it as the reference
 mechanism that the trained induction heads are compared with.
 """

@@ -33,7 +33,7 @@ class HeadThresholds:
     """Score thresholds of the head classes (the paper gives none).
 
     - ``prefix_matching = 0.3``: a head with uniform attention over the 101-token evaluator
-      input scores about 0.04 (see the closed form in ``tests/test_metrics.py``), the
+      input scores about 0.04 (see the closed form in ``tests/measure/test_metrics.py``), the
       paper's formed induction heads 0.6-0.9, and the public 2-layer reference head 0.17 at
       the start of its phase change and 0.63 shortly after. 0.3 sits well clear of chance
       and is reached early in the formation.

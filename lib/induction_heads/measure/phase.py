@@ -30,8 +30,8 @@ __all__ = [
     "ended_phase_change",
     "snapshots_around",
     "smoothed_over_training",
-    "fraction_formed_in_window",
-    "fraction_of_icl_in_window",
+    "share_in_window",
+    "icl_share_in_window",
     "loss_bump",
 ]
 
@@ -147,34 +147,34 @@ class PhaseWindow(NamedTuple):
     peak: float
 
 
-def _log_tokens(tokens: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    keep = tokens > 0  # the step-0 snapshot has no place on a log axis
+def _log_tokens(tokens_seen: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    keep = tokens_seen > 0  # the step-0 snapshot has no place on a log axis
     if keep.sum() < 4:
         raise ValueError("need at least 4 snapshots with tokens > 0")
-    x = torch.log(tokens[keep].double())
+    x = torch.log(tokens_seen[keep].double())
     return x, y[keep].double()
 
 
 def _smoothed(
-    tokens: Tensor, y: Tensor, bandwidth: float, n_grid: int, after_tokens: float = 0.0
+    tokens_seen: Tensor, y: Tensor, bandwidth: float, n_grid: int, after_tokens: float = 0.0
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(grid, value, slope)``: ``y`` smoothed over ln(tokens) on an even grid of ln(tokens)
     from the first snapshot (or ``after_tokens``) to the last; slope is ``dy/d ln(tokens)``."""
-    x, y = _log_tokens(tokens, y)
+    x, y = _log_tokens(tokens_seen, y)
     start = max(float(x.min()), math.log(after_tokens) if after_tokens > 0 else -math.inf)
     grid = torch.linspace(start, float(x.max()), n_grid, dtype=torch.float64)
     value, slope = local_linear(x, y, grid, bandwidth, MIN_NEIGHBOURS)
     return grid, value, slope
 
 
-def peak_icl_rate(tokens: Float[Tensor, "snapshot"], icl: Float[Tensor, "snapshot"], bandwidth: float = 0.2) -> float:
+def peak_icl_rate(tokens_seen: Float[Tensor, "snapshot"], icl: Float[Tensor, "snapshot"], bandwidth: float = 0.2) -> float:
     """The fastest improvement of the smoothed ICL score, ``max(-dICL/d ln tokens)`` in nats per
     e-fold of training tokens (smoothed as in :func:`phase_change_window`)."""
-    return float(-_smoothed(tokens, icl, bandwidth, 512)[2].min())
+    return float(-_smoothed(tokens_seen, icl, bandwidth, 512)[2].min())
 
 
 def phase_change_window(
-    tokens: Float[Tensor, "snapshot"],
+    tokens_seen: Float[Tensor, "snapshot"],
     icl: Float[Tensor, "snapshot"],
     fraction: float = 0.3,
     bandwidth: float = 0.2,
@@ -205,7 +205,7 @@ def phase_change_window(
 
     Returns the window in training tokens and the position of the peak rate.
     """
-    grid, value, slope = _smoothed(tokens, icl, bandwidth, n_grid)
+    grid, value, slope = _smoothed(tokens_seen, icl, bandwidth, n_grid)
     rate = -slope
     peak = int(rate.argmax())
     if rate[peak] <= 0:
@@ -220,13 +220,13 @@ def phase_change_window(
     if drop < min_drop or float(rate[peak]) < min_peak_rate:
         return None
     at = grid.exp()  # the grid's ends are the first and last snapshots: exact, not exp(log(.))
-    sampled = tokens[tokens > 0].double()
+    sampled = tokens_seen[tokens_seen > 0].double()
     at[0], at[-1] = sampled.min(), sampled.max()
     return PhaseWindow(float(at[lo]), float(at[hi]), float(at[peak]))
 
 
 def ended_phase_change(
-    tokens: Float[Tensor, "snapshot"], icl: Float[Tensor, "snapshot"], margin: float = 0.1
+    tokens_seen: Float[Tensor, "snapshot"], icl: Float[Tensor, "snapshot"], margin: float = 0.1
 ) -> PhaseWindow | None:
     """The phase-change window of a run still in training, once it has ended: the window that
     :func:`phase_change_window` finds on the snapshots so far, if the last snapshot lies more than
@@ -236,36 +236,36 @@ def ended_phase_change(
     snapshots beyond the last one): on the committed small zoo, attn-only-2l's online stop comes
     at 10.0M tokens with a window of 1.1M-8.3M, against 1.2M-6.1M on the whole run. Margins from
     0 to 0.1 stop at the same snapshot there; the live chapter uses this rule to stop training."""
-    window = phase_change_window(tokens, icl)
-    if window is None or math.log(float(tokens[-1])) - math.log(window.end) <= margin:
+    window = phase_change_window(tokens_seen, icl)
+    if window is None or math.log(float(tokens_seen[-1])) - math.log(window.end) <= margin:
         return None
     return window
 
 
-def snapshots_around(tokens: Float[Tensor, "snapshot"], window: PhaseWindow) -> tuple[int, int]:
+def snapshots_around(tokens_seen: Float[Tensor, "snapshot"], window: PhaseWindow) -> tuple[int, int]:
     """Indices of the snapshots that bracket a window: the last one at or before its start (the
     first snapshot if none) and the first one at or after its end (the last snapshot if none).
     "Before" and "after" the phase change always mean these two snapshots."""
-    t = tokens.double()
+    t = tokens_seen.double()
     before = torch.nonzero(t <= window.start)
     after = torch.nonzero(t >= window.end)
     return (int(before[-1]) if len(before) else 0), (int(after[0]) if len(after) else len(t) - 1)
 
 
 def smoothed_over_training(
-    tokens: Float[Tensor, "snapshot"], values: Float[Tensor, "snapshot"], at: list[float], bandwidth: float = 0.2
+    tokens_seen: Float[Tensor, "snapshot"], values: Float[Tensor, "snapshot"], at: list[float], bandwidth: float = 0.2
 ) -> Float[Tensor, "n"]:
     """A curve over training smoothed over ln(tokens) as in :func:`phase_change_window`, read at
     the training-token counts ``at``. Single snapshots of our small models are noisy (at batch 8
     the model itself wanders by a few hundredths of a nat between snapshots), so point readings
     of a curve (the ICL score before a window, say) use this."""
-    x, y = _log_tokens(tokens, values)
+    x, y = _log_tokens(tokens_seen, values)
     grid = torch.tensor([math.log(a) for a in at], dtype=torch.float64)
     return local_linear(x, y, grid, bandwidth, MIN_NEIGHBOURS)[0]
 
 
-def fraction_formed_in_window(
-    tokens: Float[Tensor, "snapshot"],
+def share_in_window(
+    tokens_seen: Float[Tensor, "snapshot"],
     values: Float[Tensor, "snapshot"],
     window: PhaseWindow | tuple[float, float],
     bandwidth: float = 0.2,
@@ -275,28 +275,28 @@ def fraction_formed_in_window(
     (same ``bandwidth``), ``v(final)`` read at the last snapshot of the smoothed curve.
 
     For the ICL score this is the paper's "more than 75% of the final ICL forms inside the
-    window" (:func:`fraction_of_icl_in_window`). For an induction head's prefix-matching score
+    window" (:func:`icl_share_in_window`). For an induction head's prefix-matching score
     it measures the other half of the co-occurrence claim, that the head forms in that same
     window, without a fixed threshold: the small zoo's heads level off between about 0.5 and 0.8, so a
     fixed score such as 0.5 can sit at the end of one head's rise and the middle of another's.
     """
-    start, end, final = _readings_at_window(tokens, values, window, bandwidth)
+    start, end, final = _readings_at_window(tokens_seen, values, window, bandwidth)
     if final == 0:
         raise ValueError("the final value is 0: there is nothing to attribute to the window")
     return (end - start) / final
 
 
 def _readings_at_window(
-    tokens: Tensor, values: Tensor, window: PhaseWindow | tuple[float, float], bandwidth: float
+    tokens_seen: Tensor, values: Tensor, window: PhaseWindow | tuple[float, float], bandwidth: float
 ) -> tuple[float, float, float]:
     """The smoothed curve at the window's start, its end and the last snapshot."""
-    at = [window[0], window[1], float(tokens.max())]
-    start, end, final = smoothed_over_training(tokens, values, at, bandwidth).tolist()
+    at = [window[0], window[1], float(tokens_seen.max())]
+    start, end, final = smoothed_over_training(tokens_seen, values, at, bandwidth).tolist()
     return start, end, final
 
 
-def fraction_of_icl_in_window(
-    tokens: Float[Tensor, "snapshot"],
+def icl_share_in_window(
+    tokens_seen: Float[Tensor, "snapshot"],
     icl: Float[Tensor, "snapshot"],
     window: PhaseWindow | tuple[float, float],
     bandwidth: float = 0.2,
@@ -304,18 +304,18 @@ def fraction_of_icl_in_window(
     """Fraction of the final ICL that forms inside ``window`` (paper §Argument 1: "more than
     75%").
 
-    ``(ICL(start) - ICL(end)) / -ICL(final)`` (:func:`fraction_formed_in_window`). The
+    ``(ICL(start) - ICL(end)) / -ICL(final)`` (:func:`share_in_window`). The
     denominator is the final ICL score itself, i.e. the ICL gained from zero (an untrained
     model predicts every position alike and has ICL 0).
     """
-    start, end, final = _readings_at_window(tokens, icl, window, bandwidth)
+    start, end, final = _readings_at_window(tokens_seen, icl, window, bandwidth)
     if final >= 0:
         raise ValueError(f"the final ICL score is {final:.3f} >= 0: there is no ICL to attribute")
     return (end - start) / final
 
 
 def loss_bump(
-    tokens: Float[Tensor, "snapshot"],
+    tokens_seen: Float[Tensor, "snapshot"],
     loss: Float[Tensor, "snapshot"],
     min_excess: float = 0.02,
     bandwidth: float = 0.2,
@@ -340,7 +340,7 @@ def loss_bump(
     noisy than the one-token-per-example loss. Learning-rate warm-up also makes the early curve
     non-convex; pass ``after_tokens`` (e.g. the tokens of the warm-up) to look only after it.
     """
-    grid, value, slope = _smoothed(tokens, loss, bandwidth, n_grid, after_tokens)
+    grid, value, slope = _smoothed(tokens_seen, loss, bandwidth, n_grid, after_tokens)
     t = grid.exp()
     steep = -slope / t
     rising = steep[1:] > steep[:-1]

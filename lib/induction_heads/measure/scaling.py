@@ -35,6 +35,7 @@ from .phase import MIN_NEIGHBOURS, local_linear
 __all__ = [
     "read_at_tokens",
     "advantage_by_position",
+    "advantage_over",
     "advantage_share_by_index",
     "LossRates",
     "loss_rates",
@@ -52,12 +53,12 @@ __all__ = [
 ]
 
 
-def read_at_tokens(tokens: Float[Tensor, "snapshot"], values: Float[Tensor, "snapshot ..."], at: float) -> Tensor:
+def read_at_tokens(tokens_seen: Float[Tensor, "snapshot"], values: Float[Tensor, "snapshot ..."], at: float) -> Tensor:
     """``values`` at ``at`` training tokens, interpolated linearly in ln(tokens) between the two
     snapshots around it (exact at a snapshot). Used to compare models at matched tokens: all
     models of a size share their snapshot steps today, but a ladder rung trained with another
     batch size or context would not. ``at`` must lie within the snapshots (tokens > 0)."""
-    t = tokens.double()
+    t = tokens_seen.double()
     keep = t > 0
     t, v = t[keep].log(), values[keep].double()
     x = math.log(at)
@@ -76,6 +77,15 @@ def advantage_by_position(
     (positive: the larger model is better there). Pass losses read at matched training tokens
     (:func:`read_at_tokens`); the paper compares its models at the end of training."""
     return loss_small.double() - loss_large.double()
+
+
+def advantage_over(advantage: Float[Tensor, "pos"], first: int, last: int) -> float:
+    """The mean advantage over context indices ``first`` to ``last`` (inclusive, counted from 1:
+    position ``i`` predicts at context index ``i + 1``); negative indices count from the end
+    (``-5, -1``: the last five)."""
+    lo = first - 1 if first > 0 else len(advantage) + first
+    hi = last if last > 0 else len(advantage) + last + 1
+    return float(advantage[lo:hi].mean())
 
 
 def advantage_share_by_index(advantage: Float[Tensor, "pos"], index: int = 10, halfwidth: int = 2) -> float:
@@ -99,7 +109,7 @@ def advantage_share_by_index(advantage: Float[Tensor, "pos"], index: int = 10, h
 class LossRates(NamedTuple):
     """Two models' rates of improvement ``-dLoss / d ln(tokens)`` on one grid of training tokens."""
 
-    tokens: Float[Tensor, "grid"]
+    tokens_seen: Float[Tensor, "grid"]
     rate_a: Float[Tensor, "grid"]
     rate_b: Float[Tensor, "grid"]
 
@@ -133,7 +143,7 @@ def rate_crossings(rates: LossRates) -> list[float]:
     """The training tokens where ``rate_a - rate_b`` changes sign (interpolated in ln(tokens)):
     where the two models' order of improvement switches."""
     d = rates.rate_a - rates.rate_b
-    x = rates.tokens.log()
+    x = rates.tokens_seen.log()
     out = []
     for i in range(len(d) - 1):
         if d[i] == 0 or (d[i] > 0) == (d[i + 1] > 0):
@@ -146,7 +156,7 @@ def rate_crossings(rates: LossRates) -> list[float]:
 def mean_rate_difference(rates: LossRates, start: float, end: float) -> float:
     """``rate_a - rate_b`` averaged over the grid points from ``start`` to ``end`` tokens (NaN if
     none): positive means model a improved faster there."""
-    inside = (rates.tokens >= start) & (rates.tokens <= end)
+    inside = (rates.tokens_seen >= start) & (rates.tokens_seen <= end)
     return float((rates.rate_a - rates.rate_b)[inside].mean()) if inside.any() else float("nan")
 
 
@@ -278,7 +288,7 @@ def _ols(lx: Tensor, ly: Tensor) -> tuple[float, float]:
 ONSET_LAW_LOG10_T = 5.7
 """Aoyama, Wilcox & Schneider 2025 (arXiv 2511.16893): induction heads emerge after
 ``N = T * sqrt(B * C)`` training tokens with ``T ~ 10**5.7``, independent of model size. The
-units of ``N`` were not checked against the paper's figures (``notes/paper-spec.md`` §7)."""
+units of ``N`` were not checked against that paper's figures."""
 
 
 def onset_law_tokens(batch_times_context: float, log10_t: float = ONSET_LAW_LOG10_T, exponent: float = 0.5) -> float:

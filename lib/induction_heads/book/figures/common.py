@@ -9,10 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
-from .claims import repeat_accuracy
+from ...engine.zoo import Zoo
+from ...measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
+from ..argument1 import repeat_accuracy
 from .style import HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, model_color, shade_window, tokens_axis, zero_line
 
 __all__ = [
@@ -280,17 +282,12 @@ def ablation_grid(
     return fig
 
 
-def training_curves(size: str):
-    """Training loss and ICL score against tokens seen, one line per trained run of ``size``."""
-    import torch
-    from matplotlib.figure import Figure
-
-    from ..engine.runs import available_runs, load_metrics
-
+def training_curves(zoo: Zoo):
+    """Training loss and ICL score against tokens seen, one line per run of the zoo."""
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     ax_loss, ax_icl = fig.subplots(1, 2)
-    for name in available_runs(size):
-        m = load_metrics(size, name)
+    for name, run in zoo.items():
+        m = run.trajectory
         tokens = m["tokens"].double()
         ok = torch.isfinite(m["train_loss"]) & (tokens > 0)
         ax_loss.plot(tokens[ok], m["train_loss"][ok], label=name, lw=1.2)
@@ -301,7 +298,7 @@ def training_curves(size: str):
     ax_icl.set_ylabel(ICL_LABEL)
     zero_line(ax_icl)
     ax_icl.legend(fontsize=7, ncol=2)
-    fig.suptitle(f"The {size} zoo in training")
+    fig.suptitle(f"The {zoo.size} zoo in training")
     return fig
 
 

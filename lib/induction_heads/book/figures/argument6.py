@@ -1,5 +1,5 @@
 """Chapter 07's figures (Argument 6 across the ladder of sizes), in the book's one style: a
-rung has the same colour (:func:`~induction_heads.book.style.model_color` of its place in the
+rung has the same colour (:func:`~induction_heads.book.figures.style.model_color` of its place in the
 ladder) in every figure of the chapter, heads their class colour, the window the orange band."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-from ..measure.heads import THRESHOLDS, classify_heads
-from ..measure.phase import PhaseWindow
-from ..measure.scaling import LossRates, PowerLawFit, onset_law_tokens
+from ...measure.heads import THRESHOLDS, classify_heads
+from ...measure.phase import PhaseWindow
+from ...measure.scaling import LossRates, PowerLawFit, onset_law_tokens
 from .style import HEAD_CLASS_COLORS, ICL_LABEL, WINDOW_COLOR, model_color, tokens_axis, zero_line
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
 
 
 def rung_colors(names: Sequence[str]) -> dict[str, str]:
-    """Each rung's colour: :func:`~induction_heads.book.style.model_color` of its place in the
+    """Each rung's colour: :func:`~induction_heads.book.figures.style.model_color` of its place in the
     ladder, the order :func:`~induction_heads.book.figures.pca_trajectories` colours by too."""
     return {n: model_color(i) for i, n in enumerate(names)}
 
@@ -112,8 +112,8 @@ def loss_rate_crossing(rates: LossRates, a: str, b: str, windows: Mapping[str, P
         w = windows.get(name)
         if w is not None:
             ax.axvspan(w.start, w.end, color=colors[name], alpha=0.12, lw=0)
-    ax.plot(rates.tokens, rates.rate_a, color=colors[a], label=f"{a} (shaded: its window)")
-    ax.plot(rates.tokens, rates.rate_b, color=colors[b], label=f"{b} (shaded: its window)")
+    ax.plot(rates.tokens_seen, rates.rate_a, color=colors[a], label=f"{a} (shaded: its window)")
+    ax.plot(rates.tokens_seen, rates.rate_b, color=colors[b], label=f"{b} (shaded: its window)")
     for c in crossings:
         ax.axvline(c, color="0.4", lw=0.8, ls=":")
     zero_line(ax)

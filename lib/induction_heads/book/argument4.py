@@ -3,9 +3,8 @@ and pattern matching (chapter 05). Each function reads one run of the store and 
 numbers; the measurements themselves live in :mod:`induction_heads.measure` (``attribution``,
 ``recall``, ``fuzzy``, ``translation``, ``patterns``), where they are tested on known answers.
 
-Every function takes a ``TransformerBridge`` (or a ``(size, name)`` pair through
-:func:`bridge_and_heads`) and a tokenizer, so the same analyses run on a pretrained model
-(:mod:`induction_heads.book.pretrained`).
+Every function takes a ``TransformerBridge`` (a run's through :func:`bridge_and_heads`) and a
+tokenizer, so the same analyses run on a pretrained model (:mod:`induction_heads.book.pretrained`).
 """
 
 from __future__ import annotations
@@ -18,6 +17,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from ..engine.dataset import translation_map
+from ..engine.runs import load_eval_set, load_tokenizer
+from ..engine.zoo import Run
 from ..measure import attribution, fuzzy, patterns, recall, translation
 from ..measure.ablation import ablate_heads
 from ..measure.handbuilt import attention_patterns
@@ -25,6 +27,9 @@ from ..measure.heads import induction_heads, parse_head
 from ..measure.repeats import passage_twice
 
 __all__ = [
+    "TRANSLATION_RATIO_MIN",
+    "PATTERN_CHANCE_ACCURACY",
+    "PAPER_COLON_SHARE",
     "bridge_and_heads",
     "identifier_pool",
     "CopyingResult",
@@ -46,15 +51,19 @@ __all__ = [
     "argument4_summary",
 ]
 
+# The translation claim: the best head attends along the translation at least this many times
+# above uniform attention. The pattern task has four templates (chance accuracy 1 / 4); the
+# paper's pattern-matching head puts about 0.65 of a colon's attention on right-template lines.
+TRANSLATION_RATIO_MIN = 5.0
+PATTERN_CHANCE_ACCURACY = 0.25
+PAPER_COLON_SHARE = 0.65
 
-def bridge_and_heads(size: str, name: str) -> tuple[object, list[str], dict[str, Tensor]]:
+
+def bridge_and_heads(run: Run) -> tuple[object, list[str], dict[str, Tensor]]:
     """The run's final bridge, its induction heads (book definition, from the recorder's last
     snapshot) and its final head scores (``prefix_matching``, ``copying``)."""
-    from ..engine.runs import load_bridge, load_metrics
-
-    m = load_metrics(size, name)
-    final = {k: m[k][-1] for k in ("prefix_matching", "copying")}
-    return load_bridge(size, name), induction_heads(final["prefix_matching"], final["copying"]), final
+    final = {k: run.trajectory.final(k) for k in ("prefix_matching", "copying")}
+    return run.bridge(), induction_heads(final["prefix_matching"], final["copying"]), final
 
 
 def identifier_pool(tokenizer, vocab_size: int) -> Int[Tensor, "n"]:
@@ -325,17 +334,14 @@ def above(ci: tuple[float, float, float], other: tuple[float, float, float]) -> 
 
 
 @torch.no_grad()
-def argument4_summary(size: str, name: str, heads: list[str]) -> dict[str, float | None]:
+def argument4_summary(run: Run, heads: list[str]) -> dict[str, float | None]:
     """Argument 4's headline numbers for one run, cheap enough for ``summary --json`` (a few
     seconds on CPU): the induction heads' share of the copy-2 logit gain on 16 held-out passages
     shown twice, their mean fuzzy score over the four variations (20 examples each) and their
     literal score, the best translation head's score (the ``-translation`` model only, else
     None), and pattern accuracy with exact and novel items (64 queries each; None where the
     tokenizer cannot express the task). Head-based numbers are None without induction heads."""
-    from ..engine.dataset import translation_map
-    from ..engine.runs import load_bridge, load_eval_set, load_tokenizer
-
-    bridge, tok, ev = load_bridge(size, name), load_tokenizer(size), load_eval_set(size)[0]
+    bridge, tok, ev = run.bridge(), load_tokenizer(run.size), load_eval_set(run.size)[0]
     bos = tok.bos_token_id
     out: dict[str, float | None] = dict.fromkeys(
         ["copying_gain_share", "copying_logit_share", "fuzzy_score", "literal_score", "translation_head_score",
@@ -349,7 +355,7 @@ def argument4_summary(size: str, name: str, heads: list[str]) -> dict[str, float
                  for k in FUZZY_KINDS}
         out["literal_score"] = r4(means.pop("literal"))
         out["fuzzy_score"] = r4(sum(means.values()) / len(means))
-    if name.endswith("-translation"):
+    if run.name.endswith("-translation"):
         tr = translation_analysis(bridge, ev, translation_map(bridge.cfg.d_vocab))
         out["translation_head_score"], out["translation_chance"] = r4(tr["score"].max()), r4(tr["chance"])
     for novel in (False, True):

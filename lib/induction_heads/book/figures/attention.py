@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from IPython.display import display
 from jaxtyping import Float
+from matplotlib.figure import Figure
 from torch import Tensor
 
 __all__ = [
@@ -166,8 +168,6 @@ def attention_png(
     drawn only up to ``max_labels`` tokens, where they are still legible. Returns a
     ``matplotlib.figure.Figure`` that is not registered with pyplot, so a notebook shows it once.
     """
-    from matplotlib.figure import Figure
-
     p = np.asarray(pattern.detach().cpu() if isinstance(pattern, Tensor) else pattern)
     n_heads, n = p.shape[0], p.shape[-1]
     names = list(head_names) if head_names is not None else [f"head {h}" for h in range(n_heads)]
@@ -197,7 +197,5 @@ def show_attention(
     title: str | None = None,
 ) -> None:
     """Display the interactive view and its PNG twin, one after the other."""
-    from IPython.display import display
-
     display(attention_view(pattern, tokens, head_names))
     display(attention_png(pattern, tokens, head_names, title))

@@ -1,10 +1,11 @@
-"""Figures and small helpers of the mechanism chapter (paper §Argument 5): the circuit statistics
-of every head over training, the QK/OV plane, and the Q/K/V composition scores.
+"""Chapter 06's figures (Argument 5, the mechanism): the circuit statistics of every head over
+training, the QK/OV plane, and the Q/K/V composition scores.
 
-The statistics themselves are computed in :mod:`induction_heads.measure.circuits` (and recorded at every
-snapshot by the trainer); this module only reads, ranks and draws them. Heads are coloured by
+The statistics themselves are computed in :mod:`induction_heads.measure.circuits` (and recorded at
+every snapshot by the trainer) and ranked in :mod:`induction_heads.book.argument5`; this module
+only draws them. Heads are coloured by
 their class (:func:`induction_heads.measure.heads.classify_heads`) with the colours of
-:data:`induction_heads.book.style.HEAD_CLASS_COLORS`.
+:data:`induction_heads.book.figures.style.HEAD_CLASS_COLORS`.
 """
 
 from __future__ import annotations
@@ -13,82 +14,23 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from jaxtyping import Float
 from matplotlib.colors import TwoSlopeNorm
 from torch import Tensor
 
-from ..measure.heads import head_labels
-from ..measure.phase import PhaseWindow
+from ...measure.heads import head_labels
+from ...measure.phase import PhaseWindow
+from ..argument5 import OV_CORNER, normalise_by_max_abs
 from .style import HEAD_CLASS_COLORS, WINDOW_COLOR, shade_window, tokens_axis, zero_line
 
 __all__ = [
-    "OV_CORNER",
     "K_TRACE_LABEL",
-    "normalise_by_max_abs",
-    "corner_entry",
-    "top_compositions",
     "circuit_curves",
     "qk_ov_plane",
     "composition_heatmaps",
 ]
 
-# The OV positivity an induction head must pass (the chapter's claim); the K-composition trace
-# must be positive.
-OV_CORNER = 0.5
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
-
-
-def normalise_by_max_abs(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
-    """``x / max|x|`` over ``dim`` (all axes by default), ignoring NaN; signs are kept and the
-    result lies in [-1, 1]. A slice that is all zero (or all NaN) is returned unchanged.
-
-    The chapter divides the K-composition trace of every head of a layer by one number, the
-    largest ``|trace|`` of that layer over training (``dim=(0, 1)`` on ``[snapshot, head]``):
-    the trace's units are the raw bilinear form's and grow with the weights, so only its sign
-    and its size relative to the other heads of the same model mean something. A separate
-    scale per head would stretch a head whose trace stays near zero to the same +-1 as the
-    induction head.
-    """
-    size = torch.nan_to_num(x.abs(), nan=0.0)
-    scale = size.amax() if dim is None else size.amax(dim=dim, keepdim=True)
-    return x / torch.where(scale > 0, scale, torch.ones_like(scale))
-
-
-def corner_entry(
-    tokens: Float[Tensor, "snapshot"],
-    k_trace: Float[Tensor, "snapshot"],
-    ov_positivity: Float[Tensor, "snapshot"],
-    ov_min: float = OV_CORNER,
-) -> float | None:
-    """Training tokens at the first snapshot from which a head stays in the positive corner of
-    the QK/OV plane (K-composition trace > 0 and OV positivity > ``ov_min``) to the end of
-    training; None if it is not there at the last snapshot."""
-    inside = (k_trace > 0) & (ov_positivity > ov_min)
-    if not bool(inside[-1]):
-        return None
-    outside = torch.nonzero(~inside)
-    first = 0 if len(outside) == 0 else int(outside[-1]) + 1
-    return float(tokens[first])
-
-
-def top_compositions(
-    scores: Mapping[str, Float[Tensor, "src_layer src_head dst_layer dst_head"]],
-    dst: str | None = None,
-    k: int | None = None,
-) -> list[tuple[str, str, str, float]]:
-    """``(mode, source head, destination head, score)`` for every defined pair, largest score
-    first: all pairs, or only those into head ``dst`` (``"layer.head"``); the first ``k``."""
-    rows = []
-    for mode, s in scores.items():
-        L, H = s.shape[:2]
-        names = head_labels(L, H)
-        flat = s.reshape(L * H, L * H)
-        for i, j in torch.nonzero(~flat.isnan()).tolist():
-            if dst is None or names[j] == dst:
-                rows.append((mode, names[i], names[j], float(flat[i, j])))
-    rows.sort(key=lambda r: -r[3])
-    return rows if k is None else rows[:k]
 
 
 def circuit_curves(

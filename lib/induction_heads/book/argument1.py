@@ -1,0 +1,248 @@
+"""Argument 1, the phase change (chapter 02): which models the claims cover, each run's window,
+and the few numbers a claim is decided on.
+
+A chapter states a claim, measures it, shows the figure and then checks it; the loops and
+branches that turn a run's :class:`~induction_heads.engine.zoo.Trajectory` into the numbers a
+claim compares live here, where they are tested on hand-made trajectories
+(``tests/book/test_claims.py``), and so do the claims' thresholds. The measurements themselves are
+in :mod:`induction_heads.measure.phase`. Where a claim was redefined after we saw data, the book's
+decisions log (``chapters/08_decisions.md``) gives the history and the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..engine.config import model_family, parse_model_name
+from ..engine.runs import load_tokenizer
+from ..engine.zoo import Run, Trajectory
+from ..measure.metrics import per_token_losses
+from ..measure.phase import (PhaseWindow, share_in_window, icl_share_in_window, loss_bump,
+                             phase_change_window, smoothed_over_training)
+
+__all__ = [
+    "SHARE_IN_WINDOW_MIN",
+    "PAPER_SHARE_IN_WINDOW",
+    "NO_HEAD_MAX_PREFIX_MATCHING",
+    "CODE_SNIPPET",
+    "plain",
+    "multi_layer",
+    "one_layer_vanilla",
+    "vanilla",
+    "windows",
+    "bump",
+    "first_crossing",
+    "text_losses",
+    "top_prefix_matching",
+    "PhaseChangeReadings",
+    "phase_change_readings",
+    "shares_above",
+    "crossings_outside_window",
+    "repeat_accuracy",
+    "RepeatReadings",
+    "repeat_readings",
+    "windows_open_at_end",
+]
+
+NAN = float("nan")
+# The claims' thresholds. At least this share of the final ICL (and of the induction head's final
+# score) is gained inside the window; the paper's figure for the ICL is 0.75, reported beside it.
+SHARE_IN_WINDOW_MIN = 0.5
+PAPER_SHARE_IN_WINDOW = 0.75
+# A one-layer model "has no induction head": its largest prefix-matching score stays at or below this.
+NO_HEAD_MAX_PREFIX_MATCHING = 0.2
+
+
+# Our analogue of the paper's Harry Potter paragraph: code in which made-up identifiers repeat,
+# so a model can only predict their second and later occurrences from the context.
+CODE_SNIPPET = '''def tally_glorp(glorp_ledger, frob_limit):
+    glorp_total = 0
+    for glorp_entry in glorp_ledger:
+        if glorp_entry.frob_count > frob_limit:
+            glorp_total += glorp_entry.frob_count
+    return glorp_total
+'''
+
+
+def plain(names: Iterable[str]) -> list[str]:
+    """The models trained as the paper trains its own, on the size's recipe: every name without a
+    variant (no intervention, no change of recipe or data;
+    :data:`induction_heads.engine.config.MODEL_VARIANTS`) and without a recipe change
+    (``-natural``, ``-long``: :data:`induction_heads.engine.config.RECIPES`; they have sections of
+    their own)."""
+    return [n for n in names if (p := parse_model_name(n)).variant is None and not p.recipes]
+
+
+def multi_layer(names: Iterable[str]) -> list[str]:
+    """The models Argument 1's claims are about: every plain model with two or more layers (the
+    paper: "every model with more than one layer"), seeds, MLP and smeared-key models included;
+    the interventions of the co-perturbation experiment are not."""
+    return [n for n in plain(names) if model_family(n)[1] > 1]
+
+
+def one_layer_vanilla(names: Iterable[str]) -> list[str]:
+    """The one-layer models that should show neither an induction head nor a phase change. The
+    one-layer smeared-key model is left out: it is Argument 2's, and it should have both."""
+    return [n for n in plain(names) if model_family(n)[1] == 1 and model_family(n)[0] != "smeared"]
+
+
+def vanilla(names: Iterable[str]) -> list[str]:
+    """The plain attention-only and MLP models of the first seed (every depth and width): the
+    models Argument 1's figures draw, one curve per architecture."""
+    return [n for n in plain(names) if model_family(n)[0] in ("attn-only", "mlp") and parse_model_name(n).seed == 0]
+
+
+def windows(trajectories: Mapping[str, Trajectory]) -> dict[str, PhaseWindow | None]:
+    """Each run's phase-change window (:func:`induction_heads.measure.phase.phase_change_window`)."""
+    return {n: phase_change_window(t["tokens"].double(), t["icl_score"].double()) for n, t in trajectories.items()}
+
+
+def bump(run: Run, trajectory: Trajectory | None = None) -> tuple[float, float] | None:
+    """The run's loss bump (:func:`induction_heads.measure.phase.loss_bump`) on its held-out loss averaged
+    over all positions, looked for after the learning-rate warm-up (which also bends the curve).
+    ``trajectory``: another trajectory of the same recipe (the live chapter's), default the run's."""
+    t = run.trajectory if trajectory is None else trajectory
+    return loss_bump(t.tokens_seen.double(), t["loss_by_position"].mean(-1), after_tokens=run.warmup_tokens)
+
+
+def first_crossing(tokens: Tensor, score: Tensor, threshold: float) -> float | None:
+    """Training tokens at the first snapshot where ``score`` reaches ``threshold`` (None if never)."""
+    hit = torch.nonzero(score >= threshold)
+    return None if len(hit) == 0 else float(tokens[int(hit[0])])
+
+
+@torch.no_grad()
+def text_losses(run: Run, step: int, text: str) -> tuple[list[str], Float[Tensor, "pos"]]:
+    """Per-token losses of a checkpoint on ``text``: the predicted tokens (as strings) and the
+    loss of predicting each from everything before it (BOS prepended). A text longer than the
+    model's context is cut to its first ``n_ctx`` tokens."""
+    tok = load_tokenizer(run.size)
+    ids = torch.tensor([[tok.bos_token_id] + tok.encode(text, add_special_tokens=False)])
+    model = run.model(step)
+    ids = ids[:, : model.cfg.n_ctx]
+    losses = per_token_losses(model(ids), ids)[0]
+    return [tok.decode([i]) for i in ids[0, 1:].tolist()], losses
+
+
+def top_prefix_matching(prefix_matching: Float[Tensor, "snapshot layer head"]) -> Float[Tensor, "snapshot"]:
+    """The largest prefix-matching score over all heads, at each snapshot (float64)."""
+    return prefix_matching.flatten(1).max(1).values.double()
+
+
+@dataclass(frozen=True)
+class PhaseChangeReadings:
+    """Argument 1's numbers for one model.
+
+    ``icl_share_in_window`` and ``head_share_in_window`` are NaN where they are undefined (no window, or no ICL at
+    the end); a NaN compares False with any threshold, so a claim on them then fails.
+    """
+
+    window: PhaseWindow | None
+    final_icl: float  # the ICL score at the last snapshot
+    icl_share_in_window: float  # share of the final ICL gained inside the window
+    max_prefix_matching: float  # largest prefix-matching score of any head at any snapshot
+    head_share_in_window: float  # share of the largest head score's final (smoothed) value gained inside the window
+    head_crossing: float | None  # training tokens at the first snapshot where that score reaches 0.5
+    head_level: float  # that score, smoothed, at the last snapshot
+
+    @property
+    def window_start(self) -> float:
+        return self.window.start if self.window is not None else NAN
+
+    @property
+    def window_end(self) -> float:
+        return self.window.end if self.window is not None else NAN
+
+
+def phase_change_readings(
+    metrics: Mapping[str, Tensor], window: PhaseWindow | None, crossing: float = 0.5
+) -> PhaseChangeReadings:
+    """A run's Argument 1 numbers (paper §Argument 1: induction heads form and ICL jumps in the
+    same window). The shares are :func:`~induction_heads.measure.phase.icl_share_in_window`
+    and :func:`~induction_heads.measure.phase.share_in_window` of the largest
+    prefix-matching score; ``crossing`` is the fixed score the head's crossing is reported at."""
+    tokens, icl = metrics["tokens"].double(), metrics["icl_score"].double()
+    top = top_prefix_matching(metrics["prefix_matching"])
+    has_icl = window is not None and float(icl[-1]) < 0
+    return PhaseChangeReadings(
+        window=window,
+        final_icl=float(icl[-1]),
+        icl_share_in_window=icl_share_in_window(tokens, icl, window) if has_icl else NAN,
+        max_prefix_matching=float(top.max()),
+        head_share_in_window=share_in_window(tokens, top, window) if window is not None else NAN,
+        head_crossing=first_crossing(tokens, top, crossing),
+        head_level=float(smoothed_over_training(tokens, top, [float(tokens[-1])])[0]),
+    )
+
+
+def repeat_accuracy(metrics: Mapping[str, Tensor]) -> Float[Tensor, "snapshot"] | None:
+    """Top-1 accuracy on the second and later copies of repeated random tokens (the repeat test,
+    :mod:`induction_heads.measure.repeats`) at every snapshot; None for a run recorded before the
+    recorder had the test."""
+    if "repeat_top1" not in metrics:
+        return None
+    return metrics["repeat_top1"][:, 1:].double().mean(-1)
+
+
+@dataclass(frozen=True)
+class RepeatReadings:
+    """When a model starts to complete repeats, against its phase-change window.
+
+    ``onset`` is the first snapshot at which the repeat accuracy, smoothed over ln(tokens) as in
+    the window rule, has made ``rise`` (10%) of its climb from the first snapshot to its highest
+    smoothed value: where copying starts, whatever level it climbs to (ours level off between
+    0.2 and 0.5, the paper's near 1). None if it never climbs.
+    """
+
+    onset: float | None
+    final: float  # smoothed at the last snapshot
+    best: float  # highest single snapshot
+    share_in_window: float  # share of the final (smoothed) accuracy gained inside the window; NaN without one
+
+    def starts_in(self, window: PhaseWindow | None) -> bool:
+        return window is not None and self.onset is not None and window.start <= self.onset <= window.end
+
+
+def repeat_readings(metrics: Mapping[str, Tensor], window: PhaseWindow | None, rise: float = 0.1) -> RepeatReadings | None:
+    """Argument 1's repeat numbers for one run (None if it has no repeat test recorded)."""
+    acc = repeat_accuracy(metrics)
+    if acc is None:
+        return None
+    tokens = metrics["tokens"].double()
+    at = tokens[tokens > 0].tolist()
+    smooth = smoothed_over_training(tokens, acc, at)
+    first, top = float(smooth[0]), float(smooth.max())
+    hit = torch.nonzero(smooth >= first + rise * (top - first)) if top > first else []
+    final = float(smooth[-1])
+    return RepeatReadings(
+        onset=float(at[int(hit[0])]) if len(hit) else None,
+        final=final,
+        best=float(acc.max()),
+        share_in_window=share_in_window(tokens, acc, window) if window is not None and final > 0 else NAN,
+    )
+
+
+def shares_above(shares: Mapping[str, float], level: float) -> tuple[int, int, float]:
+    """``(how many shares exceed level, how many there are, the smallest)``; the smallest is
+    NaN when there are none."""
+    over = [n for n, share in shares.items() if share > level]
+    return len(over), len(shares), min(shares.values(), default=NAN)
+
+
+def crossings_outside_window(readings: Mapping[str, PhaseChangeReadings]) -> dict[str, float | None]:
+    """The models whose head crossing is not inside their window (None: it never crossed)."""
+    def inside(r: PhaseChangeReadings) -> bool:
+        return r.head_crossing is not None and r.window is not None and r.window_start <= r.head_crossing <= r.window_end
+
+    return {n: r.head_crossing for n, r in readings.items() if not inside(r)}
+
+
+def windows_open_at_end(trajectories: Mapping[str, Trajectory], windows: Mapping[str, PhaseWindow | None]) -> list[str]:
+    """The models whose window runs to the last snapshot: their ICL score is still falling fast
+    when training stops, so their phase change may not be over."""
+    return [n for n, w in windows.items() if w is not None and w.end == float(trajectories[n]["tokens"][-1])]

@@ -1,0 +1,102 @@
+"""Argument 3, knocking out induction heads removes the in-context learning (chapter 04): which
+head's ablation changes the ICL most, the ablations projected on the phase change, and the
+induction heads ablated together at the end of training. The ablations themselves are
+:mod:`induction_heads.measure.ablation`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..engine.runs import load_eval_set
+from ..engine.zoo import Run, Trajectory
+from ..measure.ablation import (ablate_heads, before_and_after_attribution, clean_losses, delta_icl,
+                                single_head_ablations)
+from ..measure.heads import classify_heads, head_labels
+from ..measure.metrics import icl_score
+from ..measure.phase import PhaseWindow, snapshots_around
+
+__all__ = [
+    "FRACTION_REMOVED_MIN",
+    "final_head_classes",
+    "LargestDeltaHead",
+    "largest_delta_head",
+    "before_after_over_training",
+    "induction_ablation",
+    "full_vs_pattern_preserving",
+]
+
+# The claim: ablating the induction heads together removes at least this share of the ICL.
+FRACTION_REMOVED_MIN = 0.7
+
+
+def final_head_classes(metrics: Trajectory) -> list[str]:
+    """Every head's class at the last snapshot (:func:`induction_heads.measure.heads.classify_heads`)."""
+    return classify_heads(metrics["prefix_matching"][-1], metrics["copying"][-1], metrics["previous_token"][-1])
+
+
+@dataclass(frozen=True)
+class LargestDeltaHead:
+    """The head whose ablation changes the ICL score most, and its class."""
+
+    head: str
+    delta_icl: float
+    head_class: str
+
+
+def largest_delta_head(delta_icl: Float[Tensor, "layer head"], classes: list[str]) -> LargestDeltaHead:
+    """The head with the largest ΔICL (ablated minus clean: ablating it removes the most ICL);
+    ``classes`` are the heads' classes in :func:`~induction_heads.measure.heads.head_labels` order."""
+    flat = delta_icl.flatten()
+    top = int(flat.argmax())
+    return LargestDeltaHead(head_labels(*delta_icl.shape)[top], float(flat[top]), classes[top])
+
+
+def before_after_over_training(
+    metrics: Trajectory, window: PhaseWindow
+) -> Float[Tensor, "snapshot layer head"]:
+    """The recorder's per-snapshot head ablations projected on the run's own phase change
+    (:func:`induction_heads.measure.ablation.before_and_after_attribution`): ``u`` runs from the
+    per-token-loss vector at the last snapshot before the window to the one at the first
+    snapshot after it, restricted to the ablated evaluation sequences."""
+    ablated = metrics["ablation_per_token_loss"]  # [S, L, H, n]
+    n = ablated.shape[-1]
+    clean = metrics["per_token_loss"][:, :n]
+    i0, i1 = snapshots_around(metrics["tokens"], window)
+    return torch.stack([
+        before_and_after_attribution(ablated[s], clean[s], clean[i0], clean[i1]) for s in range(len(clean))
+    ])
+
+
+@torch.no_grad()
+def induction_ablation(run: Run, heads: list[str], n_sequences: int | None = None) -> dict:
+    """Zero-ablate ``heads`` together (pattern-preserving) and each on its own, at the final
+    checkpoint on the evaluation set (its first ``n_sequences``, default all): the ICL score
+    clean and ablated, the fraction of the ICL removed, and the sum of the single-head ΔICLs
+    (redundant heads make the joint effect exceed that sum)."""
+    bridge = run.bridge()
+    tokens = load_eval_set(run.size)[0][:n_sequences]
+    clean = float(icl_score(clean_losses(bridge, tokens).mean(0)))
+    ablated = ablate_heads(bridge, tokens, [heads] + [[h] for h in heads])
+    icl = icl_score(ablated.mean(1))  # [1 + len(heads)]
+    return {
+        "icl_clean": clean,
+        "icl_all_ablated": float(icl[0]),
+        "fraction_removed": (float(icl[0]) - clean) / -clean if clean < 0 else float("nan"),
+        "delta_icl_together": float(icl[0]) - clean,
+        "delta_icl_sum_of_singles": float((icl[1:] - clean).sum()),
+    }
+
+
+@torch.no_grad()
+def full_vs_pattern_preserving(run: Run, n_sequences: int = 128) -> Float[Tensor, "mode layer head"]:
+    """Every head's ΔICL at the final checkpoint under pattern-preserving (``[0]``) and full
+    (``[1]``) zero ablation, on the first ``n_sequences`` evaluation sequences."""
+    bridge = run.bridge()
+    tokens = load_eval_set(run.size)[0][:n_sequences]
+    clean = clean_losses(bridge, tokens)
+    return torch.stack([delta_icl(single_head_ablations(bridge, tokens, preserve), clean) for preserve in (True, False)])

@@ -1,0 +1,148 @@
+"""Argument 5, the mechanism (chapter 06): where an induction head's circuit statistics enter
+their corner over training, the Q/K/V composition into a head, and the repeat test of every
+model's final checkpoint. The statistics themselves are computed in
+:mod:`induction_heads.measure.circuits` (and recorded at every snapshot by the trainer); the
+figures are :mod:`induction_heads.book.figures.argument5`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..engine.runs import load_token_counts
+from ..engine.tokenizer import random_token_pool
+from ..engine.zoo import Zoo
+from ..measure.heads import head_labels
+from ..measure.metrics import per_token_losses
+from ..measure.repeats import repeat_scores, repeated_sequences
+
+__all__ = [
+    "OV_CORNER",
+    "normalise_by_max_abs",
+    "corner_entry",
+    "top_compositions",
+    "CompositionInto",
+    "composition_into",
+    "repeat_profiles",
+]
+
+
+# The OV positivity an induction head must pass (the chapter's claim); the K-composition trace
+# must be positive.
+OV_CORNER = 0.5
+
+
+def normalise_by_max_abs(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
+    """``x / max|x|`` over ``dim`` (all axes by default), ignoring NaN; signs are kept and the
+    result lies in [-1, 1]. A slice that is all zero (or all NaN) is returned unchanged.
+
+    The chapter divides the K-composition trace of every head of a layer by one number, the
+    largest ``|trace|`` of that layer over training (``dim=(0, 1)`` on ``[snapshot, head]``):
+    the trace's units are the raw bilinear form's and grow with the weights, so only its sign
+    and its size relative to the other heads of the same model mean something. A separate
+    scale per head would stretch a head whose trace stays near zero to the same +-1 as the
+    induction head.
+    """
+    size = torch.nan_to_num(x.abs(), nan=0.0)
+    scale = size.amax() if dim is None else size.amax(dim=dim, keepdim=True)
+    return x / torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
+def corner_entry(
+    tokens: Float[Tensor, "snapshot"],
+    k_trace: Float[Tensor, "snapshot"],
+    ov_positivity: Float[Tensor, "snapshot"],
+    ov_min: float = OV_CORNER,
+) -> float | None:
+    """Training tokens at the first snapshot from which a head stays in the positive corner of
+    the QK/OV plane (K-composition trace > 0 and OV positivity > ``ov_min``) to the end of
+    training; None if it is not there at the last snapshot."""
+    inside = (k_trace > 0) & (ov_positivity > ov_min)
+    if not bool(inside[-1]):
+        return None
+    outside = torch.nonzero(~inside)
+    first = 0 if len(outside) == 0 else int(outside[-1]) + 1
+    return float(tokens[first])
+
+
+def top_compositions(
+    scores: Mapping[str, Float[Tensor, "src_layer src_head dst_layer dst_head"]],
+    dst: str | None = None,
+    k: int | None = None,
+) -> list[tuple[str, str, str, float]]:
+    """``(mode, source head, destination head, score)`` for every defined pair, largest score
+    first: all pairs, or only those into head ``dst`` (``"layer.head"``); the first ``k``."""
+    rows = []
+    for mode, s in scores.items():
+        L, H = s.shape[:2]
+        names = head_labels(L, H)
+        flat = s.reshape(L * H, L * H)
+        for i, j in torch.nonzero(~flat.isnan()).tolist():
+            if dst is None or names[j] == dst:
+                rows.append((mode, names[i], names[j], float(flat[i, j])))
+    rows.sort(key=lambda r: -r[3])
+    return rows if k is None else rows[:k]
+
+
+@dataclass(frozen=True)
+class CompositionInto:
+    """The composition scores into one head that Argument 5's claim compares: the K-composition
+    from the previous-token head, and the largest Q-, K- and V-composition with their sources.
+    The field names are the numbers a chapter prints."""
+
+    k_from_prev: float
+    top_k_source: str
+    top_k: float
+    top_q_source: str
+    top_q: float
+    top_v_source: str
+    top_v: float
+    largest_mode: str  # the mode of the largest of all scores into the head
+
+    def numbers(self) -> dict[str, float | str]:
+        """The scores and their sources, for :func:`~induction_heads.book.check_claim`."""
+        return {k: v for k, v in asdict(self).items() if k != "largest_mode"}
+
+    def k_from_prev_is_largest(self, prev_head: str) -> bool:
+        """The claim: the largest K-composition comes from ``prev_head`` and is the largest of all
+        the head's Q/K/V compositions."""
+        return self.top_k_source == prev_head and self.largest_mode == "K"
+
+
+def composition_into(
+    scores: Mapping[str, Float[Tensor, "src_layer src_head dst_layer dst_head"]], head: str, prev_head: str
+) -> CompositionInto:
+    """Read :class:`CompositionInto` for ``head`` from the Q/K/V composition scores (each mode's
+    ``[src_layer, src_head, dst_layer, dst_head]`` scores minus the random baseline; NaN where a
+    pair is undefined)."""
+    into = top_compositions(scores, dst=head)
+    best = {mode: next(r for r in into if r[0] == mode) for mode in "KQV"}
+    return CompositionInto(
+        k_from_prev=next(s for mode, src, _, s in into if mode == "K" and src == prev_head),
+        top_k_source=best["K"][1], top_k=best["K"][3],
+        top_q_source=best["Q"][1], top_q=best["Q"][3],
+        top_v_source=best["V"][1], top_v=best["V"][3],
+        largest_mode=into[0][0],
+    )
+
+
+@torch.no_grad()
+def repeat_profiles(
+    zoo: Zoo, length: int = 30, repeats: int = 4, n_sequences: int = 20
+) -> dict[str, dict[str, Tensor]]:
+    """The repeat test of each model's final checkpoint, the way courses show it: BOS + ``length``
+    random tokens (the evaluators' pool) repeated ``repeats`` times; for each model the mean loss
+    at every position (``loss_by_position``) and the loss and top-1 accuracy per copy
+    (:func:`induction_heads.measure.repeats.repeat_scores`; copy 0 is the first showing)."""
+    tokens = repeated_sequences(random_token_pool(load_token_counts(zoo.size)), n_sequences, length, repeats)
+    out = {}
+    for name, run in zoo.items():
+        logits = run.model()(tokens)
+        out[name] = {"loss_by_position": per_token_losses(logits, tokens).mean(0),
+                     **repeat_scores(logits, tokens, length)}
+    return out
