@@ -179,6 +179,36 @@ def test_size_pages_and_switcher_links():
     assert "[tiny](../../02_argument1_phase_change.ipynb)" in sub and "**small** (this page)" in sub
 
 
+def _code(source, tags=None):
+    cell = nbformat.v4.new_code_cell(source)
+    if tags:
+        cell.metadata["tags"] = tags
+    return cell
+
+
+def test_hide_code_folds_code_but_not_the_colab_and_parameters_cells():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        _code("colab", [bookbuild.COLAB_TAG, "hide-cell"]),
+        _code('size = "small"', ["parameters"]),
+        _code('size = "tiny"', ["injected-parameters"]),
+        _code("plot()"),
+        _code("check()", ["hide-output"]),
+        _code("secret()", ["remove-input"]),
+    ])
+    tags = [c.metadata.get("tags", []) for c in bookbuild.hide_code(nb).cells]
+    assert tags == [[], [bookbuild.COLAB_TAG, "hide-cell"], ["parameters"], ["injected-parameters"],
+                    ["hide-input"], ["hide-output", "hide-input"], ["remove-input"]]
+    assert [c.metadata.get("tags", []) for c in bookbuild.hide_code(nb).cells] == tags  # once only
+
+
+def test_stored_chapters_leave_their_code_cells_untagged():
+    """The build folds the code; the stored notebooks stay as their authors wrote them."""
+    for chapter in CHAPTERS:
+        for cell in _nb(chapter).cells:
+            assert "hide-input" not in cell.metadata.get("tags", []), chapter
+
+
 def _book_root(tmp_path, sizes=("tiny", "small")):
     """A book with one notebook chapter after its root page and a Markdown page last, its
     chapters executed for ``sizes``."""

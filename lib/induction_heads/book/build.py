@@ -11,7 +11,8 @@
    cache replaces it.)
 2. Assemble the book's source tree in ``_build/src``: the default size's page of each chapter at
    ``chapters/<name>.ipynb`` and every other size at ``chapters/sizes/<size>/<name>.ipynb``, each
-   with a size switcher under its title. The ``_toc.yml`` is the repository's: the default size's pages,
+   with a size switcher under its title and its code cells folded (``hide-input``; the Colab and
+   parameters cells excepted). The ``_toc.yml`` is the repository's: the default size's pages,
    whose Previous/Next chain is the reading order; the other sizes' pages are built outside it
    (``orphan``), the same way for every chapter, and reached from the switcher. A page of the toc
    written in Markdown (``<name>.md``, such as the decisions log) runs no code and depends on no
@@ -55,6 +56,7 @@ __all__ = [
     "sync_chapter",
     "size_page",
     "switcher_markdown",
+    "hide_code",
     "out_of_chain",
     "build_book",
     "execute_chapters",
@@ -330,6 +332,26 @@ def switcher_markdown(chapter: str, size: str, sizes: list[str], default: str = 
     return "Model size: " + " · ".join(items)
 
 
+# Code cells whose source stays in view: the Colab cell (folded by its own ``hide-cell`` tag) and
+# the parameters a reader changes (papermill's injected copy at the other sizes included).
+SHOWN_CODE_TAGS = (COLAB_TAG, "parameters", "injected-parameters")
+# Tags with which a chapter already decides how its source is shown.
+_SOURCE_TAGS = ("hide-input", "hide-cell", "remove-input", "remove-cell")
+
+
+def hide_code(nb):
+    """Fold every code cell's source behind a one-click toggle (Jupyter Book's ``hide-input``
+    tag), so a page reads as text, figures and outputs. The cells tagged with one of
+    :data:`SHOWN_CODE_TAGS` and the cells that already carry a tag for their source stay as they
+    are. Applied to the pages the build assembles, never to the stored chapters."""
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or any(t in SHOWN_CODE_TAGS or t in _SOURCE_TAGS for t in tags):
+            continue
+        cell.metadata["tags"] = [*tags, "hide-input"]
+    return nb
+
+
 def out_of_chain(nb):
     """Mark a page that is in no table of contents (Sphinx's ``orphan``), so that Sphinx builds
     it without a warning and leaves it out of the Previous/Next chain and the sidebar. The other
@@ -347,8 +369,8 @@ def _with_switcher(nb, chapter: str, size: str, sizes: list[str]):
 
 
 def assemble(root: Path, sizes: list[str]) -> Path:
-    """Write ``_build/src``: config, toc, static files and every executed size page; the other
-    sizes' pages are outside the toc (:func:`out_of_chain`)."""
+    """Write ``_build/src``: config, toc, static files and every executed size page, their code
+    folded (:func:`hide_code`); the other sizes' pages are outside the toc (:func:`out_of_chain`)."""
     from .viz import install_static
 
     src = root / "_build" / "src"
@@ -365,7 +387,7 @@ def assemble(root: Path, sizes: list[str]) -> Path:
             nb = nbformat.read(root / "_build" / "executed" / size / f"{chapter}.ipynb", as_version=4)
             out = src / f"{size_page(chapter, size)}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)
-            nb = _with_switcher(nb, chapter, size, sizes)
+            nb = hide_code(_with_switcher(nb, chapter, size, sizes))
             nbformat.write(nb if size == DEFAULT_SIZE else out_of_chain(nb), out)
     for page in markdown_pages(root):
         (src / page).parent.mkdir(parents=True, exist_ok=True)
