@@ -179,15 +179,34 @@ def test_size_pages_and_switcher_links():
     assert "[tiny](../../02_argument1_phase_change.ipynb)" in sub and "**small** (this page)" in sub
 
 
-def test_book_toc_adds_other_sizes_as_sub_pages():
-    toc = bookbuild.book_toc(ROOT, ["tiny", "small"], default="tiny")
-    methods = next(e for e in toc["chapters"] if e["file"] == "chapters/01_methods")
-    assert methods["sections"] == [{"file": "chapters/sizes/small/01_methods",
-                                    "title": "Methods: corpus, tokenizer, model zoo, training [small]"}]
-    intro = {"file": "chapters/sizes/small/00_introduction", "title": "Induction heads, reproduced [small]"}
-    assert toc["chapters"][0] == intro  # the root page has no sub-pages: its sizes lead the chapters
-    plain = bookbuild.book_toc(ROOT, ["tiny"], default="tiny")
-    assert "sections" not in plain["chapters"][0] and plain["chapters"][0]["file"] == "chapters/01_methods"
+def _code(source, tags=None):
+    cell = nbformat.v4.new_code_cell(source)
+    if tags:
+        cell.metadata["tags"] = tags
+    return cell
+
+
+def test_hide_code_folds_code_but_not_the_colab_and_parameters_cells():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        _code("colab", [bookbuild.COLAB_TAG, "hide-cell"]),
+        _code('size = "small"', ["parameters"]),
+        _code('size = "tiny"', ["injected-parameters"]),
+        _code("plot()"),
+        _code("check()", ["hide-output"]),
+        _code("secret()", ["remove-input"]),
+    ])
+    tags = [c.metadata.get("tags", []) for c in bookbuild.hide_code(nb).cells]
+    assert tags == [[], [bookbuild.COLAB_TAG, "hide-cell"], ["parameters"], ["injected-parameters"],
+                    ["hide-input"], ["hide-output", "hide-input"], ["remove-input"]]
+    assert [c.metadata.get("tags", []) for c in bookbuild.hide_code(nb).cells] == tags  # once only
+
+
+def test_stored_chapters_leave_their_code_cells_untagged():
+    """The build folds the code; the stored notebooks stay as their authors wrote them."""
+    for chapter in CHAPTERS:
+        for cell in _nb(chapter).cells:
+            assert "hide-input" not in cell.metadata.get("tags", []), chapter
 
 
 def _book_root(tmp_path, sizes=("tiny", "small")):
@@ -212,15 +231,27 @@ def test_a_markdown_page_is_copied_once_and_gets_no_size_pages(tmp_path):
     root = _book_root(tmp_path)
     assert bookbuild.toc_chapters(root) == ["chapters/00_intro", "chapters/01_chapter"]
     assert bookbuild.markdown_pages(root) == ["chapters/08_log"]
-    toc = bookbuild.book_toc(root, ["tiny", "small"], default="small")
-    log = next(e for e in toc["chapters"] if e["file"] == "chapters/08_log")
-    assert log == {"file": "chapters/08_log"}
-    chapter = next(e for e in toc["chapters"] if e["file"] == "chapters/01_chapter")
-    assert chapter["sections"] == [{"file": "chapters/sizes/tiny/01_chapter", "title": "A chapter [tiny]"}]
     src = bookbuild.assemble(root, ["tiny", "small"])
     assert (src / "chapters" / "08_log.md").read_text() == "# The log\n\nNo code here.\n"
     assert not list(src.rglob("sizes/*/08_log*"))
     assert (src / "chapters" / "sizes" / "tiny" / "01_chapter.ipynb").exists()
+
+
+def test_other_sizes_are_outside_the_toc_the_same_way_for_every_chapter(tmp_path):
+    """Previous/Next chain the default size's pages only: the toc is the repository's, and every
+    other size's page, the root page's included, is an orphan reached from its switcher."""
+    import yaml
+
+    root = _book_root(tmp_path)
+    src = bookbuild.assemble(root, ["tiny", "small"])
+    assert yaml.safe_load((src / "_toc.yml").read_text()) == yaml.safe_load((root / "_toc.yml").read_text())
+    for name in ("00_intro", "01_chapter"):
+        other = nbformat.read(src / "chapters" / "sizes" / "tiny" / f"{name}.ipynb", as_version=4)
+        default = nbformat.read(src / "chapters" / f"{name}.ipynb", as_version=4)
+        assert other.metadata.get("orphan") is True and "orphan" not in default.metadata
+        assert f"[tiny](sizes/tiny/{name}.ipynb)" in default.cells[0].source
+        assert f"[small](../../{name}.ipynb)" in other.cells[0].source
+    assert bookbuild.load_config(src)["only_build_toc_files"] is False  # orphans are built too
 
 
 # ------------------------------------------------------------------ papermill, end to end

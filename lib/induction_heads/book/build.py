@@ -11,9 +11,12 @@
    cache replaces it.)
 2. Assemble the book's source tree in ``_build/src``: the default size's page of each chapter at
    ``chapters/<name>.ipynb`` and every other size at ``chapters/sizes/<size>/<name>.ipynb``, each
-   with a size switcher under its title, and a ``_toc.yml`` listing the size pages as
-   sub-pages of their chapter. A page of the toc written in Markdown (``<name>.md``, such as the
-   decisions log) runs no code and depends on no size: it is copied as it is, with no size pages.
+   with a size switcher under its title and its code cells folded (``hide-input``; the Colab and
+   parameters cells excepted). The ``_toc.yml`` is the repository's: the default size's pages,
+   whose Previous/Next chain is the reading order; the other sizes' pages are built outside it
+   (``orphan``), the same way for every chapter, and reached from the switcher. A page of the toc
+   written in Markdown (``<name>.md``, such as the decisions log) runs no code and depends on no
+   size: it is copied as it is, with no size pages.
 3. ``jupyter-book build`` with warnings as errors into ``_build/html``, then point the Colab
    button of the size pages at the chapter's notebook in the repository (Colab opens
    ``chapters/<name>.ipynb``; the reader changes ``size`` in its parameters cell).
@@ -53,7 +56,8 @@ __all__ = [
     "sync_chapter",
     "size_page",
     "switcher_markdown",
-    "book_toc",
+    "hide_code",
+    "out_of_chain",
     "build_book",
     "execute_chapters",
 ]
@@ -328,41 +332,32 @@ def switcher_markdown(chapter: str, size: str, sizes: list[str], default: str = 
     return "Model size: " + " · ".join(items)
 
 
-def _title(nb) -> str:
+# Code cells whose source stays in view: the Colab cell (folded by its own ``hide-cell`` tag) and
+# the parameters a reader changes (papermill's injected copy at the other sizes included).
+SHOWN_CODE_TAGS = (COLAB_TAG, "parameters", "injected-parameters")
+# Tags with which a chapter already decides how its source is shown.
+_SOURCE_TAGS = ("hide-input", "hide-cell", "remove-input", "remove-cell")
+
+
+def hide_code(nb):
+    """Fold every code cell's source behind a one-click toggle (Jupyter Book's ``hide-input``
+    tag), so a page reads as text, figures and outputs. The cells tagged with one of
+    :data:`SHOWN_CODE_TAGS` and the cells that already carry a tag for their source stay as they
+    are. Applied to the pages the build assembles, never to the stored chapters."""
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
-            if m:
-                return m.group(1).strip()
-    raise ValueError("chapter has no '# Title' markdown heading")
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or any(t in SHOWN_CODE_TAGS or t in _SOURCE_TAGS for t in tags):
+            continue
+        cell.metadata["tags"] = [*tags, "hide-input"]
+    return nb
 
 
-def book_toc(root: Path, sizes: list[str], default: str = DEFAULT_SIZE) -> dict:
-    """The root ``_toc.yml`` with each chapter's other-size pages added as its sections."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    others = [s for s in SIZES if s in sizes and s != default]
-
-    def sections(entry: dict) -> None:
-        if not others or _is_markdown(root, entry["file"]):
-            return
-        title = _title(nbformat.read(root / f"{entry['file']}.ipynb", as_version=4))
-        entry["sections"] = [
-            {"file": size_page(entry["file"], s, default), "title": f"{title} [{s}]"} for s in others
-        ]
-
-    for entry in toc.get("chapters", []):
-        sections(entry)
-    for part in toc.get("parts", []):
-        for entry in part["chapters"]:
-            sections(entry)
-    # The root page cannot have sub-pages in a jb-book toc: its other sizes lead the chapters.
-    root_pages = {"file": toc["root"]}
-    sections(root_pages)
-    first = toc["chapters"] if "chapters" in toc else toc["parts"][0]["chapters"]
-    first[:0] = root_pages.get("sections", [])
-    return toc
+def out_of_chain(nb):
+    """Mark a page that is in no table of contents (Sphinx's ``orphan``), so that Sphinx builds
+    it without a warning and leaves it out of the Previous/Next chain and the sidebar. The other
+    sizes' pages are such pages: the reader reaches them from the size switcher."""
+    nb.metadata["orphan"] = True
+    return nb
 
 
 def _with_switcher(nb, chapter: str, size: str, sizes: list[str]):
@@ -374,9 +369,8 @@ def _with_switcher(nb, chapter: str, size: str, sizes: list[str]):
 
 
 def assemble(root: Path, sizes: list[str]) -> Path:
-    """Write ``_build/src``: config, toc, static files and every executed size page."""
-    import yaml
-
+    """Write ``_build/src``: config, toc, static files and every executed size page, their code
+    folded (:func:`hide_code`); the other sizes' pages are outside the toc (:func:`out_of_chain`)."""
     from .figures.attention import install_static
 
     src = root / "_build" / "src"
@@ -384,7 +378,7 @@ def assemble(root: Path, sizes: list[str]) -> Path:
         shutil.rmtree(src)
     src.mkdir(parents=True)
     shutil.copy2(root / "_config.yml", src / "_config.yml")
-    (src / "_toc.yml").write_text(yaml.safe_dump(book_toc(root, sizes), sort_keys=False))
+    shutil.copy2(root / "_toc.yml", src / "_toc.yml")  # the default size's pages only
     if (root / "_static").is_dir():
         shutil.copytree(root / "_static", src / "_static")
     install_static(src / "_static")
@@ -393,7 +387,8 @@ def assemble(root: Path, sizes: list[str]) -> Path:
             nb = nbformat.read(root / "_build" / "executed" / size / f"{chapter}.ipynb", as_version=4)
             out = src / f"{size_page(chapter, size)}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(_with_switcher(nb, chapter, size, sizes), out)
+            nb = hide_code(_with_switcher(nb, chapter, size, sizes))
+            nbformat.write(nb if size == DEFAULT_SIZE else out_of_chain(nb), out)
     for page in markdown_pages(root):
         (src / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f"{page}.md", src / f"{page}.md")
