@@ -158,3 +158,14 @@ def test_smear_strengths_of_the_tiny_smeared_model(tiny_zoo):
     strengths = argument2.smear_strengths(Run("tiny", "smeared-2l"))
     assert [h for h, _ in strengths] == ["0.0", "0.1", "1.0", "1.1"]  # tiny: 2 layers x 2 heads
     assert all(0 < s < 1 for _, s in strengths)
+
+
+def test_disagreements_name_the_missing_bump_and_ablation_above_one():
+    row = {"layers": 2, "smeared_key": False, "attn_only": True, "loss_bump": True, "ablation_icl_fraction_removed": 0.9}
+    rows = {"attn-only-2l": row, "attn-only-3l": {**row, "loss_bump": False, "ablation_icl_fraction_removed": 1.12},
+            "attn-only-2l-k-knockout": {**row, "loss_bump": False}}  # an intervention: not counted
+    bump, ablation = tables.disagreements(rows)
+    assert "finds one in 1 of our 2" in bump
+    assert ablation.startswith("ICL removed by ablating the induction heads: more than all of it (1.12) in 1 of 2")
+    agree = {"attn-only-2l": row}
+    assert tables.disagreements(agree) == []

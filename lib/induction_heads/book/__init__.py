@@ -2,8 +2,10 @@
 
 What a chapter imports:
 
-- ``chapter``: the set-up every chapter calls first and the claim checks (re-exported here, so a
-  chapter starts with ``book.setup_chapter(size)``), and the small :class:`Table`;
+- ``chapter``: the set-up every chapter calls first, the single claim checks and the small
+  :class:`Table`, and ``checks``: a claim checked on many models, one visible line with the
+  per-model numbers folded under it (``book.claim``); both re-exported here, so a chapter starts
+  with ``book.setup_chapter(size)``;
 - ``argument1`` ... ``argument6``: one module per argument of the paper, with the readings a
   chapter computes from a zoo and the thresholds its claims assert (``argument4`` is chapter
   05's, and so on: chapter ``0k`` is Argument ``k - 1``);
@@ -21,6 +23,8 @@ Apart from what chapters import: ``build``, which executes the chapters and buil
 
 from .chapter import (DEFAULT_SIZE, ParameterError, Table, check, check_claim, check_deviation, ensure_data, in_colab,
                       setup_chapter, validate_live)
+from .checks import Claim, Verdict, claim, claim_verdict, verdict_of, verdict_table
 
 __all__ = ["DEFAULT_SIZE", "ParameterError", "Table", "check", "check_claim", "check_deviation", "ensure_data",
-           "in_colab", "setup_chapter", "validate_live"]
+           "in_colab", "setup_chapter", "validate_live", "Claim", "claim", "Verdict", "claim_verdict", "verdict_of",
+           "verdict_table"]

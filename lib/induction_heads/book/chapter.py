@@ -28,6 +28,7 @@ __all__ = [
     "check",
     "check_claim",
     "check_deviation",
+    "claim_line",
 ]
 
 # The size whose executed outputs are stored in chapters/ (and that nbval compares).
@@ -124,7 +125,7 @@ def check(claim: str, ok: bool, **numbers: float) -> None:
     ``check("loss fell", final < first, first=first, final=final)`` prints
     ``PASS loss fell (first=6.238, final=4.101)`` or raises ``AssertionError`` with that line.
     """
-    line = _claim_line(claim, numbers)
+    line = claim_line(claim, numbers)
     print(("PASS " if ok else "FAIL ") + line)
     if not ok:
         raise AssertionError(line)
@@ -147,7 +148,7 @@ def check_deviation(size: str, claim: str, ok: bool, **numbers: float) -> None:
     claims the line is printed, not asserted, as with :func:`check_claim`."""
     if not _asserts(size, claim, numbers):
         return
-    line = _claim_line(claim, numbers)
+    line = claim_line(claim, numbers)
     if ok:
         print("MET " + line)
         raise AssertionError(f"recorded as a deviation but now met, rewrite the text: {line}")
@@ -158,10 +159,11 @@ def _asserts(size: str, claim: str, numbers: dict) -> bool:
     """Whether ``size`` asserts the paper's claims; if not, print the claim's line saying so."""
     if get_size(size).checks_claims:
         return True
-    print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {_claim_line(claim, numbers)}")
+    print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {claim_line(claim, numbers)}")
     return False
 
 
-def _claim_line(claim: str, numbers: dict) -> str:
+def claim_line(claim: str, numbers: dict) -> str:
+    """``claim (name=value, ...)``, floats to three decimals: the line a check prints."""
     shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in numbers.items())
     return f"{claim} ({shown})" if shown else claim

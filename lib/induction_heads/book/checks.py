@@ -1,0 +1,201 @@
+"""A claim of the paper checked on several models: one visible verdict line, the per-model numbers
+folded under it; and the table of verdicts an argument chapter ends with.
+
+A chapter checks most claims once per model. Printed one line a model, a chapter's few verdicts
+drown in dozens of PASS lines; here each claim prints **one** visible line with its verdict, the
+count and the claim (``PASS 14/14 models: the second copy costs less than the first``), and the
+per-model lines with every number they rest on in a collapsed block under it (an HTML
+``<details>``, which the book, Jupyter and Colab render; the plain-text output that nbval compares
+holds every line). Failures and recorded deviations are named in the visible line::
+
+    with book.claim(size, "a phase-change window holds at least half of the final ICL") as c:
+        for n in models:
+            c.check(n, share >= 0.5, share_in_window=share, final_icl=icl)
+
+At a size that asserts the paper's claims (``small``, ``base``) a failing model stops the chapter
+after the lines are shown; at a smoke size (``tiny``) nothing is asserted and the line says so.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from IPython.display import display
+
+from ..engine.config import get_size
+from .chapter import Table, claim_line
+
+__all__ = ["Claim", "ClaimItem", "claim", "VERDICTS", "Verdict", "verdict_of", "value_range", "claim_verdict",
+           "verdict_table"]
+
+
+@dataclass(frozen=True)
+class ClaimItem:
+    """One model's check of a claim: its verdict and the numbers it rests on."""
+
+    name: str
+    ok: bool
+    numbers: dict
+    deviation: bool = False  # recorded as not holding: asserted to still fail
+
+    @property
+    def tag(self) -> str:
+        if self.deviation:
+            return "MET" if self.ok else "DEVIATION"
+        return "PASS" if self.ok else "FAIL"
+
+    def line(self) -> str:
+        return f"{self.tag} {claim_line(self.name, self.numbers)}"
+
+
+@dataclass
+class Claim:
+    """A claim checked on several models (``unit``); see the module docstring."""
+
+    size: str
+    claim: str
+    unit: str = "models"
+    items: list[ClaimItem] = field(default_factory=list)
+
+    def check(self, name: str, ok: bool, **numbers: float) -> None:
+        """Record ``name``'s check of the claim with the numbers it rests on."""
+        self.items.append(ClaimItem(name, bool(ok), numbers))
+
+    def deviation(self, name: str, ok: bool, **numbers: float) -> None:
+        """Record a model for which the claim was measured *not* to hold (the decisions log says
+        so): it is asserted to still fail, so that new data meeting it stops the chapter and its
+        text, which says it fails, is rewritten."""
+        self.items.append(ClaimItem(name, bool(ok), numbers, deviation=True))
+
+    @property
+    def asserted(self) -> bool:
+        """Whether this size asserts the paper's claims (not at the ``tiny`` smoke size)."""
+        return get_size(self.size).checks_claims
+
+    @property
+    def regular(self) -> list[ClaimItem]:
+        return [i for i in self.items if not i.deviation]
+
+    @property
+    def failures(self) -> list[str]:
+        """Models that fail the claim, and recorded deviations that now meet it."""
+        return [i.name for i in self.items if i.ok == i.deviation]
+
+    def verdict(self) -> str:
+        """The visible line: verdict, count and claim; failures and deviations named."""
+        passed, total = sum(i.ok for i in self.regular), len(self.regular)
+        count = f"{passed}/{total} {self.unit}"
+        if not self.items:
+            return f"NONE: {self.claim} (no {self.unit} of this size to check)"
+        if not self.asserted:
+            return f"NOT ASSERTED at size {self.size!r} (a pipeline smoke size), {count} would pass: {self.claim}"
+        fails = [i.name for i in self.regular if not i.ok]
+        met = [i.name for i in self.items if i.deviation and i.ok]
+        devs = [i.name for i in self.items if i.deviation and not i.ok]
+        line = f"{'FAIL' if fails or met else 'PASS'} {count}: {self.claim}"
+        if fails:
+            line += f"; fails for {', '.join(fails)}"
+        if met:
+            line += f"; recorded as a deviation but now met, rewrite the text: {', '.join(met)}"
+        if devs:
+            line += f"; DEVIATION (recorded, checked to still fail): {', '.join(devs)}"
+        return line
+
+    def lines(self) -> list[str]:
+        """The verdict line, then one line per model."""
+        return [self.verdict(), *("  " + i.line() for i in self.items)]
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        rows = html.escape("\n".join(i.line() for i in self.items))
+        return (f'<details class="ih-check"><summary>{html.escape(self.verdict())}</summary>'
+                f'<pre class="ih-check-lines">{rows}</pre></details>')
+
+    def report(self) -> None:
+        """Show the claim (visible line and folded lines); raise ``AssertionError`` with the
+        visible line if a model fails at a size that asserts claims."""
+        display(self)
+        if self.asserted and self.failures:
+            raise AssertionError(self.verdict())
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.report()
+
+
+def claim(size: str, claim: str, unit: str = "models") -> Claim:
+    """A :class:`Claim` to check on several models inside a ``with`` block."""
+    return Claim(size, claim, unit)
+
+
+# ------------------------------------------------------------------ a chapter's closing table
+
+VERDICTS = ("reproduced", "partly", "differs", "not decided")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of an argument chapter's closing table: the paper's statement, our number with the
+    models it covers, and the verdict (:data:`VERDICTS`) with one line of why."""
+
+    paper: str
+    ours: str
+    verdict: str
+    why: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+def verdict_of(passed: int, total: int, asserted: bool = True) -> str:
+    """``reproduced`` when every model passes, ``differs`` when none does, ``partly`` between
+    (``not decided`` with nothing to check, or at a smoke size that asserts nothing)."""
+    if not asserted or total == 0:
+        return "not decided"
+    return "reproduced" if passed == total else "differs" if passed == 0 else "partly"
+
+
+def value_range(values: Sequence[float], fmt: str = ".2f") -> str:
+    """``lo to hi`` of some numbers (one number once), or ``-`` for none; None and NaN are left out
+    (a model without the quantity, e.g. no copying onset)."""
+    v = [float(x) for x in values if x is not None and float(x) == float(x)]
+    if not v:
+        return "-"
+    lo, hi = min(v), max(v)
+    return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}} to {hi:{fmt}}"
+
+
+def claim_verdict(claim: Claim, paper: str, key: str | None = None, fmt: str = ".2f", why: str = "") -> Verdict:
+    """The closing-table row of a checked :class:`Claim`: its pass count, the range of the number
+    ``key`` over the models, and a verdict from the count (a recorded deviation makes a claim
+    that otherwise holds ``partly``). ``why`` defaults to naming the models that fail."""
+    regular = claim.regular
+    passed = sum(i.ok for i in regular)
+    devs = [i.name for i in claim.items if i.deviation]
+    ours = f"{passed}/{len(regular)} {claim.unit}"
+    if key is not None:
+        ours += f"; {key} {value_range([i.numbers[key] for i in claim.items if key in i.numbers], fmt)}"
+    verdict = verdict_of(passed, len(regular), claim.asserted)
+    if verdict == "reproduced" and devs:
+        verdict = "partly"
+    if not why:
+        fails = [i.name for i in regular if not i.ok]
+        why = ("holds for every model checked" if not fails and not devs else
+               "; ".join(filter(None, [f"fails for {', '.join(fails)}" if fails else "",
+                                       f"does not hold for {', '.join(devs)} (recorded deviation)" if devs else ""])))
+        if not claim.asserted:
+            why = f"size {claim.size!r} asserts no claims"
+    return Verdict(paper, ours, verdict, why)
+
+
+def verdict_table(rows: Sequence[Verdict]) -> Table:
+    """A chapter's closing table: one row per statement of the paper."""
+    return Table(["the paper", "ours", "verdict"], [[r.paper, r.ours, f"{r.verdict}: {r.why}"] for r in rows])

@@ -1,0 +1,71 @@
+"""A claim checked on several models prints one verdict line and folds the per-model lines."""
+
+import pytest
+
+from induction_heads import book
+
+
+def test_all_pass_gives_one_pass_line_with_the_count(capsys):
+    with book.claim("small", "the second copy costs less") as c:
+        c.check("a", True, loss=1.0)
+        c.check("b", True, loss=2.0)
+    assert c.verdict() == "PASS 2/2 models: the second copy costs less"
+    assert c.lines()[1:] == ["  PASS a (loss=1.000)", "  PASS b (loss=2.000)"]
+    html = c._repr_html_()
+    assert html.startswith('<details class="ih-check"><summary>PASS 2/2 models') and "PASS b (loss=2.000)" in html
+    assert repr(c).splitlines()[0] == c.verdict()
+
+
+def test_a_failure_is_named_and_stops_the_chapter_after_showing_the_lines():
+    with pytest.raises(AssertionError, match=r"FAIL 1/2 models: x; fails for b"):
+        with book.claim("small", "x") as c:
+            c.check("a", True)
+            c.check("b", False, share=0.2)
+    assert c.items[1].line() == "FAIL b (share=0.200)"
+
+
+def test_a_recorded_deviation_must_still_fail():
+    c = book.claim("small", "heads in the last layer")
+    c.check("a", True)
+    c.deviation("d", False, per_layer="0 1 2 0")
+    assert c.verdict() == ("PASS 1/1 models: heads in the last layer; DEVIATION (recorded, checked to still fail): d")
+    c.report()  # passes: the deviation still fails
+    c.deviation("e", True)
+    with pytest.raises(AssertionError, match="recorded as a deviation but now met, rewrite the text: e"):
+        c.report()
+
+
+def test_a_smoke_size_asserts_nothing_and_says_so():
+    with book.claim("tiny", "forms an induction head") as c:
+        c.check("a", False)
+        c.check("b", True)
+    assert c.verdict() == "NOT ASSERTED at size 'tiny' (a pipeline smoke size), 1/2 models would pass: forms an induction head"
+    assert book.claim("small", "nothing to check").verdict() == "NONE: nothing to check (no models of this size to check)"
+
+
+def test_verdict_rows_from_claims():
+    c = book.claim("small", "x")
+    c.check("a", True, share=0.8)
+    c.check("b", True, share=1.1)
+    row = book.claim_verdict(c, "the paper says x", key="share")
+    assert (row.ours, row.verdict, row.why) == ("2/2 models; share 0.80 to 1.10", "reproduced", "holds for every model checked")
+    c.deviation("d", False)
+    assert book.claim_verdict(c, "p").verdict == "partly"
+    c.check("e", False)
+    assert book.claim_verdict(c, "p").why == "fails for e; does not hold for d (recorded deviation)"
+    assert [book.verdict_of(*a) for a in ((3, 3), (1, 3), (0, 3), (0, 0), (3, 3, False))] == [
+        "reproduced", "partly", "differs", "not decided", "not decided"]
+    tiny = book.claim("tiny", "y")
+    tiny.check("a", True)
+    assert book.claim_verdict(tiny, "p").verdict == "not decided"
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        book.Verdict("p", "o", "maybe", "w")
+    table = book.verdict_table([book.claim_verdict(c, "the paper says x", key="share")])
+    assert table.header == ["the paper", "ours", "verdict"] and table.rows[0][2].startswith("partly: fails for e")
+
+
+def test_value_range_leaves_out_missing_numbers():
+    from induction_heads.book.checks import value_range
+
+    assert value_range([0.5, None, float("nan"), 1.25]) == "0.50 to 1.25"
+    assert value_range([None]) == "-" and value_range([2.0, 2.0]) == "2.00"
