@@ -80,14 +80,21 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
 def ensure_data(size: str) -> None:
     """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
     check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
-    one :class:`~induction_heads.engine.runs.RunStoreError` line naming the file)."""
+    one :class:`~induction_heads.engine.runs.RunStoreError` line naming the file). A fetch that
+    fails stops with one line naming the step ('data') and what to do."""
     from ..engine.runs import check_store, runs_root
 
     checkout = os.environ.get(CHECKOUT_ENV)
     if checkout and not runs_root(size).is_dir():
-        subprocess.run(
-            ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], check=True
+        done = subprocess.run(
+            ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], capture_output=True, text=True
         )
+        if done.returncode:
+            why = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+            raise OneLineError(
+                f"Colab set-up failed at step 'data': git could not fetch data/{size} ({why[-1]}); "
+                "check the runtime's network, then run this cell again"
+            )
         check_store(size)
 
 
