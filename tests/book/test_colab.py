@@ -57,6 +57,16 @@ def test_ensure_data_fails_at_data_with_one_line(monkeypatch, tmp_path):
         book.ensure_data("tiny")
 
 
+def test_ensure_data_fetches_into_the_clone_whatever_the_working_folder_holds(monkeypatch, tmp_path):
+    (tmp_path / "data" / "tiny" / "zoo").mkdir(parents=True)  # ./data: where data_dir() falls back
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INDUCTION_HEADS_DATA", raising=False)
+    monkeypatch.setenv(book.chapter.CHECKOUT_ENV, str(tmp_path / "not-a-clone"))
+    (tmp_path / "not-a-clone").mkdir()
+    with pytest.raises(OneLineError, match="step 'data'"):  # it tried to fetch
+        book.ensure_data("tiny")
+
+
 def test_ensure_data_does_nothing_without_a_clone(monkeypatch, tmp_path):
     monkeypatch.delenv(book.chapter.CHECKOUT_ENV, raising=False)
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(tmp_path / "data"))

@@ -81,11 +81,13 @@ def ensure_data(size: str) -> None:
     """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
     check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
     one :class:`~induction_heads.engine.runs.RunStoreError` line naming the file). A fetch that
-    fails stops with one line naming the step ('data') and what to do."""
-    from ..engine.runs import check_store, runs_root
+    fails stops with one line naming the step ('data') and what to do. It looks in the clone
+    itself: before the fetch the package's data folder falls back to ``./data``, which may hold
+    another copy."""
+    from ..engine.runs import check_store
 
     checkout = os.environ.get(CHECKOUT_ENV)
-    if checkout and not runs_root(size).is_dir():
+    if checkout and not os.path.isdir(os.path.join(checkout, "data", size)):
         done = subprocess.run(
             ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], capture_output=True, text=True
         )
