@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg
 SIZE ?= small
 
-.PHONY: book test unit nbval chapters sync check-site zoo venv clean
+.PHONY: book test unit nbval chapters sync check-site check-colab zoo venv clean
 
 # The pinned environment. torch comes first, from its CPU wheel: an unpinned torch (pulled in by
 # transformer-lens) would download gigabytes of CUDA libraries.
@@ -50,6 +50,12 @@ check-site: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots --limit-pass-lines
+
+## make check-colab: the "Open in Colab" path end to end without Colab (scripts/check_colab.py): the
+## built site's Colab links, then a fresh Colab-like venv and kernel running every chapter's set-up
+## cells at tiny and one whole chapter at small from a file:// clone of this checkout (needs `make book`)
+check-colab: $(STAMP)
+	$(BIN)/python scripts/check_colab.py --site _build/html
 
 ## make zoo SIZE=small [JOBS=2] [DEVICE=cuda] [RUNS=zoo]: train (or resume) every model of a size
 ## into data/<size>/zoo (or data/<size>/$(RUNS): a retrain beside the runs the book reads),

@@ -7,7 +7,7 @@ one run at a time, and reports when the largest prefix-matching score first pass
 
     python benchmarks/calibrate_small.py --configs P5,lr2e-3 [--models mlp-2l,attn-only-2l-seed2] [--out runs/calibration]
     python benchmarks/calibrate_small.py --report            # table of finished sweeps
-    python benchmarks/calibrate_small.py --hs-report --out runs/head_strength   # issue 17's table:
+    python benchmarks/calibrate_small.py --hs-report --out runs/head_strength   # the head-strength table:
         # the repeat test (benchmarks/repeat_test.py) of every finished run and of the committed zoo
 
 Runs are resumable (rerun the same command). Results go to <out>/<config>/ and the table to
@@ -48,7 +48,7 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
     "preset": ({}, None),
 }
 
-# Head-strength sweep (issue 17): the current small recipe (lr 6e-3, batch 8, wd 0.05, constant
+# Head-strength sweep (heads that copy): the current small recipe (lr 6e-3, batch 8, wd 0.05, constant
 # after warm-up) cut short (12k steps = 12.3M tokens, or 8k = 8.2M; with a constant learning
 # rate the trajectory is the size's own), fewer snapshots, no per-snapshot ablations; each
 # config adds one lever or a combination. The baseline is the committed zoo (the report reads
@@ -67,7 +67,7 @@ HS_CONFIGS: dict[str, tuple[dict, dict]] = {
 # The best recipe of the sweep, for the lead to adopt or not when the zoo is retrained: half of
 # the training sequences start with a window of 16-64 tokens shown twice (hs-rep50 and
 # hs-noembwd-rep50; no weight decay on the embeddings made no difference, so it is left out).
-# It meets none of issue 17's targets (see head_strength_sweep.md); it is only the closest.
+# It meets none of the sweep's targets (see head_strength_sweep.md); it is only the closest.
 HS_CONFIGS["hs-recommended"] = ({}, {"repeat_frac": 0.5, "repeat_window": 64})
 CONFIGS.update({k: (mo, to if k == "hs-recommended" else {**HS_PROBE, **to}) for k, (mo, to) in HS_CONFIGS.items()})
 
@@ -142,7 +142,7 @@ def _repeat_numbers(run: Path, cache_dir: Path) -> dict:
 
 
 def hs_report(out: Path, zoo: Path) -> None:
-    """The head-strength table (issue 17): finished sweep runs under ``out`` and the committed
+    """The head-strength table: finished sweep runs under ``out`` and the committed
     zoo's runs under ``zoo``, one row each."""
     rows = [(f"zoo: {r.name}", r) for r in sorted(zoo.iterdir()) if (r / "info.json").exists()]
     rows += [(r.name, r) for r in sorted(out.iterdir()) if (r / "info.json").exists()

@@ -5,7 +5,7 @@ window has ended (the library's rule, read online), measurement included, on 1 a
 
 Each run trains into a temporary folder with the behaviour-only recorder, exactly as
 ``induction_heads.book.live.watch_phase_change`` does in the chapter (figure drawing aside). The
-token stream's cache is built first and not timed (a fresh clone builds it once). Goal (issue):
+token stream's cache is built first and not timed (a fresh clone builds it once). Goal:
 the end of the window within 5 minutes on 2 cores.
 """
 

@@ -16,7 +16,7 @@ Model FLOPs per token (the usual estimate, said here because the utilisation dep
 + 6 x layers x n_ctx x (heads x d_head) for attention scores and values (causal: half of the
 n_ctx x n_ctx products, forward and backward). Utilisation = model FLOPs/s / the ceiling: the
 best fp32 rate of square matmuls (1024 to 4096) at the same thread count.
-Goals (issue): trainer/bridge >= 2x; utilisation >= 60%.
+Goals: trainer/bridge >= 2x; utilisation >= 60%.
 """
 
 from __future__ import annotations

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import time
 
-from .engine.config import MODEL_NAMES, SIZES, SizeError, validate_size
+import torch
+
+from .book.summary import summary
+from .engine.config import (CORE_MODELS, MODEL_NAMES, SIZES, SizeError, parse_model_name, train_config,
+                            validate_model_name, validate_size)
+from .engine.dataset import prepare_data
+from .engine.runs import size_dir, verify_store, write_manifests
+from .engine.store import RunStoreError
+from .engine.train import train
 
 DEVICES = ("cpu", "cuda")
 
@@ -62,7 +73,6 @@ def zoo_order(names: list[str]) -> list[str]:
     """The order ``zoo --jobs N`` starts ``names`` in: core models first, then the rest; in each
     group by decreasing cost (layers x width² x training steps, an MLP layer counted as two attention
     layers, as measured on ``small``), MLP models first among equals."""
-    from .engine.config import CORE_MODELS, parse_model_name, train_config
 
     def key(n: str) -> tuple:
         p = parse_model_name(n)
@@ -87,13 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "device", "cpu") not in DEVICES:
         return _fail(f"unknown device {args.device!r}; choose one of: {', '.join(DEVICES)}")
     if getattr(args, "device", "cpu") == "cuda":
-        import torch
-
         if not torch.cuda.is_available():
             return _fail("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
     if args.command == "data":
-        from .engine.dataset import prepare_data
-
         prepare_data(args.size, source=args.corpus, force=args.force)
         return 0
     if args.command == "summary":
@@ -101,8 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         return _verify(args.size, args.write)
     names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
-    from .engine.config import validate_model_name
-
     for n in names:
         try:
             validate_model_name(n)
@@ -112,10 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 1:
             return _fail(f"--jobs must be at least 1, got {args.jobs}")
         return _zoo_parallel(args.size, names, args.jobs, args.device)
-    import torch
-
-    from .engine.train import train
-
     if args.device == "cpu":
         torch.set_num_threads(1)
     for n in names:
@@ -130,11 +130,6 @@ def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
     the other models (the book switches to a retrained zoo once its core is done), and within each
     group the costliest models first so the queues finish together. Each worker resumes or skips
     like ``train``."""
-    import subprocess
-    import time
-
-    from .engine.dataset import prepare_data
-
     prepare_data(size)  # the token cache, built once here rather than raced for by the workers
     queue = zoo_order(names)
     running: dict[str, tuple[subprocess.Popen, float]] = {}
@@ -162,11 +157,6 @@ def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
 def _verify(size: str, write: bool) -> int:
     """``verify``: hash every file of ``data/<size>`` against its manifest (or, with ``write``,
     record them as they are); one line per problem, then one error line and exit 2."""
-    import time
-
-    from .engine.runs import size_dir, verify_store, write_manifests
-    from .engine.store import RunStoreError
-
     t0 = time.perf_counter()
     try:
         report = write_manifests(size) if write else verify_store(size)
@@ -183,12 +173,6 @@ def _verify(size: str, write: bool) -> int:
 
 
 def _summary(args) -> int:
-    import json
-
-    import torch
-
-    from .book.summary import summary
-
     torch.set_num_threads(1)
     try:
         table = summary(args.size, with_ablation=not args.no_ablation)

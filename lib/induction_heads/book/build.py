@@ -148,7 +148,16 @@ def execution_key(nb_path: Path, size: str, root: Path = ROOT, data_root: Path |
 # ------------------------------------------------------------------------------- Colab cell
 
 def colab_cell_source(config: dict) -> str:
-    """The first code cell of every chapter, written from ``_config.yml``'s repository."""
+    """The first code cell of every chapter, written from ``_config.yml``'s repository.
+
+    In Colab it clones the repository sparsely (code only) at the book's ref, pip-installs the
+    pins Colab lacks and the helper package, and puts ``lib/`` on the path; ``setup_chapter`` then
+    fetches ``data/<size>``. A failed step stops with one line naming the step and what to do, and
+    a set-up that did not finish starts over when the cell is run again. Two environment variables
+    exist for ``make check-colab`` (``scripts/check_colab.py``): ``INDUCTION_HEADS_REPO`` replaces
+    the repository's address (a ``file://`` clone of the checkout under test) and
+    ``INDUCTION_HEADS_CHECKOUT`` the clone's folder (``/content/induction-heads`` in Colab).
+    """
     repo = config["repository"]["url"].rstrip("/")
     ref = config["repository"].get("branch", "main")
     return f'''# Colab only: install the book's helper package at the book's version and fetch its data.
@@ -156,19 +165,35 @@ def colab_cell_source(config: dict) -> str:
 import sys
 
 if "google.colab" in sys.modules:
-    import os, re, subprocess
+    import os, re, shutil, subprocess
 
     REPO, REF = "{repo}", "{ref}"  # written from _config.yml
-    CHECKOUT = "/content/induction-heads"
-    if not os.path.isdir(CHECKOUT):
+    REPO = os.environ.get("INDUCTION_HEADS_REPO", REPO)  # set only by `make check-colab`
+    CHECKOUT = os.environ.get("INDUCTION_HEADS_CHECKOUT", "/content/induction-heads")
+
+    class ColabSetupError(Exception):
+        def _render_traceback_(self):  # one line in the notebook, not a traceback
+            return [f"ColabSetupError: {{self}}"]
+
+    def step(name, command, what_to_do):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            print(*(done.stderr or done.stdout).strip().splitlines()[-5:], sep="\\n", file=sys.stderr)
+            raise ColabSetupError(f"Colab set-up failed at step '{{name}}': {{what_to_do}}")
+
+    if not os.path.exists(f"{{CHECKOUT}}/.git/colab-ready"):  # a set-up that did not finish starts over
+        shutil.rmtree(CHECKOUT, ignore_errors=True)
+        retry = "check the runtime's network (Runtime > Disconnect and delete runtime resets it), then run this cell again"
         # Code only; setup_chapter() adds data/<size> for the size you choose.
-        subprocess.run(["git", "clone", "-q", "--depth=1", "--filter=blob:none", "--sparse",
-                        "--branch", REF, REPO, CHECKOUT], check=True)
-        subprocess.run(["git", "-C", CHECKOUT, "sparse-checkout", "set", "lib"], check=True)
+        step("clone", ["git", "clone", "-q", "--depth=1", "--filter=blob:none", "--sparse",
+                       "--branch", REF, REPO, CHECKOUT], f"git could not clone {{REPO}} at {{REF}}; {{retry}}")
+        step("clone", ["git", "-C", CHECKOUT, "sparse-checkout", "set", "lib"], f"git could not check out lib/; {{retry}}")
         keep = {COLAB_PACKAGES!r}  # Colab keeps its own torch
         pins = [line.strip() for line in open(f"{{CHECKOUT}}/requirements.txt")
                 if re.split("[=<>!~ ]", line.strip())[0] in keep]
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pins, "-e", CHECKOUT], check=True)
+        step("install", [sys.executable, "-m", "pip", "install", "-q", *pins, "-e", CHECKOUT],
+             f"pip could not install {{' '.join(pins)}} (its last lines are above); {{retry}}")
+        open(f"{{CHECKOUT}}/.git/colab-ready", "w").close()
     sys.path.insert(0, f"{{CHECKOUT}}/lib")
     os.environ["INDUCTION_HEADS_CHECKOUT"] = CHECKOUT'''
 

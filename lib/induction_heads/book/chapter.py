@@ -14,6 +14,7 @@ import warnings
 from typing import Sequence
 
 from ..engine.config import OneLineError, SizeError, SizeSpec, get_size, validate_size
+from ..engine.runs import check_store
 from .figures.style import apply_house_style
 
 __all__ = [
@@ -81,14 +82,22 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
 def ensure_data(size: str) -> None:
     """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
     check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
-    one :class:`~induction_heads.engine.store.RunStoreError` line naming the file)."""
-    from ..engine.runs import check_store, runs_root
+    one :class:`~induction_heads.engine.store.RunStoreError` line naming the file). A fetch that
+    fails stops with one line naming the step ('data') and what to do. It looks in the clone
+    itself: before the fetch the package's data folder falls back to ``./data``, which may hold
+    another copy."""
 
     checkout = os.environ.get(CHECKOUT_ENV)
-    if checkout and not runs_root(size).is_dir():
-        subprocess.run(
-            ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], check=True
+    if checkout and not os.path.isdir(os.path.join(checkout, "data", size)):
+        done = subprocess.run(
+            ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], capture_output=True, text=True
         )
+        if done.returncode:
+            why = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+            raise OneLineError(
+                f"Colab set-up failed at step 'data': git could not fetch data/{size} ({why[-1]}); "
+                "check the runtime's network, then run this cell again"
+            )
         check_store(size)
 
 
