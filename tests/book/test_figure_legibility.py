@@ -65,8 +65,10 @@ def _figures():
     runs = {n: _run(n, i) for i, n in enumerate(RUNGS)}
     wins = {n: WINDOW for n in RUNGS}
     six = MODELS[:6]
-    zoo = _Zoo({n: _Zoo._R(runs[n]) for n in RUNGS + ["attn-only-2l-seed1", "attn-only-2l-seed2", "smeared-1l"]
-                if n in runs} | {n: _Zoo._R(_run("attn-only-2l", 9)) for n in ("attn-only-2l-seed1", "smeared-1l")})
+    # the zoo's forty-odd runs, the longest names included
+    extra = [f"{m}-{v}" for m in ("attn-only-2l", "mlp-2l", "attn-only-3l", "mlp-3l", "smeared-2l")
+             for v in ("seed1", "seed2", "natural", "k-knockout", "k-knockout-seed1", "k-knockout-natural")]
+    zoo = _Zoo({n: _Zoo._R(runs[n]) for n in RUNGS} | {n: _Zoo._R(_run("attn-only-2l", 9)) for n in extra})
     pca = per_token_loss_pca({n: runs[n]["per_token_loss"] for n in six})
     fams = {n: "mlp" if n.startswith("mlp") else "attn-only" for n in RUNGS}
     g = torch.Generator().manual_seed(0)

@@ -189,7 +189,8 @@ def attention_png(
         ax.set_title(name)
         ax.grid(False)
         if tokens is not None and n <= max_labels:
-            labels = [repr(t)[1:-1] for t in tokens]
+            # escaped, spaces as middle dots (a label's trailing spaces would push it off its tick)
+            labels = [repr(t)[1:-1].replace(" ", "\u00b7")[:10] for t in tokens]
             ax.set_xticks(range(0, n, step), labels[::step], rotation=90)
             ax.set_yticks(range(0, n, step), labels[::step])
         else:

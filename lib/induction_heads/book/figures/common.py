@@ -259,7 +259,7 @@ def token_loss_strip(str_tokens: Sequence[str], before: Tensor, after: Tensor, w
     for i, (tok, d) in enumerate(zip(str_tokens, diff)):
         r, c = divmod(i, width)
         ax.add_patch(plt.Rectangle((c, -r - 1), 1, 1, color=cmap(0.5 + 0.5 * d / lim)))
-        ax.text(c + 0.05, -r - 0.5, tok.replace("\n", "\\n").replace(" ", "\u00b7")[:8],
+        ax.text(c + 0.05, -r - 0.5, tok.replace("\n", "\\n").replace(" ", "\u00b7")[:7],
                 fontsize=8, va="center", family="monospace")
     ax.set_xlim(0, width)
     ax.set_ylim(-rows, 0)
@@ -308,7 +308,7 @@ def ablation_grid(
 def training_curves(zoo: Zoo):
     """Training loss and ICL score against tokens seen, one line per run of the zoo."""
     n = len(zoo)
-    fig = Figure(figsize=(COLUMN_IN, 3.2 + 0.18 * int(np.ceil(n / 4))), layout="constrained")
+    fig = Figure(figsize=(COLUMN_IN, 3.2 + 0.17 * int(np.ceil(n / 3))), layout="constrained")
     ax_loss, ax_icl = fig.subplots(1, 2)
     for i, (name, run) in enumerate(zoo.items()):
         m = run.trajectory
@@ -324,7 +324,7 @@ def training_curves(zoo: Zoo):
     ax_icl.set_title("ICL score (negative = in-context learning)")
     ax_loss.set_title("training loss")
     zero_line(ax_icl)
-    figure_legend(fig, ax_loss.get_legend_handles_labels()[0], ncol=4)
+    figure_legend(fig, ax_loss.get_legend_handles_labels()[0], ncol=3)
     fig.suptitle(f"The {zoo.size} zoo in training")
     return fig
 
