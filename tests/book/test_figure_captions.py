@@ -90,6 +90,8 @@ def test_caption_figures_gives_each_figure_its_own_captioned_cell_in_order():
                     {"caption": "cap B", "alt": "alt B"}]}
     nb = bookbuild.caption_figures(_notebook(), notes)
     cells = nb.cells
+    named = bookbuild.caption_figures(_notebook(), notes, page="tiny-01_x").cells
+    assert named[2].metadata["mystnb"]["figure"]["name"] == "fig-tiny-01_x-c1-2"  # Sphinx labels are global
     # the outputs keep their order, spread over consecutive cells
     flat = [o.get("data", {}).get("text/plain", o.get("text")) for c in cells for o in c.outputs]
     assert flat == ["before", "view", "first", "printed\n", "between", "second", "third", "alone"]
@@ -111,6 +113,29 @@ def test_caption_figures_leaves_cells_without_an_entry_alone():
     nb = _notebook()
     before = nbformat.writes(nb)
     assert nbformat.writes(bookbuild.caption_figures(nb, {})) == before
+
+
+def test_two_size_pages_of_one_chapter_get_distinct_figure_names(tmp_path):
+    """Sphinx's labels are global: the same cell on the tiny and the small page needs two names."""
+    import shutil
+
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/00_intro\n")
+    nb = _notebook()
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# Intro\n\ntext"))
+    for size in ("tiny", "small"):
+        (root / "_build" / "executed" / size / "chapters").mkdir(parents=True)
+        nbformat.write(nb, root / "_build" / "executed" / size / "chapters" / "00_intro.ipynb")
+    (root / bookbuild.FIGURES_FILE).write_text("00_intro.ipynb:\n  c1:\n    caption: c\n    alt: a\n")
+    src = bookbuild.assemble(root, ["tiny", "small"])
+    names = set()
+    for page in (src / "chapters" / "00_intro.ipynb", src / "chapters" / "sizes" / "tiny" / "00_intro.ipynb"):
+        for c in nbformat.read(page, as_version=4).cells:
+            if "mystnb" in c.metadata:
+                names.add(c.metadata["mystnb"]["figure"]["name"])
+    assert len(names) == 8  # four figures (view, three images) on each of two pages
 
 
 def test_the_build_numbers_figures():

@@ -420,7 +420,7 @@ def _figure_metadata(entry: dict, name: str) -> dict:
                        "image": {"alt": alt}}}
 
 
-def caption_figures(nb, notes: dict[str, list[dict]]):
+def caption_figures(nb, notes: dict[str, list[dict]], page: str = ""):
     """Give every figure of ``nb`` named in ``notes`` (``{cell id: [entry, ...]}``) its number,
     caption and alt text.
 
@@ -428,8 +428,11 @@ def caption_figures(nb, notes: dict[str, list[dict]]):
     figure, so a cell's outputs are split into consecutive cells, in order: its source with the
     outputs before its first figure, then one cell per figure (with its entry's metadata) and one
     per run of other outputs (tables, printed text) between them; the added cells show no input. The ``k``-th figure gets the ``k``-th entry; a cell that draws more figures than
-    it has entries (a size with more models) reuses the last. Cells without an entry stay as they
-    are. Applied to the pages the build assembles, never to the stored chapters."""
+    it has entries (a size with more models) reuses the last. Each figure is named
+    ``fig-<page>-<cell id>-<k>`` (Sphinx's labels are global: ``page`` keeps the size pages'
+    names apart). Cells without an entry stay as they are. Applied to the pages the build
+    assembles, never to the stored chapters."""
+    prefix = f"fig-{page}-" if page else "fig-"
     cells = []
     for cell in nb.cells:
         entries = notes.get(str(cell.get("id", "")), []) if cell.cell_type == "code" else []
@@ -441,7 +444,7 @@ def caption_figures(nb, notes: dict[str, list[dict]]):
         for out in cell.outputs:
             if is_figure_output(out):
                 piece = _output_cell([out], tags)
-                piece.metadata.update(_figure_metadata(entries[min(k, len(entries) - 1)], f"fig-{cell.id}-{k + 1}"))
+                piece.metadata.update(_figure_metadata(entries[min(k, len(entries) - 1)], f"{prefix}{cell.id}-{k + 1}"))
                 pieces.append(piece)
                 run, k = None, k + 1
             elif not pieces:
@@ -495,7 +498,8 @@ def assemble(root: Path, sizes: list[str]) -> Path:
             out = src / f"{size_page(chapter, size)}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)
             nb = hide_code(_with_switcher(nb, chapter, size, sizes))
-            nb = caption_figures(nb, notes.get(Path(chapter).name + ".ipynb", {}))
+            nb = caption_figures(nb, notes.get(Path(chapter).name + ".ipynb", {}),
+                                 page=f"{size}-{Path(chapter).name}")
             nbformat.write(nb if size == DEFAULT_SIZE else out_of_chain(nb), out)
     for page in markdown_pages(root):
         (src / page).parent.mkdir(parents=True, exist_ok=True)

@@ -168,14 +168,14 @@ def attention_png(
     """The static twin of :func:`attention_view`: one matplotlib heatmap per head.
 
     Rows are destination (query) positions, columns source (key) positions. The heads sit in a
-    grid ``ncols`` wide (default two) sized for the book's column; token labels are drawn for up to
+    grid ``ncols`` wide (default: one row up to three heads, else two) sized for the book's column; token labels are drawn for up to
     ``max_labels`` tokens, every one where they fit at 8 pt and every ``k``-th otherwise. Returns a
     ``matplotlib.figure.Figure`` that is not registered with pyplot, so a notebook shows it once.
     """
     p = np.asarray(pattern.detach().cpu() if isinstance(pattern, Tensor) else pattern)
     n_heads, n = p.shape[0], p.shape[-1]
     names = list(head_names) if head_names is not None else [f"head {h}" for h in range(n_heads)]
-    ncols = ncols or min(n_heads, 2)
+    ncols = ncols or (n_heads if n_heads <= 3 else 2)
     nrows = int(np.ceil(n_heads / ncols))
     side = min((COLUMN_IN - 1.0) / ncols, 3.6)  # inches per heatmap, for the column
     # One token label every `step` positions, so that labels at 8 pt are at least 9 pt apart.
