@@ -281,7 +281,7 @@ def ablation_grid(
     """The paper's ablation figure: the ICL score on top and, below, one line per head of
     ``per_head[name]`` (``[snapshot, layer, head]``) over training, coloured by head class."""
     names = list(runs)
-    fig, axes = plt.subplots(2, len(names), figsize=(COLUMN_IN if len(names) > 2 else 2.8 * len(names) + 1.2, 4.8),
+    fig, axes = plt.subplots(2, len(names), figsize=(COLUMN_IN if len(names) > 2 else 2.8 * len(names) + 1.2, 5.6),
                              sharex="col", sharey="row", squeeze=False, layout="constrained")
     for j, name in enumerate(names):
         m = runs[name]
@@ -297,9 +297,9 @@ def ablation_grid(
             bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
                         alpha=0.9 if cls != "other" else 0.6)
         zero_line(bottom)
-    axes[0, 0].set_ylabel("ICL score (nats)\nnegative = in-context learning")
+    axes[0, 0].set_ylabel("ICL score (nats)")
     axes[1, 0].set_ylabel(ylabel)
-    handles = [plt.Line2D([], [], color=ICL_COLOR, label="ICL score (top row)")]
+    handles = [plt.Line2D([], [], color=ICL_COLOR, label="ICL score (top row; negative = in-context learning)")]
     handles += [plt.Line2D([], [], color=c, label=f"{k} head") for k, c in HEAD_CLASS_COLORS.items()]
     figure_legend(fig, handles + [window_handle() if _has_window(windows, names) else None], ncol=3)
     return fig
@@ -336,12 +336,12 @@ def repeat_loss_profiles(profiles: Mapping[str, Tensor], length: int, reference:
     n = 2 if reference is not None else 1
     fig, axes = plt.subplots(1, n, figsize=(COLUMN_IN, 3.4), sharey=True, squeeze=False, layout="constrained",
                              width_ratios=[2, 1] if n == 2 else None)
-    panels = [(axes[0, 0], profiles, length, "our models' final checkpoints")]
-    if reference is not None:
-        panels.append((axes[0, 1], {reference_label: reference}, reference_length or length, "the reference"))
-    for ax, curves, size, title in panels:
+    panels = [(axes[0, 0], profiles, length, "our models' final checkpoints", None)]
+    if reference is not None:  # black: no model of the left panel has that colour
+        panels.append((axes[0, 1], {reference_label: reference}, reference_length or length, "the reference", "0.1"))
+    for ax, curves, size, title, color in panels:
         for i, (name, loss) in enumerate(curves.items()):
-            ax.plot(range(1, len(loss) + 1), loss, color=model_color(i), ls=model_linestyle(i), lw=1.1, label=name)
+            ax.plot(range(1, len(loss) + 1), loss, color=color or model_color(i), ls=model_linestyle(i), lw=1.1, label=name)
         for b in range(size, len(next(iter(curves.values()))), size):
             ax.axvline(b + 0.5, color="0.6", lw=0.8, ls="--")
         ax.set_xlabel("position (dashed: a new copy starts)")
