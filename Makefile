@@ -49,7 +49,7 @@ sync: $(STAMP)
 check-site: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
-	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots
+	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots --require-captions
 
 ## make zoo SIZE=small [JOBS=2] [DEVICE=cuda] [RUNS=zoo]: train (or resume) every model of a size
 ## into data/<size>/zoo (or data/<size>/$(RUNS): a retrain beside the runs the book reads),
