@@ -49,7 +49,7 @@ sync: $(STAMP)
 check-site: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
-	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots --limit-pass-lines
+	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots --limit-pass-lines --require-captions
 
 ## make check-colab: the "Open in Colab" path end to end without Colab (scripts/check_colab.py): the
 ## built site's Colab links, then a fresh Colab-like venv and kernel running every chapter's set-up

@@ -13,9 +13,11 @@ from induction_heads.measure.phase import PhaseWindow
 INDUCTION = to_hex(HEAD_CLASS_COLORS["induction"])
 
 
-def _legend_colors(ax) -> dict[str, str]:
-    legend = ax.get_legend()
-    return {t.get_text(): to_hex(h.get_color()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
+def _legend_colors(fig) -> dict[str, str]:
+    """Label -> colour of every entry of the figure's legends (figure-level and per panel)."""
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return {t.get_text(): to_hex(h.get_color()) for lg in legends for t, h in zip(lg.get_texts(), lg.legend_handles)
+            if hasattr(h, "get_color")}
 
 
 def test_induction_heads_have_one_colour_in_every_figure():
@@ -26,6 +28,6 @@ def test_induction_heads_have_one_colour_in_every_figure():
     grid = figures.ablation_grid(runs, {"m": PhaseWindow(1e4, 1e5, 3e4)}, {"m": torch.randn(S, L, H)},
                                  {"m": classes}, "ΔICL")
     curves = cf.circuit_curves(tokens, torch.rand(S, L, H), torch.randn(S, L, H), classes)
-    assert _legend_colors(grid.axes[-1])["induction"] == INDUCTION
-    assert _legend_colors(curves.axes[0])["induction head"] == INDUCTION
+    assert _legend_colors(grid)["induction head"] == INDUCTION
+    assert _legend_colors(curves)["induction head"] == INDUCTION
     plt.close("all")

@@ -14,7 +14,8 @@
    with a size switcher under its title and its code cells folded (``hide-input``; the Colab and
    parameters cells excepted). The ``_toc.yml`` is the repository's: the default size's pages,
    whose Previous/Next chain is the reading order; the other sizes' pages are built outside it
-   (``orphan``), the same way for every chapter, and reached from the switcher. A page of the toc
+   (``orphan``), the same way for every chapter, and reached from the switcher. Every figure gets
+   its number, caption and alt text from ``chapters/figures.yml`` (:func:`caption_figures`). A page of the toc
    written in Markdown (``<name>.md``, such as the decisions log) runs no code and depends on no
    size: it is copied as it is, with no size pages.
 3. ``jupyter-book build`` with warnings as errors into ``_build/html``, then point the Colab
@@ -57,6 +58,11 @@ __all__ = [
     "size_page",
     "switcher_markdown",
     "hide_code",
+    "FIGURES_FILE",
+    "load_figure_notes",
+    "is_figure_output",
+    "figure_outputs",
+    "caption_figures",
     "out_of_chain",
     "build_book",
     "execute_chapters",
@@ -377,6 +383,108 @@ def hide_code(nb):
     return nb
 
 
+# ------------------------------------------------------------------------ figure captions
+
+# Captions and alt text of the chapters' figures, kept beside the chapters (not in their cell
+# metadata) and applied at build time: {chapter file: {cell id: entry or [entries]}}, an entry
+# being {"caption": ..., "alt": ...}, one per figure the cell draws, in order.
+FIGURES_FILE = Path("chapters") / "figures.yml"
+_VIEW_MARK = 'class="ih-circuitsvis"'
+
+
+def load_figure_notes(root: Path = ROOT) -> dict[str, dict[str, list[dict]]]:
+    """``chapters/figures.yml`` as ``{chapter file name: {cell id: [entry, ...]}}`` (a cell's one
+    entry written as a mapping becomes a list of one); empty if the file does not exist."""
+    import yaml
+
+    path = Path(root) / FIGURES_FILE
+    if not path.is_file():
+        return {}
+    raw = yaml.safe_load(path.read_text()) or {}
+    notes: dict[str, dict[str, list[dict]]] = {}
+    for chapter, cells in raw.items():
+        notes[chapter] = {}
+        for cell_id, entries in (cells or {}).items():
+            entries = entries if isinstance(entries, list) else [entries]
+            for e in entries:
+                if not (isinstance(e, dict) and str(e.get("caption", "")).strip() and str(e.get("alt", "")).strip()):
+                    raise ValueError(f"{FIGURES_FILE}: {chapter} cell {cell_id}: every figure needs a caption and an alt")
+            notes[chapter][str(cell_id)] = entries
+    return notes
+
+
+def is_figure_output(output) -> bool:
+    """A cell output that is a figure: an image, or a circuitsvis attention view
+    (:class:`~induction_heads.book.figures.attention.AttentionView`)."""
+    if output.get("output_type") not in ("display_data", "execute_result"):
+        return False
+    data = output.get("data", {})
+    return any(k.startswith("image/") for k in data) or _VIEW_MARK in str(data.get("text/html", ""))
+
+
+def figure_outputs(cell) -> list:
+    """The figure outputs of a cell (:func:`is_figure_output`), in order."""
+    return [o for o in cell.get("outputs", []) if cell.cell_type == "code" and is_figure_output(o)]
+
+
+def _output_cell(outputs: list, tags: list[str]):
+    """A code cell that only carries ``outputs``: its input (a comment: MyST-NB skips a cell with
+    no source) removed from the page."""
+    import nbformat as nbf
+
+    cell = nbf.v4.new_code_cell(source="# outputs of the cell above", outputs=outputs)
+    cell.metadata["tags"] = [*tags, "remove-input"]
+    return cell
+
+
+def _figure_metadata(entry: dict, name: str) -> dict:
+    """MyST-NB's cell metadata for one figure output: a numbered figure (a ``name`` gives it the
+    id Sphinx numbers it by) with its caption below, and the image's alt text."""
+    alt = " ".join(str(entry["alt"]).split())
+    return {"mystnb": {"figure": {"caption": " ".join(str(entry["caption"]).split()), "name": name},
+                       "image": {"alt": alt}}}
+
+
+def caption_figures(nb, notes: dict[str, list[dict]], page: str = ""):
+    """Give every figure of ``nb`` named in ``notes`` (``{cell id: [entry, ...]}``) its number,
+    caption and alt text.
+
+    MyST-NB reads figure options per *cell* and wraps every display output of the cell in the
+    figure, so a cell's outputs are split into consecutive cells, in order: its source with the
+    outputs before its first figure, then one cell per figure (with its entry's metadata) and one
+    per run of other outputs (tables, printed text) between them; the added cells show no input. The ``k``-th figure gets the ``k``-th entry; a cell that draws more figures than
+    it has entries (a size with more models) reuses the last. Each figure is named
+    ``fig-<page>-<cell id>-<k>`` (Sphinx's labels are global: ``page`` keeps the size pages'
+    names apart). Cells without an entry stay as they are. Applied to the pages the build
+    assembles, never to the stored chapters."""
+    prefix = f"fig-{page}-" if page else "fig-"
+    cells = []
+    for cell in nb.cells:
+        entries = notes.get(str(cell.get("id", "")), []) if cell.cell_type == "code" else []
+        if not entries or not figure_outputs(cell):
+            cells.append(cell)
+            continue
+        tags = [t for t in cell.metadata.get("tags", []) if t not in ("hide-input", "remove-input")]
+        head, pieces, run, k = [], [], None, 0
+        for out in cell.outputs:
+            if is_figure_output(out):
+                piece = _output_cell([out], tags)
+                piece.metadata.update(_figure_metadata(entries[min(k, len(entries) - 1)], f"{prefix}{cell.id}-{k + 1}"))
+                pieces.append(piece)
+                run, k = None, k + 1
+            elif not pieces:
+                head.append(out)
+            else:
+                if run is None:
+                    run = _output_cell([], tags)
+                    pieces.append(run)
+                run.outputs.append(out)
+        cell.outputs = head
+        cells.extend([cell, *pieces])
+    nb.cells = cells
+    return nb
+
+
 def out_of_chain(nb):
     """Mark a page that is in no table of contents (Sphinx's ``orphan``), so that Sphinx builds
     it without a warning and leaves it out of the Previous/Next chain and the sidebar. The other
@@ -395,7 +503,8 @@ def _with_switcher(nb, chapter: str, size: str, sizes: list[str]):
 
 def assemble(root: Path, sizes: list[str]) -> Path:
     """Write ``_build/src``: config, toc, static files and every executed size page, their code
-    folded (:func:`hide_code`); the other sizes' pages are outside the toc (:func:`out_of_chain`)."""
+    folded (:func:`hide_code`), their figures numbered and captioned (:func:`caption_figures`); the
+    other sizes' pages are outside the toc (:func:`out_of_chain`)."""
     from .figures.attention import install_static
 
     src = root / "_build" / "src"
@@ -407,12 +516,15 @@ def assemble(root: Path, sizes: list[str]) -> Path:
     if (root / "_static").is_dir():
         shutil.copytree(root / "_static", src / "_static")
     install_static(src / "_static")
+    notes = load_figure_notes(root)
     for size in sizes:
         for chapter in toc_chapters(root):
             nb = nbformat.read(root / "_build" / "executed" / size / f"{chapter}.ipynb", as_version=4)
             out = src / f"{size_page(chapter, size)}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)
             nb = hide_code(_with_switcher(nb, chapter, size, sizes))
+            nb = caption_figures(nb, notes.get(Path(chapter).name + ".ipynb", {}),
+                                 page=f"{size}-{Path(chapter).name}")
             nbformat.write(nb if size == DEFAULT_SIZE else out_of_chain(nb), out)
     for page in markdown_pages(root):
         (src / page).parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from torch import Tensor
 from ...measure.heads import head_labels
 from ...measure.phase import PhaseWindow
 from ..argument5 import OV_CORNER, normalise_by_max_abs
-from .style import HEAD_CLASS_COLORS, WINDOW_COLOR, shade_window, tokens_axis, zero_line
+from .style import COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, shade_window, tokens_axis, window_handle, zero_line
 
 __all__ = [
     "K_TRACE_LABEL",
@@ -48,15 +48,15 @@ def circuit_curves(
     t = tokens[keep].double().numpy()
     S, L, H = ov_positivity.shape
     labels = head_labels(L, H)
-    fig, (ax_ov, ax_k) = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, (ax_ov, ax_k) = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.6), layout="constrained")
     for ax in (ax_ov, ax_k):
-        shade_window(ax, window, label=ax is ax_ov)
+        shade_window(ax, window, label=False)
         zero_line(ax)
     for i, (label, cls) in enumerate(zip(labels, classes)):
         layer, head = divmod(i, H)
         kw = dict(color=HEAD_CLASS_COLORS[cls], lw=1.8 if cls == "induction" else 1.0, ls="-" if layer == L - 1 else "--")
         ax_ov.plot(t, ov_positivity[keep, layer, head], **kw)
-        ax_ov.annotate(label, (t[-1], float(ov_positivity[-1, layer, head])), fontsize=7, color=kw["color"])
+        ax_ov.annotate(label, (t[-1], float(ov_positivity[-1, layer, head])), fontsize=8, color=kw["color"])
     ax_ov.axhline(OV_CORNER, color="0.3", lw=0.8, ls=":")
     for layer in range(1, L):
         scaled = normalise_by_max_abs(k_trace[:, layer], dim=(0, 1))
@@ -64,22 +64,24 @@ def circuit_curves(
             cls = classes[layer * H + head]
             ax_k.plot(t, scaled[keep, head], color=HEAD_CLASS_COLORS[cls], lw=1.8 if cls == "induction" else 1.0,
                       ls="-" if layer == L - 1 else "--")
-            ax_k.annotate(f"{layer}.{head}", (t[-1], float(scaled[-1, head])), fontsize=7, color=HEAD_CLASS_COLORS[cls])
-    for cls, color in HEAD_CLASS_COLORS.items():
-        if cls in classes:
-            ax_ov.plot([], [], color=color, label=f"{cls} head")
+            ax_k.annotate(f"{layer}.{head}", (t[-1], float(scaled[-1, head])), fontsize=8, color=HEAD_CLASS_COLORS[cls])
+    handles = [plt.Line2D([], [], color=color, lw=1.8 if cls == "induction" else 1.0, label=f"{cls} head")
+               for cls, color in HEAD_CLASS_COLORS.items() if cls in classes]
     if L > 1:
-        ax_ov.plot([], [], color="0.3", ls="--", lw=1.0, label="earlier layers dashed")
+        handles.append(plt.Line2D([], [], color="0.3", ls="--", lw=1.0, label="dashed: an earlier layer's head"))
+    handles.append(plt.Line2D([], [], color="0.3", ls=":", lw=0.8, label=f"dotted: OV positivity {OV_CORNER:g}"))
+    handles.append(window_handle() if window is not None else None)
     ax_ov.set_ylim(-1.05, 1.05)
     ax_ov.set_ylabel("OV eigenvalue positivity")
-    ax_ov.set_title("copying: OV circuit" + (f" ({title})" if title else ""))
-    ax_ov.legend(fontsize=7, loc="upper left")
+    ax_ov.set_title("copying: OV circuit")
     ax_k.set_ylim(-1.05, 1.05)
-    ax_k.set_ylabel(K_TRACE_LABEL, fontsize=8)
+    ax_k.set_ylabel("K-composition trace\n(/ largest |trace| of the layer)")
     ax_k.set_title("matching: K-composition trace")
     for ax in (ax_ov, ax_k):
         tokens_axis(ax)
-    fig.tight_layout()
+    figure_legend(fig, handles, ncol=3)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -99,7 +101,7 @@ def qk_ov_plane(
     """
     x = normalise_by_max_abs(k_trace, dim=(0, 1))
     t = tokens.double()
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.6), layout="constrained")
     ax.axvspan(0, 1.1, ymin=(OV_CORNER + 1.1) / 2.2, ymax=1, color="C2", alpha=0.08, lw=0)
     zero_line(ax)
     zero_line(ax, vertical=True)
@@ -119,13 +121,16 @@ def qk_ov_plane(
             ax.plot([], [], color=color, label=f"{cls} head (final class)")
     if window is not None:
         ax.plot([], [], color=WINDOW_COLOR, lw=6, alpha=0.6, label="inside the phase-change window")
+    ax.plot([], [], "o", mfc="white", color="0.3", ms=6, lw=0, label="first snapshot")
+    ax.plot([], [], "o", color="0.3", ms=7, lw=0, label="last snapshot")
+    ax.fill_between([], [], color="C2", alpha=0.15, lw=0, label=f"corner: trace > 0 and OV > {OV_CORNER:g}")
     ax.set_xlim(-1.1, 1.1)
     ax.set_ylim(-1.1, 1.1)
     ax.set_xlabel(K_TRACE_LABEL)
     ax.set_ylabel("OV eigenvalue positivity")
     ax.set_title(title or "QK/OV plane over training")
-    ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    ax.set_aspect("equal")
+    figure_legend(fig, ax.get_legend_handles_labels()[0], ncol=1, loc="outside right upper")
     return fig
 
 
@@ -145,24 +150,26 @@ def composition_heatmaps(
     blocks = {m: s.reshape(L * H, L * H)[: (L - 1) * H, H:].numpy() for m, s in scores.items()}
     lim = max(float(np.nanmax(np.abs(b))) for b in blocks.values()) or 1.0
     norm = TwoSlopeNorm(0.0, -lim, lim)
-    side = 0.45 * max(len(dst), 4) + 1.0
-    fig, axes = plt.subplots(1, len(modes), figsize=(side * len(modes) + 1.2, 0.45 * max(len(src), 4) + 1.6),
+    side = (COLUMN_IN - 1.4) / len(modes)  # inches per heatmap
+    cell = side / max(len(dst), 1)
+    fig, axes = plt.subplots(1, len(modes), figsize=(COLUMN_IN, min(cell * len(src), side * 1.3) + 1.6),
                              squeeze=False, layout="constrained")
     for ax, mode in zip(axes[0], modes):
         b = blocks[mode]
         im = ax.imshow(np.ma.masked_invalid(b), cmap="RdBu_r", norm=norm, aspect="auto")
-        ax.set_xticks(range(len(dst)), dst, fontsize=7)
-        ax.set_yticks(range(len(src)), src, fontsize=7)
+        step = max(1, int(np.ceil(len(dst) * 10 / (side * 72))))  # a label per ~10 pt
+        ax.set_xticks(range(0, len(dst), step), dst[::step], rotation=90)
+        ax.set_yticks(range(0, len(src), step), src[::step])
         ax.set_xlabel("destination head")
         ax.grid(False)
-        if b.size <= 100:
+        if cell * 72 >= 30:  # room for "+0.00" at 8 pt
             for (i, j), v in np.ndenumerate(b):
                 if np.isfinite(v):
-                    ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=6,
+                    ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=8,
                             color="white" if abs(v) > 0.6 * lim else "black")
         ax.set_title(f"{mode}-composition")
     axes[0, 0].set_ylabel("source head")
     fig.colorbar(im, ax=list(axes[0]), shrink=0.85, label="score minus random baseline")
     suffix = f" (random baseline {baseline:.3f} subtracted)" if baseline is not None else ""
-    fig.suptitle((title or "composition scores") + suffix, fontsize=9)
+    fig.suptitle((title or "composition scores") + suffix)
     return fig

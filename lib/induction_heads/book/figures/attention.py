@@ -31,6 +31,8 @@ from jaxtyping import Float
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .style import COLUMN_IN
+
 __all__ = [
     "circuitsvis_version",
     "bundle_path",
@@ -160,33 +162,43 @@ def attention_png(
     tokens: Sequence[str] | None = None,
     head_names: Sequence[str] | None = None,
     title: str | None = None,
-    max_labels: int = 40,
+    max_labels: int = 80,
+    ncols: int | None = None,
 ):
     """The static twin of :func:`attention_view`: one matplotlib heatmap per head.
 
-    Rows are destination (query) positions, columns source (key) positions; token labels are
-    drawn only up to ``max_labels`` tokens, where they are still legible. Returns a
+    Rows are destination (query) positions, columns source (key) positions. The heads sit in a
+    grid ``ncols`` wide (default: one row up to three heads, else two) sized for the book's column; token labels are drawn for up to
+    ``max_labels`` tokens, every one where they fit at 8 pt and every ``k``-th otherwise. Returns a
     ``matplotlib.figure.Figure`` that is not registered with pyplot, so a notebook shows it once.
     """
     p = np.asarray(pattern.detach().cpu() if isinstance(pattern, Tensor) else pattern)
     n_heads, n = p.shape[0], p.shape[-1]
     names = list(head_names) if head_names is not None else [f"head {h}" for h in range(n_heads)]
-    side = 3.2 if n <= max_labels else 2.6
-    fig = Figure(figsize=(side * n_heads + 0.8, side + 0.6), layout="constrained")
-    axes = fig.subplots(1, n_heads, squeeze=False)[0]
+    ncols = ncols or (n_heads if n_heads <= 3 else 2)
+    nrows = int(np.ceil(n_heads / ncols))
+    side = min((COLUMN_IN - 1.0) / ncols, 3.6)  # inches per heatmap, for the column
+    # One token label every `step` positions, so that labels at 8 pt are at least 9 pt apart.
+    step = max(1, int(np.ceil(n * 9 / (side * 72))))
+    fig = Figure(figsize=(side * ncols + 1.0, (side + 0.5) * nrows + (0.4 if title else 0.1)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).flatten()
+    for ax in axes[n_heads:]:
+        ax.axis("off")
     for ax, head, name in zip(axes, p, names):
         im = ax.imshow(head, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name)
+        ax.grid(False)
         if tokens is not None and n <= max_labels:
-            labels = [repr(t)[1:-1] for t in tokens]
-            ax.set_xticks(range(n), labels, rotation=90, fontsize=5)
-            ax.set_yticks(range(n), labels, fontsize=5)
+            # escaped, spaces as middle dots (a label's trailing spaces would push it off its tick)
+            labels = [repr(t)[1:-1].replace(" ", "\u00b7")[:10] for t in tokens]
+            ax.set_xticks(range(0, n, step), labels[::step], rotation=90)
+            ax.set_yticks(range(0, n, step), labels[::step])
         else:
-            ax.set_xlabel("source position", fontsize=8)
-            ax.set_ylabel("destination position", fontsize=8)
-    fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention")
+            ax.set_xlabel("source position")
+            ax.set_ylabel("destination position")
+    fig.colorbar(im, ax=list(axes[:n_heads]), shrink=0.8, label="attention")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig
 
 
