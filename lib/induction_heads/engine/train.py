@@ -28,7 +28,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ..measure.phase import phase_change_window, snapshots_around
 from ..measure.recorder import Recorder
@@ -393,4 +392,8 @@ def record_snapshot(run: Path, model: InductionLM, recorder: Recorder, history: 
 def _progress_bar(on: bool, total: int, initial: int, desc: str):
     if not on:
         return None
+    # Imported here: tqdm.auto warns on import in a notebook kernel without ipywidgets, and every
+    # chapter imports this module; only a run with a progress bar needs it.
+    from tqdm.auto import tqdm
+
     return tqdm(total=total, initial=initial, desc=desc, unit="step", mininterval=2)
