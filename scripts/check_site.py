@@ -15,8 +15,8 @@ Every page is opened at two window widths, 1400 px (a desktop) and 420 px (a pho
 Two more checks are switched on by a flag; off, the script prints their counts:
 
 - ``--require-captions``: every figure (an image in a cell output) has a caption, a
-  ``<figcaption>`` of the ``<figure>`` around it (:func:`uncaptioned`). Switched on when the
-  chapters' figures get their captions.
+  ``<figcaption>`` of the ``<figure>`` around it (:func:`uncaptioned`). On in
+  ``make check-site``: the captions live in ``chapters/figures.yml``.
 - ``--limit-pass-lines``: no output block a reader sees when the page opens (not folded) holds
   more than :data:`MAX_PASS_LINES` lines starting with ``PASS`` (:func:`crowded`). On in
   ``make check-site`` since a claim checked on many models folds its models' lines.
