@@ -163,12 +163,13 @@ def verdict_of(passed: int, total: int, asserted: bool = True) -> str:
     return "reproduced" if passed == total else "differs" if passed == 0 else "partly"
 
 
-def value_range(values: Sequence[float], fmt: str = ".2f") -> str:
-    """``lo to hi`` of some numbers (one number once), or ``-`` for none; None and NaN are left out
-    (a model without the quantity, e.g. no copying onset)."""
+def value_range(values: Sequence[float | None], fmt: str = ".2f", empty: str = "-") -> str:
+    """``lo to hi`` of some numbers (one number once), or ``empty`` for none; None and NaN are
+    left out (a model without the quantity, e.g. no copying onset). The book's one range format:
+    the verdict tables and the reproduction-in-one-table use it."""
     v = [float(x) for x in values if x is not None and float(x) == float(x)]
     if not v:
-        return "-"
+        return empty
     lo, hi = min(v), max(v)
     return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}} to {hi:{fmt}}"
 

@@ -10,6 +10,7 @@ from ..engine.zoo import Zoo
 from ..measure.phase import PhaseWindow
 from . import argument1
 from .chapter import Table
+from .checks import value_range
 from .summary import PAPER
 
 __all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours", "window_text", "window_span", "window_cells",
@@ -54,12 +55,8 @@ def run_summary(zoo: Zoo) -> Table:
 
 # ------------------------------------------------------------------ the reproduction in one table
 
-def _fmt_range(values: list[float], fmt: str = "+.2f") -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "none"
-    lo, hi = format(min(values), fmt), format(max(values), fmt)
-    return lo if lo == hi else f"{lo} to {hi}"
+def _fmt_range(values: list[float | None], fmt: str = "+.2f") -> str:
+    return value_range(values, fmt, empty="none")
 
 
 def window_text(start: float | None, end: float | None, digits: int = 1) -> str:
