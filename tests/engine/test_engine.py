@@ -471,20 +471,24 @@ def test_zoo_trains_the_core_first_then_the_rest_costliest_first():
 
 
 def test_recipe_suffixes_natural_and_long():
-    """``-natural`` trains on the corpus alone for twice the steps; ``-long`` ten times as long
+    """``-natural`` trains on the corpus alone for three times the steps, snapshots dense from the
+    short run's first dense step; ``-long`` ten times as long
     with the short run's dense snapshots at the same steps and its last step marked."""
     n = config.parse_model_name("attn-only-2l-k-knockout-natural-seed1")
     assert (n.variant, n.natural, n.long, n.seed, n.recipes) == ("k-knockout", True, False, 1, ("natural",))
     assert config.parse_model_name("attn-only-2l").recipes == ()
     base = config.train_config("small", "attn-only-2l")
     nat = config.train_config("small", "attn-only-2l-natural")
-    assert nat.repeat_frac == 0 and base.repeat_frac > 0 and nat.total_steps == 2 * base.total_steps
+    assert nat.repeat_frac == 0 and base.repeat_frac > 0 and nat.total_steps == 3 * base.total_steps
+    from induction_heads.engine.train import snapshot_steps
+
+    nat_steps, first_dense = snapshot_steps(nat), int(base.dense[0] * base.total_steps)
+    assert min(s for s in nat_steps if s >= first_dense) - first_dense <= 1  # dense from ~1M tokens, as the short run
+    assert sum(2 * base.total_steps < s for s in nat_steps) >= 25  # a window ending after 49M tokens is resolved
     assert model_config("small", "attn-only-2l-natural") == model_config("small", "attn-only-2l")
     long = config.train_config("small", "attn-only-2l-long")
     assert long.total_steps == 10 * base.total_steps and long.marks == (base.total_steps,)
     assert long.repeat_frac == base.repeat_frac and long.data_seed == base.data_seed and long.lr == base.lr
-    from induction_heads.engine.train import snapshot_steps
-
     import numpy as np
 
     steps = snapshot_steps(long)

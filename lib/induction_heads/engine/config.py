@@ -277,12 +277,16 @@ TRAIN_VARIANTS: dict[str, Callable[[TrainConfig], TrainConfig]] = {
 
 def natural_recipe(t: TrainConfig) -> TrainConfig:
     """The ``-natural`` recipe: the corpus alone, no repeated windows (``repeat_frac = 0``, the
-    paper's data), for :data:`NATURAL_STEPS_FACTOR` times the steps with the snapshot plan
-    stretched alike. On natural code the slowest model forms its head late: the previous zoo,
-    trained this way for 36k steps at ``small``, had ``mlp-2l``'s window end at its last snapshot
-    (36.9M tokens), so the control set trains twice the repeat recipe's 24k steps (49.2M tokens,
-    the last dense snapshot at 46.7M)."""
-    return replace(t, repeat_frac=0.0, total_steps=t.total_steps * NATURAL_STEPS_FACTOR)
+    paper's data), for :data:`NATURAL_STEPS_FACTOR` times the steps. On natural code the slowest
+    model forms its head late (``mlp-2l``: the previous 36k-step zoo and a first 48k-step run of this
+    set both had its window run to the last snapshot, the second with its prefix-matching score
+    level from about 37M tokens), so the set trains three times the repeat recipe's 24k steps
+    (73.7M tokens). The dense snapshots start at the short run's first dense step (its attention-only
+    windows start near 1M tokens) and run to the same fraction of the longer run; there are 1.5
+    times as many, and twice the log-spaced ones, so both early and late windows are resolved."""
+    k = NATURAL_STEPS_FACTOR
+    return replace(t, repeat_frac=0.0, total_steps=t.total_steps * k, dense=(t.dense[0] / k, t.dense[1]),
+                   n_dense_snapshots=t.n_dense_snapshots * 3 // 2, n_log_snapshots=2 * t.n_log_snapshots)
 
 
 def long_recipe(t: TrainConfig) -> TrainConfig:
@@ -296,7 +300,7 @@ def long_recipe(t: TrainConfig) -> TrainConfig:
                    n_log_snapshots=LONG_LOG_SNAPSHOTS, marks=tuple(sorted({*t.marks, t.total_steps})))
 
 
-NATURAL_STEPS_FACTOR = 2
+NATURAL_STEPS_FACTOR = 3
 LONG_STEPS_FACTOR = 10
 LONG_LOG_SNAPSHOTS = 120
 # Recipe changes that can follow any variant in a name (``attn-only-2l-k-knockout-natural``),
