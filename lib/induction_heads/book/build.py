@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -42,9 +43,13 @@ from pathlib import Path
 from typing import Sequence
 
 import nbformat
+import papermill as pm
+import yaml
 
 from .chapter import DEFAULT_SIZE
+from .figures.attention import install_static
 from ..engine.config import SIZES
+from ..engine.runs import available_sizes
 
 __all__ = [
     "ROOT",
@@ -82,15 +87,11 @@ COLAB_PACKAGES = ("transformer-lens", "transformers", "tokenizers", "safetensors
 # ---------------------------------------------------------------------------------- settings
 
 def load_config(root: Path = ROOT) -> dict:
-    import yaml
-
     return yaml.safe_load((root / "_config.yml").read_text())
 
 
 def _toc_files(root: Path) -> list[str]:
     """Every page path (no suffix) of the root ``_toc.yml``, in reading order."""
-    import yaml
-
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files = [toc["root"]]
     for entry in toc.get("chapters", []):
@@ -254,8 +255,6 @@ def _clean(nb) -> None:
 
 def execute(src: Path, dest: Path, size: str | None, timeout: int = CELL_TIMEOUT) -> None:
     """Execute ``src`` with papermill into ``dest`` (``size=None``: the notebook's own default)."""
-    import papermill as pm
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.stem + ".running.ipynb")
     pm.execute_notebook(
@@ -275,8 +274,6 @@ def execute(src: Path, dest: Path, size: str | None, timeout: int = CELL_TIMEOUT
 
 
 def _available_sizes(root: Path) -> list[str]:
-    from ..engine.runs import available_sizes
-
     return available_sizes()
 
 
@@ -344,8 +341,6 @@ def size_page(chapter: str, size: str, default: str = DEFAULT_SIZE) -> str:
 
 
 def _relative(from_page: str, to_page: str) -> str:
-    import posixpath
-
     return posixpath.relpath(to_page, posixpath.dirname(from_page) or ".") + ".ipynb"
 
 
@@ -395,8 +390,6 @@ _VIEW_MARK = 'class="ih-circuitsvis"'
 def load_figure_notes(root: Path = ROOT) -> dict[str, dict[str, list[dict]]]:
     """``chapters/figures.yml`` as ``{chapter file name: {cell id: [entry, ...]}}`` (a cell's one
     entry written as a mapping becomes a list of one); empty if the file does not exist."""
-    import yaml
-
     path = Path(root) / FIGURES_FILE
     if not path.is_file():
         return {}
@@ -430,9 +423,7 @@ def figure_outputs(cell) -> list:
 def _output_cell(outputs: list, tags: list[str]):
     """A code cell that only carries ``outputs``: its input (a comment: MyST-NB skips a cell with
     no source) removed from the page."""
-    import nbformat as nbf
-
-    cell = nbf.v4.new_code_cell(source="# outputs of the cell above", outputs=outputs)
+    cell = nbformat.v4.new_code_cell(source="# outputs of the cell above", outputs=outputs)
     cell.metadata["tags"] = [*tags, "remove-input"]
     return cell
 
@@ -505,8 +496,6 @@ def assemble(root: Path, sizes: list[str]) -> Path:
     """Write ``_build/src``: config, toc, static files and every executed size page, their code
     folded (:func:`hide_code`), their figures numbered and captioned (:func:`caption_figures`); the
     other sizes' pages are outside the toc (:func:`out_of_chain`)."""
-    from .figures.attention import install_static
-
     src = root / "_build" / "src"
     if src.exists():
         shutil.rmtree(src)

@@ -13,6 +13,8 @@ import sys
 import warnings
 from typing import Sequence
 
+import torch
+
 from ..engine.config import OneLineError, SizeError, SizeSpec, get_size, validate_size
 from ..engine.runs import check_store
 from .figures.style import apply_house_style
@@ -69,8 +71,6 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # tqdm.auto warns on import when ipywidgets is absent; the book draws no progress bars.
     warnings.filterwarnings("ignore", message="IProgress not found")
-    import torch
-
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     apply_house_style()

@@ -14,6 +14,7 @@ step; model, optimizer state and accumulators are saved exactly). Every write is
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import json
 import logging
 import math
@@ -255,8 +256,6 @@ def _git_commit() -> str | None:
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
-
     out = {"python": platform.python_version()}
     for pkg in ("torch", "transformer-lens", "tokenizers", "numpy"):
         try:

@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+import circuitsvis
 import numpy as np
 from IPython.display import display
 from jaxtyping import Float
@@ -49,15 +51,11 @@ _seen_ids: dict[str, int] = {}
 
 
 def circuitsvis_version() -> str:
-    from importlib.metadata import version
-
-    return version("circuitsvis")
+    return metadata.version("circuitsvis")
 
 
 def bundle_path() -> Path:
     """The browser bundle (``dist/cdn/iife.js``) shipped inside the installed circuitsvis."""
-    import circuitsvis
-
     path = Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js"
     if not path.exists():
         raise FileNotFoundError(f"circuitsvis bundle not found at {path}; reinstall circuitsvis")

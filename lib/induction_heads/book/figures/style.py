@@ -10,10 +10,18 @@ set below :data:`MIN_FONT_PT`."""
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+
+try:
+    from IPython import get_ipython
+except ImportError:  # the library without Jupyter (training from the command line)
+    def get_ipython():
+        return None
 
 __all__ = [
     "HEAD_CLASS_COLORS",
@@ -112,8 +120,6 @@ def figure_legend(fig, handles, ncol: int | None = None, loc: str = "outside low
 def png_width(fig) -> float:
     """The width in pixels of the PNG a notebook shows for ``fig``: its "tight" bounding box plus
     the crop's margin on both sides, at the figure's dpi."""
-    import matplotlib as mpl
-
     fig.canvas.draw()
     pad = float(mpl.rcParams["savefig.pad_inches"])
     return (fig.get_tightbbox(fig.canvas.get_renderer()).width + 2 * pad) * fig.dpi
@@ -126,8 +132,6 @@ def text_sizes(fig, column_px: float = COLUMN_PX) -> list[tuple[str, float]]:
     the figure's dpi). The texts are those the
     renderer draws (so ticks outside the view and switched-off panels do not count). Returns
     ``[(text, points)]``, smallest first."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     fig.canvas.draw()
@@ -179,12 +183,6 @@ HOUSE_RC = {
 
 def apply_house_style() -> None:
     """Matplotlib's settings for the book; in a notebook kernel, figures show inline."""
-    import matplotlib as mpl
-
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        get_ipython = lambda: None  # noqa: E731
     shell = get_ipython()
     if shell is not None and hasattr(shell, "kernel"):
         # Figures are returned (not drawn with pyplot): register the inline PNG formatter.
