@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from .book.summary import summary
+from .book.summary import seed_spreads, summary
 from .engine.config import (CORE_MODELS, MODEL_NAMES, SIZES, SizeError, parse_model_name, train_config,
                             validate_model_name, validate_size)
 from .engine.dataset import prepare_data
@@ -178,8 +178,8 @@ def _summary(args) -> int:
         table = summary(args.size, with_ablation=not args.no_ablation)
     except FileNotFoundError as e:
         return _fail(str(e))
-    if args.json:
-        print(json.dumps(table, indent=2))
+    if args.json:  # every model's row, and the spread over seeds of each model trained with several
+        print(json.dumps({"models": table, "seed_spread": seed_spreads(table)}, indent=2))
         return 0
     cols = ["layers", "attn_only", "smeared_key", "icl_score_final", "icl_score_before_window",
             "icl_share_in_window", "max_prefix_matching_score", "induction_heads", "loss_bump"]

@@ -169,3 +169,116 @@ def test_disagreements_name_the_missing_bump_and_ablation_above_one():
     assert ablation.startswith("ICL removed by ablating the induction heads: more than all of it (1.12) in 1 of 2")
     agree = {"attn-only-2l": row}
     assert tables.disagreements(agree) == []
+
+
+def _summary_row(layers: int, window: bool, prefix: float, **over) -> dict:
+    return {"layers": layers, "attn_only": True, "smeared_key": False, "icl_score_final": -0.7,
+            "icl_share_in_window": 0.8 if window else None,
+            "phase_change_window": {"start": 1e6, "end": 5e6} if window else None,
+            "max_prefix_matching_score": prefix, "induction_heads": ["1.0"] if window else [], "loss_bump": window,
+            "ablation_icl_fraction_removed": 0.95 if window else None,
+            "argument4": {"copying_gain_share": 0.8 if window else None},
+            "argument6": {"rung": True, "induction_heads_by_layer": [0] * (layers - 1) + [int(window)]}, **over}
+
+
+def test_argument_verdicts_count_each_arguments_statements():
+    rows = {"attn-only-1l": _summary_row(1, False, 0.03), "attn-only-2l": _summary_row(2, True, 0.8),
+            "attn-only-3l": _summary_row(3, True, 0.8, ablation_icl_fraction_removed=0.5, loss_bump=False,
+                                         argument6={"rung": True, "induction_heads_by_layer": [1, 0, 1]}),
+            "smeared-1l": _summary_row(1, True, 0.5, smeared_key=True, argument6={"rung": False}),
+            "smeared-2l": _summary_row(2, True, 0.8, smeared_key=True, argument6={"rung": False},
+                                       phase_change_window={"start": 2e6, "end": 4e6}),
+            "attn-only-2l-k-knockout": _summary_row(2, False, 0.04, argument6={"rung": False})}
+    v = tables.argument_verdicts(rows)
+    assert len(v) == len(tables.ARGUMENTS) == 6
+    # smeared-2l is a multi-layer model of Argument 1 but not one of the bump's (no smeared keys there)
+    assert v[0].verdict == "partly" and v[0].ours.startswith("3/3 window") and v[0].why == "a loss bump (2+ layers): 1 of 2"
+    assert v[1].verdict == "partly" and v[1].why == "smeared-2l's window starts earlier: 0 of 1"  # 2e6 is not before 1e6
+    assert v[2].verdict == "partly" and v[2].ours.startswith("1/2 most ICL removed")
+    assert v[3].verdict == "reproduced" and v[3].why == "every check passes" and v[4].verdict == "reproduced"
+    assert v[5].ours == ("2/2 a window in every rung with 2+ layers; "
+                         "1/2 induction heads in the last layer (attention-only rungs)") and v[5].verdict == "partly"
+    text = repr(tables.argument_verdict_table(rows))
+    assert "1. The phase change" in text and "partly: a loss bump (2+ layers): 1 of 2" in text
+    none = tables.argument_verdicts({"attn-only-1l": _summary_row(1, True, 0.5)})
+    assert none[0].verdict == "differs" and none[2].verdict == "not decided" and none[2].why == "no model to check"
+
+
+def test_table_aligns_numbers_right_and_text_left():
+    from induction_heads.book.chapter import Table
+
+    t = Table(["model", "tokens", "verdict"], [["a", "1,000", "reproduced"], ["bb", "none", "partly: x"]])
+    assert t.numeric == [False, True, False]
+    assert repr(t).splitlines()[2] == "a       1,000  reproduced"
+    assert '<td class="ih-text">partly: x</td>' in t._repr_html_() and "<td>none</td>" in t._repr_html_()
+
+
+def test_range_with_intervals_prints_the_extremes_with_theirs():
+    rows = [{"x": -0.9, "x_ci": [-0.95, -0.85]}, {"x": -0.5, "x_ci": [-0.6, -0.4]}, {"x": -0.7}, {"x": None}]
+    assert tables.range_with_intervals(rows, "x") == "-0.90 [-0.95, -0.85] to -0.50 [-0.60, -0.40]"
+    assert tables.range_with_intervals(rows[2:3], "x", ".1f") == "-0.7"  # no interval: the value alone
+    assert tables.range_with_intervals(rows[3:], "x") == "none"
+
+
+def test_disagreements_count_ablation_intervals_wholly_above_one():
+    row = {"layers": 2, "smeared_key": False, "attn_only": True, "loss_bump": True}
+    rows = {"attn-only-2l": {**row, "ablation_icl_fraction_removed": 1.12, "ablation_icl_fraction_removed_ci": [0.94, 1.36]},
+            "attn-only-3l": {**row, "ablation_icl_fraction_removed": 1.3, "ablation_icl_fraction_removed_ci": [1.1, 1.5]}}
+    (sentence,) = tables.disagreements(rows)
+    assert "(1.12 to 1.30) in 2 of 2 attention-only models; the 95% interval lies wholly above 1 in 1 of them" in sentence
+
+
+def test_final_samples_average_to_the_recorded_numbers(tiny_zoo):
+    """The samples an interval resamples are the ones the reported mean averages: their mean is the
+    recorded final number, read from per-sequence records (a run that has them) or re-measured
+    on the final checkpoint (prefix matching, always)."""
+    from induction_heads.book.summary import final_intervals, final_samples
+
+    for name in ("attn-only-2l", "mlp-2l-natural"):
+        run = Run("tiny", name)
+        m, s = run.trajectory, final_samples(run)
+        assert float(s["icl_score"].double().mean()) == pytest.approx(float(m["icl_score"][-1]), abs=1e-5)
+        assert float(s["max_prefix_matching"].mean()) == pytest.approx(float(m["prefix_matching"][-1].max()), abs=1e-5)
+        assert float(s["repeat_top1"].mean()) == pytest.approx(float(m["repeat_top1"][-1][1:].mean()), abs=1e-5)
+        assert float(s["passage_top1_second_copy"].mean()) == pytest.approx(float(m["passage_top1"][-1][1]), abs=1e-5)
+        ci = final_intervals(s)
+        assert ci == final_intervals(s)  # seeded: the same interval twice
+        assert ci["icl_score_final_ci"][0] <= float(m["icl_score"][-1]) <= ci["icl_score_final_ci"][1]
+
+
+def test_fraction_removed_interval_known_answers(tiny_zoo):
+    # every sequence loses half its ICL: 0.5 with zero width; paired rows stay paired
+    same = {"icl_clean_by_sequence": torch.tensor([-1.0, -2.0, -3.0]), "icl_ablated_by_sequence": torch.tensor([-0.5, -1.0, -1.5])}
+    ci = argument3.fraction_removed_interval(same)
+    assert ci.value == pytest.approx(0.5) and ci.lo == pytest.approx(0.5) and ci.hi == pytest.approx(0.5)
+    none = argument3.fraction_removed_interval({"icl_clean_by_sequence": torch.tensor([0.1, 0.2]),
+                                                "icl_ablated_by_sequence": torch.tensor([0.1, 0.2])})
+    assert all(math.isnan(v) for v in none)
+    abl = argument3.induction_ablation(Run("tiny", "attn-only-2l"), ["1.0"], n_sequences=64)
+    assert float(abl["icl_clean_by_sequence"].mean()) == pytest.approx(abl["icl_clean"], abs=1e-5)
+    assert float(abl["icl_ablated_by_sequence"].mean()) == pytest.approx(abl["icl_all_ablated"], abs=1e-5)
+
+
+def test_seed_spreads_group_seeds_by_model():
+    from induction_heads.book.summary import family_of, seed_spreads
+
+    assert family_of("attn-only-2l-seed12") == "attn-only-2l" and family_of("mlp-2l-natural") == "mlp-2l-natural"
+    row = lambda icl, start: {"icl_score_final": icl, "max_prefix_matching_score": 0.8,  # noqa: E731
+                              "phase_change_window": None if start is None else {"start": start, "end": 2 * start}}
+    rows = {"attn-only-2l": row(-0.8, 1e6), "attn-only-2l-seed1": row(-0.6, None), "attn-only-2l-seed2": row(-0.7, 3e6),
+            "mlp-2l": row(-0.9, 2e6)}
+    out = seed_spreads(rows)
+    assert list(out) == ["attn-only-2l"]  # one seed of mlp-2l: no spread
+    a = out["attn-only-2l"]
+    assert a["seeds"] == ["attn-only-2l", "attn-only-2l-seed1", "attn-only-2l-seed2"]
+    assert a["icl_score_final"] == {"median": -0.7, "lo": -0.8, "hi": -0.6, "n": 3}
+    assert a["window_start"] == {"median": 2e6, "lo": 1e6, "hi": 3e6, "n": 2}  # a seed without a window is left out
+
+
+def test_seed_table_prints_median_and_range():
+    row = lambda icl, start: {"icl_score_final": icl, "max_prefix_matching_score": 0.8, "repeat_top1": 0.3,  # noqa: E731
+                              "phase_change_window": None if start is None else {"start": start, "end": 2 * start}}
+    rows = {"attn-only-2l": row(-0.8, 1e6), "attn-only-2l-seed1": row(-0.6, None), "attn-only-2l-seed2": row(-0.7, 3e6)}
+    line = repr(tables.seed_table(rows)).splitlines()[2]
+    assert line.split("  ")[0] == "attn-only-2l"
+    assert "2.00M (1.00M to 3.00M), 2 with one" in line and "-0.70 (-0.80 to -0.60)" in line

@@ -42,7 +42,7 @@ def test_setup_chapter_returns_the_size_spec_and_uses_one_thread():
 def test_table_text_and_html():
     t = book.Table(["model", "loss"], [["a<b", 1.23456], ["c", 2.0]])
     assert repr(t).splitlines() == ["model   loss", "-----  -----", "a<b    1.235", "c      2.000"]
-    assert "<td>a&lt;b</td>" in t._repr_html_()
+    assert '<td class="ih-text">a&lt;b</td>' in t._repr_html_() and "<td>1.235</td>" in t._repr_html_()
 
 
 def test_check_prints_the_numbers_and_raises_when_false(capsys):

@@ -17,6 +17,7 @@ from ..engine.zoo import Run, Trajectory
 from ..measure.ablation import (ablate_heads, before_and_after_attribution, clean_losses, delta_icl,
                                 single_head_ablations)
 from ..measure.heads import classify_heads, head_labels
+from ..measure.intervals import Interval, bootstrap
 from ..measure.metrics import icl_score
 from ..measure.phase import PhaseWindow, snapshots_around
 
@@ -27,6 +28,7 @@ __all__ = [
     "largest_delta_head",
     "before_after_over_training",
     "induction_ablation",
+    "fraction_removed_interval",
     "full_vs_pattern_preserving",
 ]
 
@@ -77,10 +79,12 @@ def induction_ablation(run: Run, heads: list[str], n_sequences: int | None = Non
     """Zero-ablate ``heads`` together (pattern-preserving) and each on its own, at the final
     checkpoint on the evaluation set (its first ``n_sequences``, default all): the ICL score
     clean and ablated, the fraction of the ICL removed, and the sum of the single-head ΔICLs
-    (redundant heads make the joint effect exceed that sum)."""
+    (redundant heads make the joint effect exceed that sum); with each sequence's ICL score
+    clean and with all ``heads`` ablated, for :func:`fraction_removed_interval`."""
     bridge = run.bridge()
     tokens = load_eval_set(run.size)[0][:n_sequences]
-    clean = float(icl_score(clean_losses(bridge, tokens).mean(0)))
+    losses = clean_losses(bridge, tokens)
+    clean = float(icl_score(losses.mean(0)))
     ablated = ablate_heads(bridge, tokens, [heads] + [[h] for h in heads])
     icl = icl_score(ablated.mean(1))  # [1 + len(heads)]
     return {
@@ -89,7 +93,23 @@ def induction_ablation(run: Run, heads: list[str], n_sequences: int | None = Non
         "fraction_removed": (float(icl[0]) - clean) / -clean if clean < 0 else float("nan"),
         "delta_icl_together": float(icl[0]) - clean,
         "delta_icl_sum_of_singles": float((icl[1:] - clean).sum()),
+        "icl_clean_by_sequence": icl_score(losses),
+        "icl_ablated_by_sequence": icl_score(ablated[0]),
     }
+
+
+def fraction_removed_interval(ablation: dict) -> Interval:
+    """The fraction of the ICL score removed by the joint ablation (:func:`induction_ablation`)
+    with its 95% bootstrap interval over evaluation sequences, clean and ablated scores
+    resampled together (a ratio: the decisions log, "Intervals"). NaN throughout when the clean
+    model has no in-context learning to remove (ICL score >= 0), as ``fraction_removed``."""
+    if float(ablation["icl_clean_by_sequence"].double().mean()) >= 0:
+        return Interval(float("nan"), float("nan"), float("nan"))
+
+    def fraction(clean: Tensor, ablated: Tensor) -> Tensor:
+        return (ablated.mean() - clean.mean()) / -clean.mean()
+
+    return bootstrap((ablation["icl_clean_by_sequence"], ablation["icl_ablated_by_sequence"]), fraction)
 
 
 @torch.no_grad()

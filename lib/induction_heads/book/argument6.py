@@ -19,6 +19,7 @@ from torch import Tensor
 from ..engine.config import ONSET_BATCHES, ONSET_VARIANTS, get_size, model_config, parse_model_name
 from ..engine.zoo import Zoo
 from ..measure.phase import PhaseWindow, smoothed_over_training
+from .checks import Verdict, verdict_of
 
 __all__ = [
     "LADDER_FAMILIES",
@@ -38,6 +39,10 @@ __all__ = [
     "seeds_of",
     "LAYER_DEVIATIONS",
     "estimated_minutes",
+    "ALMOST_ALL",
+    "advantage_verdict",
+    "crossing_verdict",
+    "reported",
 ]
 
 LADDER_FAMILIES = ("attn-only", "mlp")
@@ -206,3 +211,39 @@ def estimated_minutes(measured: Mapping[Rung, float], target: Rung) -> float | N
     mx, my = sum(d for d, _ in pts) / n, sum(m for _, m in pts) / n
     slope = sum((d - mx) * (m - my) for d, m in pts) / sum((d - mx) ** 2 for d, _ in pts)
     return my + slope * (target.n_layers - mx)
+
+
+# "Almost all" of the larger model's advantage by about index 10 (paper, Argument 6): at least
+# this share of its end-of-context advantage (scaling.advantage_share_by_index).
+ALMOST_ALL = 0.9
+
+
+def reported(paper: str, ours: str, passed: int, total: int, why: str) -> Verdict:
+    """A closing-table row for a comparison the chapter reports but does not assert: the verdict
+    from how many of the paper's ``total`` statements our numbers meet, its why prefixed
+    "reported, not asserted"."""
+    return Verdict(paper, ours, verdict_of(passed, total), f"reported, not asserted: {why}")
+
+
+def advantage_verdict(better_at: int, n_indices: int, share_by_10: float) -> Verdict:
+    """The paper: the larger model is better at every context index, with almost all of its
+    advantage (:data:`ALMOST_ALL`) in place by about index 10. Two statements; NaN share (no
+    advantage at the end of the context) meets neither."""
+    ok = [better_at == n_indices, share_by_10 >= ALMOST_ALL]
+    return reported("The larger model is better at every index, almost all of its lead by about index 10",
+                    f"better at {better_at} of {n_indices} indices; share of the lead by index 10 {share_by_10:.2f}",
+                    sum(ok), 2, "both as the paper" if all(ok) else
+                    "; ".join(t for t, good in zip(("not better at every index", f"share by index 10 below {ALMOST_ALL}"), ok)
+                              if not good))
+
+
+def crossing_verdict(before: float, after: float) -> Verdict:
+    """The paper: the smaller model's loss improves faster before the phase change and slower
+    after it (``before`` > 0, ``after`` < 0: the smaller minus the larger model's rate, nats per
+    e-fold of training tokens, :func:`induction_heads.measure.scaling.mean_rate_difference`)."""
+    ok = [before > 0, after < 0]
+    return reported("The smaller model's loss improves faster before the phase change, slower after",
+                    f"smaller minus larger rate: {before:+.3f} before both windows, {after:+.3f} after",
+                    sum(ok), 2, "both as the paper" if all(ok) else
+                    "; ".join(t for t, good in zip(("before the windows the larger model is the faster",
+                                                    "after the windows the smaller model is the faster"), ok) if not good))

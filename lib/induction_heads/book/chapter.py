@@ -105,6 +105,8 @@ class Table:
     """A small table that shows as HTML in the book and as aligned text everywhere else.
 
     Cells are formatted once, here, so the text nbval compares is exactly what a reader sees.
+    Columns of numbers are right-aligned, every other column (the first, and text such as a
+    verdict) left-aligned, in the text and in the HTML (class ``ih-text``).
     """
 
     def __init__(self, header: Sequence[str], rows: Sequence[Sequence[object]], floatfmt: str = ".3f"):
@@ -113,19 +115,37 @@ class Table:
 
         self.header = [str(h) for h in header]
         self.rows = [[fmt(v) for v in row] for row in rows]
+        self.numeric = [i > 0 and all(_is_number(r[i]) for r in self.rows) for i in range(len(self.header))]
 
     def __repr__(self) -> str:
         cols = [self.header, *self.rows]
         widths = [max(len(r[i]) for r in cols) for i in range(len(self.header))]
-        line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        line = lambda r: "  ".join(c.rjust(w) if num else c.ljust(w)  # noqa: E731
+                                   for c, w, num in zip(r, widths, self.numeric)).rstrip()
         return "\n".join([line(self.header), "  ".join("-" * w for w in widths), *map(line, self.rows)])
 
     def _repr_html_(self) -> str:
-        th = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        cls = ['' if num else ' class="ih-text"' for num in self.numeric]
+        th = "".join(f"<th{c}>{html.escape(h)}</th>" for h, c in zip(self.header, cls))
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows
+            "<tr>" + "".join(f"<td{c}>{html.escape(v)}</td>" for v, c in zip(row, cls)) + "</tr>" for row in self.rows
         )
         return f'<table class="ih-table"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+# Cells that count as numbers for alignment: "-", "none" and "n/a" stand for a missing number.
+_MISSING = {"-", "none", "n/a", "nan", ""}
+
+
+def _is_number(cell: str) -> bool:
+    text = cell.strip().replace(",", "").rstrip("%MBKx")
+    if text.lower() in _MISSING:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check(claim: str, ok: bool, **numbers: float) -> None:

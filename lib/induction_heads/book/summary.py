@@ -7,19 +7,26 @@ beside ours for comparison.
 
 from __future__ import annotations
 
+import re
+
+import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from ..engine.train import make_recorder
 from ..engine.zoo import Run, Trajectory, Zoo
 from ..measure.heads import induction_heads
+from ..measure.intervals import Interval, bootstrap_ci, seed_spread
+from ..measure.metrics import icl_score, prefix_matching_score
 from ..measure.phase import icl_share_in_window, smoothed_over_training
 from ..measure.scaling import induction_heads_by_layer
 from .argument1 import bump, windows
-from .argument3 import induction_ablation
+from .argument3 import fraction_removed_interval, induction_ablation
 from .argument4 import argument4_summary
 from .argument6 import rung
 
-__all__ = ["PAPER", "argument6_summary", "model_summary", "summary"]
+__all__ = ["PAPER", "argument6_summary", "model_summary", "summary", "FinalSamples", "final_samples",
+           "final_intervals", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "family_of", "seed_spreads"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
 PAPER = {
@@ -88,13 +95,65 @@ def model_summary(run: Run, with_ablation: bool = True, with_argument4: bool = T
         "loss_bump": loss_bump is not None,
         **final_repeat_test(run),
     }
+    out.update(final_intervals(final_samples(run, prefix_final)))
     if with_ablation:
-        frac = induction_ablation(run, heads)["fraction_removed"] if heads else None
+        ablation = induction_ablation(run, heads) if heads else None
+        frac = None if ablation is None else ablation["fraction_removed"]
         out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
+        out["ablation_icl_fraction_removed_ci"] = (None if out["ablation_icl_fraction_removed"] is None
+                                                   else _ci(fraction_removed_interval(ablation)))
     out["argument6"] = argument6_summary(run)
     if with_argument4:
         out["argument4"] = argument4_summary(run, heads)
     return out
+
+
+class FinalSamples(dict):
+    """The per-sample values at the end of training that the summary's means average over:
+    ``icl_score`` [evaluation sequence], ``max_prefix_matching`` [random-token sequence] (of the
+    head with the largest score), ``repeat_top1`` [random-token sequence] (copies 2-4),
+    ``passage_top1_second_copy`` [passage]."""
+
+
+def final_samples(run: Run, prefix_final: Float[Tensor, "layer head"] | None = None) -> FinalSamples:
+    """:class:`FinalSamples` of a run: read from its last snapshot's per-sequence records where the
+    recorder kept them, else measured the recorder's way on the final checkpoint (the same model).
+    Prefix matching is always measured per sequence on the final checkpoint, for the head with
+    the largest recorded score (``prefix_final``: default the last snapshot's)."""
+    m = run.trajectory
+    prefix_final = m["prefix_matching"][-1] if prefix_final is None else prefix_final
+    recorder = make_recorder(run.size, run.train_config, circuits=False)
+    model = run.model()
+    if "icl_score_by_sequence" in m:
+        icl = m["icl_score_by_sequence"][-1]
+        rep, passage = m["repeat_top1_by_sequence"][-1], m["passage_top1_by_sequence"][-1]
+    else:
+        with torch.no_grad():
+            icl = icl_score(recorder.eval_losses(model))
+        scores = recorder.repeat_scores(model)
+        rep, passage = scores["repeat_top1_by_sequence"], scores["passage_top1_by_sequence"]
+    layer, head = divmod(int(prefix_final.argmax()), prefix_final.shape[1])
+    with torch.no_grad():
+        patterns = model.attention_patterns(recorder.repeated)
+    prefix = torch.stack([prefix_matching_score(patterns[:, b : b + 1], recorder.repeated[b : b + 1])[layer, head]
+                          for b in range(len(recorder.repeated))])
+    return FinalSamples(icl_score=icl, max_prefix_matching=prefix, repeat_top1=rep[:, 1:].mean(1),
+                        passage_top1_second_copy=passage[:, 1])
+
+
+# summary key -> FinalSamples key of the samples its 95% interval resamples
+INTERVAL_KEYS = {"icl_score_final_ci": "icl_score", "max_prefix_matching_score_ci": "max_prefix_matching",
+                 "repeat_top1_ci": "repeat_top1", "passage_top1_second_copy_ci": "passage_top1_second_copy"}
+
+
+def _ci(interval: Interval) -> list[float]:
+    return [round(interval.lo, 4), round(interval.hi, 4)]
+
+
+def final_intervals(samples: FinalSamples) -> dict[str, list[float]]:
+    """``{key: [lo, hi]}``: the 95% bootstrap interval (:func:`induction_heads.measure.intervals.bootstrap_ci`,
+    seeded) of each mean the summary reports at the end of training (:data:`INTERVAL_KEYS`)."""
+    return {key: _ci(bootstrap_ci(samples[name])) for key, name in INTERVAL_KEYS.items()}
 
 
 def argument6_summary(run: Run) -> dict:
@@ -111,6 +170,44 @@ def argument6_summary(run: Run) -> dict:
         "n_ctx": cfg.n_ctx,
         "induction_heads_by_layer": induction_heads_by_layer(metrics["prefix_matching"][-1], _final_copying(metrics)),
     }
+
+
+# The numbers summarised over the seeds of a model: summary key -> how to read it from a row.
+SEED_SPREAD_KEYS = {
+    "icl_score_final": lambda r: r["icl_score_final"],
+    "window_start": lambda r: (r["phase_change_window"] or {}).get("start"),
+    "max_prefix_matching_score": lambda r: r["max_prefix_matching_score"],
+    "repeat_top1": lambda r: r.get("repeat_top1"),
+    "ablation_icl_fraction_removed": lambda r: r.get("ablation_icl_fraction_removed"),
+}
+
+
+def family_of(name: str) -> str:
+    """The model a seed belongs to: its name without ``-seed<k>`` (``attn-only-2l-seed1`` ->
+    ``attn-only-2l``)."""
+    return re.sub(r"-seed\d+$", "", name)
+
+
+def seed_spreads(rows: dict[str, dict]) -> dict[str, dict]:
+    """For every model trained with two or more seeds: ``{"seeds": [names], key: {"median", "lo",
+    "hi", "n"}}`` for each of :data:`SEED_SPREAD_KEYS` that the seeds have (a model without a
+    window or a head leaves its seed out of that key: ``n`` says how many remain). The median
+    and range, not an interval: three seeds are too few for one (the decisions log, "Intervals")."""
+    families: dict[str, list[str]] = {}
+    for name in rows:
+        families.setdefault(family_of(name), []).append(name)
+    out = {}
+    for family, names in families.items():
+        if len(names) < 2:
+            continue
+        entry: dict = {"seeds": names}
+        for key, read in SEED_SPREAD_KEYS.items():
+            values = [v for v in (read(rows[n]) for n in names) if v is not None]
+            if values:
+                entry[key] = {k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in seed_spread(values)._asdict().items()}
+        out[family] = entry
+    return out
 
 
 def summary(size: str, with_ablation: bool = True) -> dict[str, dict]:
