@@ -19,6 +19,7 @@ from induction_heads.book.figures import argument4 as a4
 from induction_heads.book.figures import argument5 as a5
 from induction_heads.book.figures import argument6 as a6
 from induction_heads.book.figures import attention, style
+from induction_heads.engine.zoo import Trajectory
 from induction_heads.measure.phase import PhaseWindow, per_token_loss_pca
 from induction_heads.measure.scaling import LossRates, PowerLawFit
 
@@ -106,6 +107,11 @@ def _figures():
                                                       _classes(2), WINDOW, title="attn-only-2l")
     yield "qk_ov_plane", lambda: a5.qk_ov_plane(TOKENS, torch.randn(S, H), torch.rand(S, H) * 2 - 1, _labels(2)[H:],
                                                 _classes(2)[H:], WINDOW, title="attn-only-2l: QK/OV plane")
+    long_run = {"tokens": TOKENS[1:], "repeat_top1_by_sequence": torch.rand(S - 1, 20, 4),
+                "repeat_loss_by_sequence": torch.rand(S - 1, 20, 4) * 5, "prefix_matching": torch.rand(S - 1, 2, H),
+                "ov_positivity": torch.rand(S - 1, 2, H), "copied_logit_heads": torch.randn(S - 1, 2, H),
+                "copied_logit_direct": torch.randn(S - 1), "copied_logit": torch.randn(S - 1)}
+    yield "long_run", lambda: a5.long_run(Trajectory(long_run), 2.46e7, "1.3", WINDOW, anchor=(2e8, 5e8))
     yield "composition_heatmaps", lambda: a5.composition_heatmaps({m: torch.randn(2, H, 2, H) for m in "QKV"}, 0.1, "x")
     yield "icl_by_rung", lambda: a6.icl_by_rung({n: runs[n] for n in RUNGS}, wins, fams)
     yield "icl_after_by_rung", lambda: a6.icl_after_by_rung({n: IclAfter(-0.1, -0.5, -0.6) for n in RUNGS}, (-0.7, -0.5),

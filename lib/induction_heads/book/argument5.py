@@ -7,6 +7,7 @@ figures are :mod:`induction_heads.book.figures.argument5`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
@@ -16,8 +17,9 @@ from torch import Tensor
 
 from ..engine.runs import load_token_counts
 from ..engine.tokenizer import random_token_pool
-from ..engine.zoo import Zoo
-from ..measure.heads import head_labels
+from ..engine.zoo import Trajectory, Zoo
+from ..measure.heads import head_labels, parse_head
+from ..measure.intervals import Interval, bootstrap_band, bootstrap_ci
 from ..measure.metrics import per_token_losses
 from ..measure.repeats import repeat_scores, repeated_sequences
 
@@ -29,6 +31,13 @@ __all__ = [
     "CompositionInto",
     "composition_into",
     "repeat_profiles",
+    "COPYING_REACHED",
+    "PUBLIC_COPYING_ANCHOR",
+    "repeat_top1_samples",
+    "CopyingOutcome",
+    "copying_outcome",
+    "HeadReadings",
+    "head_readings",
 ]
 
 
@@ -146,3 +155,91 @@ def repeat_profiles(
         out[name] = {"loss_by_position": per_token_losses(logits, tokens).mean(0),
                      **repeat_scores(logits, tokens, length)}
     return out
+
+
+# ------------------------------------------------------------------ the long run (copying)
+
+# The pre-registered outcome of the long run (the decisions log, "The long run: what the book
+# will say, written before it finished"): copying "reaches" the public models' completion when
+# the repeat test's top-1 on copies 2-4 is at or above this at some snapshot after the mark.
+COPYING_REACHED = 0.9
+# Where a public 2-layer model's loss on repeated random tokens falls (TransformerLens's main demo,
+# its checkpoints of a 2-layer model at 22M, 200M, 500M, 1.6B and 21.8B tokens): between about
+# 200M and 500M training tokens, at a batch of hundreds of thousands of tokens per step.
+PUBLIC_COPYING_ANCHOR = (200e6, 500e6)
+
+
+def repeat_top1_samples(trajectory: Trajectory) -> Float[Tensor, "snapshot sequence"]:
+    """Top-1 accuracy on copies 2-4 of each random-token sequence of the repeat test, at every
+    snapshot (the per-sequence record's mean over the copies after the first)."""
+    return trajectory["repeat_top1_by_sequence"][..., 1:].double().mean(-1)
+
+
+def _at(trajectory: Trajectory, tokens: float) -> int:
+    """The index of the snapshot nearest to ``tokens`` training tokens (on a log scale)."""
+    t = trajectory.tokens_seen.double().clamp(min=1)
+    return int((t.log() - torch.tensor(float(tokens)).log()).abs().argmin())
+
+
+@dataclass(frozen=True)
+class CopyingOutcome:
+    """The long run's repeat test read the pre-registered way: the top-1 on copies 2-4 with its
+    95% interval over the random-token sequences at the mark (the short run's last step) and at
+    the end; the best snapshot after the mark; the first snapshot after it at or above
+    :data:`COPYING_REACHED`; and which outcome that is (``reaches 0.9``, ``improves, below 0.9``:
+    the end's interval wholly above the mark's, ``flat``: they overlap; ``declines``: the end's
+    wholly below, an outcome the pre-registration did not name)."""
+
+    outcome: str
+    mark_tokens: float
+    at_mark: Interval
+    end_tokens: float
+    at_end: Interval
+    best: float
+    best_tokens: float
+    reached_tokens: float | None
+
+    @property
+    def gain_per_tenfold(self) -> float:
+        """Top-1 gained per tenfold of training tokens from the mark to the end."""
+        return (self.at_end.value - self.at_mark.value) / math.log10(self.end_tokens / self.mark_tokens)
+
+
+def copying_outcome(trajectory: Trajectory, mark_tokens: float, reached: float = COPYING_REACHED) -> CopyingOutcome:
+    """:class:`CopyingOutcome` of a run recorded with per-sequence repeat scores, from the
+    snapshot nearest ``mark_tokens`` to its last."""
+    samples, tokens = repeat_top1_samples(trajectory), trajectory.tokens_seen.double()
+    i = _at(trajectory, mark_tokens)
+    at_mark, at_end = bootstrap_ci(samples[i]), bootstrap_ci(samples[-1])
+    means = samples[i:].mean(-1)
+    best = int(means.argmax())
+    hit = (means >= reached).nonzero()
+    outcome = ("reaches 0.9" if len(hit) else "improves, below 0.9" if at_end.lo > at_mark.hi
+               else "declines" if at_end.hi < at_mark.lo else "flat")
+    return CopyingOutcome(outcome, float(tokens[i]), at_mark, float(tokens[-1]), at_end, float(means[best]),
+                          float(tokens[i + best]), float(tokens[i + int(hit[0])]) if len(hit) else None)
+
+
+@dataclass(frozen=True)
+class HeadReadings:
+    """What an induction head does at one snapshot: its prefix-matching score (attention to the
+    token after the earlier occurrence), its OV eigenvalue positivity, its direct logit on the
+    copied token against the direct path's (embedding straight to unembedding) and the total
+    copied logit, and the model's top-1 on copies 2-4 of the repeat test."""
+
+    tokens_seen: float
+    prefix_matching: float
+    ov_positivity: float
+    copied_logit_head: float
+    copied_logit_direct: float
+    copied_logit: float
+    repeat_top1: float
+
+
+def head_readings(trajectory: Trajectory, head: str, tokens: float) -> HeadReadings:
+    """:class:`HeadReadings` of ``head`` (``"layer.head"``) at the snapshot nearest ``tokens``."""
+    i, (layer, h) = _at(trajectory, tokens), parse_head(head)
+    return HeadReadings(float(trajectory.tokens_seen[i]), float(trajectory["prefix_matching"][i, layer, h]),
+                        float(trajectory["ov_positivity"][i, layer, h]), float(trajectory["copied_logit_heads"][i, layer, h]),
+                        float(trajectory["copied_logit_direct"][i]), float(trajectory["copied_logit"][i]),
+                        float(repeat_top1_samples(trajectory)[i].mean()))

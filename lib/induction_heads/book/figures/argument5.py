@@ -20,7 +20,9 @@ from torch import Tensor
 
 from ...measure.heads import head_labels
 from ...measure.phase import PhaseWindow
-from ..argument5 import OV_CORNER, normalise_by_max_abs
+from ...measure.intervals import bootstrap_band
+from ...measure.heads import parse_head
+from ..argument5 import COPYING_REACHED, OV_CORNER, PUBLIC_COPYING_ANCHOR, normalise_by_max_abs, repeat_top1_samples
 from .style import COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, shade_window, tokens_axis, window_handle, zero_line
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "circuit_curves",
     "qk_ov_plane",
     "composition_heatmaps",
+    "long_run",
 ]
 
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
@@ -172,4 +175,54 @@ def composition_heatmaps(
     fig.colorbar(im, ax=list(axes[0]), shrink=0.85, label="score minus random baseline")
     suffix = f" (random baseline {baseline:.3f} subtracted)" if baseline is not None else ""
     fig.suptitle((title or "composition scores") + suffix)
+    return fig
+
+
+def long_run(trajectory, mark_tokens: float, head: str, window: PhaseWindow | None = None,
+             anchor: tuple[float, float] = PUBLIC_COPYING_ANCHOR):
+    """The long run over training, four panels on a log axis of training tokens: the repeat
+    test's top-1 and loss on copies 2-4 (mean over the random-token sequences, 95% bootstrap
+    band), ``head``'s prefix-matching score and OV positivity, and the direct logits on the
+    copied token (the head's, the direct path's, and the total). The short run's length
+    (``mark_tokens``) is a dashed line; the public models' copying region (``anchor``) is hatched."""
+    t = trajectory.tokens_seen.double().numpy()
+    layer, h = parse_head(head)
+    fig, axes = plt.subplots(2, 2, figsize=(COLUMN_IN, 5.4), layout="constrained", sharex=True)
+    (ax_top1, ax_loss), (ax_head, ax_logit) = axes
+    top1 = repeat_top1_samples(trajectory)
+    loss = trajectory["repeat_loss_by_sequence"][..., 1:].double().mean(-1)
+    for ax, samples, label in ((ax_top1, top1, "top-1 on copies 2-4"), (ax_loss, loss, "loss on copies 2-4 (nats)")):
+        mean, lo, hi = bootstrap_band(samples)
+        ax.fill_between(t, lo.numpy(), hi.numpy(), color="C0", alpha=0.25, lw=0)
+        ax.plot(t, mean.numpy(), color="C0", lw=1.6)
+        ax.set_ylabel(label)
+    ax_top1.axhline(COPYING_REACHED, color="0.3", lw=0.8, ls=":")
+    ax_top1.set_ylim(0, 1)
+    ax_top1.set_title("repeat test")
+    ax_head.plot(t, trajectory["prefix_matching"][:, layer, h].numpy(), color="C1", lw=1.6, label=f"{head}: prefix matching")
+    ax_head.plot(t, trajectory["ov_positivity"][:, layer, h].numpy(), color="C2", lw=1.6, label=f"{head}: OV positivity")
+    ax_head.set_ylim(-1.05, 1.05)
+    ax_head.set_title(f"induction head {head}")
+    ax_head.legend(loc="lower right")
+    ax_logit.plot(t, trajectory["copied_logit_heads"][:, layer, h].numpy(), color="C1", lw=1.6, label=f"head {head}")
+    ax_logit.plot(t, trajectory["copied_logit_direct"].numpy(), color="C4", lw=1.6, label="direct path")
+    ax_logit.plot(t, trajectory["copied_logit"].numpy(), color="0.2", lw=1.2, ls="--", label="total")
+    ax_logit.set_ylabel("logit of the copied token")
+    ax_logit.set_title("direct logits on the copied token")
+    ax_logit.legend(loc="upper left")
+    for ax in axes.flat:
+        shade_window(ax, window, label=False)
+        ax.axvspan(*anchor, facecolor="none", edgecolor="0.6", hatch="//", lw=0)
+        ax.axvline(mark_tokens, color="0.3", lw=1.0, ls="--")
+        tokens_axis(ax)
+    for ax in axes[0]:
+        ax.set_xlabel("")
+    zero_line(ax_logit)
+    handles = [plt.Line2D([], [], color="C0", lw=1.6, label="mean over the sequences (band: 95% bootstrap)"),
+               plt.Line2D([], [], color="0.3", ls="--", lw=1.0, label=f"dashed: the zoo's length ({mark_tokens / 1e6:.1f}M)"),
+               plt.Line2D([], [], color="0.3", ls=":", lw=0.8, label=f"dotted: top-1 {COPYING_REACHED:g}"),
+               plt.Rectangle((0, 0), 1, 1, facecolor="none", edgecolor="0.6", hatch="//",
+                             label=f"hatched: public 2-layer models' repeat loss falls ({anchor[0] / 1e6:.0f}M-{anchor[1] / 1e6:.0f}M)"),
+               window_handle() if window is not None else None]
+    figure_legend(fig, handles, ncol=2)
     return fig
