@@ -112,6 +112,10 @@ def _figures():
                 "ov_positivity": torch.rand(S - 1, 2, H), "copied_logit_heads": torch.randn(S - 1, 2, H),
                 "copied_logit_direct": torch.randn(S - 1), "copied_logit": torch.randn(S - 1)}
     yield "long_run", lambda: a5.long_run(Trajectory(long_run), 2.46e7, "1.3", WINDOW, anchor=(2e8, 5e8))
+    yield "recipe_pairs", lambda: figures.recipe_pairs(
+        {n: runs[n] for n in MODELS[:4]}, wins, [(MODELS[0], MODELS[1]), (MODELS[2], MODELS[3]), (MODELS[1], MODELS[0])])
+    yield "onset_spread", lambda: figures.onset_spread(
+        {m: [(m, 1e6), (m + "-seed1", 3e6), (m + "-seed2", None)] for m in MODELS[:5]})
     yield "composition_heatmaps", lambda: a5.composition_heatmaps({m: torch.randn(2, H, 2, H) for m in "QKV"}, 0.1, "x")
     yield "icl_by_rung", lambda: a6.icl_by_rung({n: runs[n] for n in RUNGS}, wins, fams)
     yield "icl_after_by_rung", lambda: a6.icl_after_by_rung({n: IclAfter(-0.1, -0.5, -0.6) for n in RUNGS}, (-0.7, -0.5),

@@ -16,8 +16,8 @@ from torch import Tensor
 from ...engine.zoo import Zoo
 from ...measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
 from ..argument1 import repeat_accuracy
-from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, figure_legend, model_color, model_linestyle,
-                    panel_grid, shade_window, tokens_axis, window_edges_handle, window_handle, zero_line)
+from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, bottom_labels, figure_legend, model_color,
+                    model_linestyle, panel_grid, shade_window, tokens_axis, window_edges_handle, window_handle, zero_line)
 
 __all__ = [
     "icl_curves",
@@ -31,6 +31,9 @@ __all__ = [
     "training_curves",
     "repeat_loss_profiles",
     "loss_heatmap_pairs",
+    "RECIPE_COLORS",
+    "recipe_pairs",
+    "onset_spread",
 ]
 
 def _panels(n: int, ncols: int | None, sharey: bool):
@@ -349,4 +352,57 @@ def repeat_loss_profiles(profiles: Mapping[str, Tensor], length: int, reference:
     axes[0, 0].set_ylabel("loss (nats)")
     handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
     figure_legend(fig, handles, ncol=4)
+    return fig
+
+
+# The two training recipes, one colour each wherever they are drawn together.
+RECIPE_COLORS = {"repeat": "C0", "natural": "C3"}
+RECIPE_LABELS = {"repeat": "repeat recipe (half the sequences open with a window shown twice)",
+                 "natural": "natural code only (-natural)"}
+
+
+def recipe_pairs(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
+                 pairs: Sequence[tuple[str, str]], ncols: int | None = None):
+    """One panel per model trained on both recipes (``pairs``: ``(natural, repeat)`` names): the
+    ICL score of each over training, in the recipe's colour, with its window's start and end as
+    dashed lines of the same colour."""
+    fig, axes = _panels(len(pairs), ncols or min(len(pairs), 3), sharey=True)
+    for ax, (natural, repeat) in zip(axes.flat, pairs):
+        for recipe, name in (("repeat", repeat), ("natural", natural)):
+            m, color = runs[name], RECIPE_COLORS[recipe]
+            keep = m["tokens"] > 0
+            ax.plot(m["tokens"][keep], m["icl_score"][keep], color=color, lw=1.5)
+            w = windows.get(name)
+            if w is not None:
+                for x in (w.start, w.end):
+                    ax.axvline(x, color=color, lw=1.0, ls="--")
+        zero_line(ax)
+        ax.set_title(repeat)
+        tokens_axis(ax)
+    bottom_labels(axes, len(pairs), "training tokens")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("ICL score (nats)")
+    figure_legend(fig, [plt.Line2D([], [], color=RECIPE_COLORS[r], lw=1.5, label=RECIPE_LABELS[r]) for r in RECIPE_COLORS]
+                  + [window_edges_handle(label="dashed: each run's phase-change window")], ncol=1)
+    return fig
+
+
+def onset_spread(onsets: Mapping[str, Sequence[tuple[str, float | None]]]):
+    """Tokens to the start of the phase-change window, one row per model and one point per seed
+    (``onsets``: model -> ``(run name, window start or None)``), the median over the seeds with a
+    window as a bar; a seed without a window is counted beside the model's name."""
+    models = list(onsets)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 0.45 * len(models) + 1.2), layout="constrained")
+    for y, model in enumerate(models):
+        starts = [s for _, s in onsets[model] if s is not None]
+        ax.scatter(starts, [y] * len(starts), color=model_color(y), s=28, zorder=3)
+        if starts:
+            ax.plot([float(np.median(starts))] * 2, [y - 0.3, y + 0.3], color="0.2", lw=1.6)
+    labels = [f"{m} ({sum(s is not None for _, s in onsets[m])} of {len(onsets[m])} seeds)" for m in models]
+    ax.set_yticks(range(len(models)), labels)
+    ax.set_ylim(-0.6, len(models) - 0.4)
+    ax.invert_yaxis()
+    tokens_axis(ax, "training tokens to the start of the phase-change window")
+    figure_legend(fig, [plt.Line2D([], [], marker="o", ls="", color="0.4", label="one seed"),
+                        plt.Line2D([], [], color="0.2", lw=1.6, label="median over the seeds with a window")], ncol=2)
     return fig
