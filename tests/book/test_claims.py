@@ -210,3 +210,22 @@ def test_vanilla_is_the_plain_attention_only_and_mlp_models_of_the_first_seed():
     # natural-code and long runs are not the size's recipe: no claim of the core reads them
     assert argument1.plain(names) == ["attn-only-1l", "attn-only-2l", "attn-only-2l-seed1", "smeared-2l", "mlp-3l",
                                       "attn-only-2l-d64"]
+
+
+def test_seeds_onsets_and_recipe_pairs_are_read_from_names():
+    from induction_heads.book import argument1
+    from induction_heads.measure.phase import PhaseWindow
+
+    assert argument1.seed_family("mlp-2l-k-knockout-seed1") == "mlp-2l-k-knockout"
+    assert argument1.seed_family("attn-only-2l-natural") == "attn-only-2l-natural"
+    names = ["attn-only-2l", "attn-only-2l-seed1", "attn-only-2l-seed2", "mlp-2l", "attn-only-2l-natural",
+             "mlp-2l-natural", "smeared-2l-natural", "attn-only-2l-long"]
+    assert argument1.seeds_by_model(names) == {"attn-only-2l": ["attn-only-2l", "attn-only-2l-seed1", "attn-only-2l-seed2"]}
+    w = PhaseWindow(1e6, 4e6, 2e6)
+    windows = {"attn-only-2l": w, "attn-only-2l-seed1": None, "mlp-2l": w}
+    assert argument1.onsets_by_model(windows) == {"attn-only-2l": [("attn-only-2l", 1e6), ("attn-only-2l-seed1", None)]}
+    windows["attn-only-2l-seed2"] = PhaseWindow(3e6, 5e6, 4e6)
+    assert argument1.onsets_by_model(windows) == {
+        "attn-only-2l": [("attn-only-2l", 1e6), ("attn-only-2l-seed1", None), ("attn-only-2l-seed2", 3e6)]}
+    # smeared-2l has no repeat-recipe twin in the list; the long run is not a natural run
+    assert argument1.recipe_pairs(names) == [("attn-only-2l-natural", "attn-only-2l"), ("mlp-2l-natural", "mlp-2l")]

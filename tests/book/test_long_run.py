@@ -59,3 +59,15 @@ def test_head_readings_read_the_nearest_snapshot(tiny_zoo):
     assert r.copied_logit_head == pytest.approx(float(t["copied_logit_heads"][i, 1, 0]))
     assert r.repeat_top1 == pytest.approx(float(t["repeat_top1_by_sequence"][i, :, 1:].mean()))
     assert not math.isnan(r.ov_positivity)
+
+
+def test_long_run_verdict_says_the_pre_registered_sentence():
+    flat = argument5.copying_outcome(_trajectory([0.1, 0.3, 0.3, 0.3, 0.3, 0.3]), 2.46e7)
+    assert argument5.long_run_verdict(flat).startswith("Copying is flat (top-1 on copies 2-4 0.30 [0.30, 0.30] at 24.6M")
+    assert "not the cause at this scale" in argument5.long_run_verdict(flat)
+    up = argument5.copying_outcome(_trajectory([0.1, 0.3, 0.3, 0.4, 0.5, 0.6], noise=0.05), 2.46e7)
+    assert "+0.30 per tenfold" in argument5.long_run_verdict(up) and "part of the cause" in argument5.long_run_verdict(up)
+    done = argument5.copying_outcome(_trajectory([0.1, 0.3, 0.3, 0.6, 0.92, 0.95]), 2.46e7)
+    assert argument5.long_run_verdict(done).startswith("Copying reaches 0.9 at 100M tokens")
+    down = argument5.copying_outcome(_trajectory([0.1, 0.3, 0.5, 0.4, 0.3, 0.2], noise=0.05), 2.46e7)
+    assert "did not foresee" in argument5.long_run_verdict(down)

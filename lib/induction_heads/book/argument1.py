@@ -11,6 +11,7 @@ decisions log (``chapters/08_decisions.md``) gives the history and the numbers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -47,6 +48,10 @@ __all__ = [
     "RepeatReadings",
     "repeat_readings",
     "windows_open_at_end",
+    "seed_family",
+    "seeds_by_model",
+    "onsets_by_model",
+    "recipe_pairs",
 ]
 
 NAN = float("nan")
@@ -246,3 +251,37 @@ def windows_open_at_end(trajectories: Mapping[str, Trajectory], windows: Mapping
     """The models whose window runs to the last snapshot: their ICL score is still falling fast
     when training stops, so their phase change may not be over."""
     return [n for n, w in windows.items() if w is not None and w.end == float(trajectories[n]["tokens"][-1])]
+
+
+def seed_family(name: str) -> str:
+    """The model a run is a seed of: its name without ``-seed<k>`` (``attn-only-2l-seed1`` ->
+    ``attn-only-2l``; ``mlp-2l-k-knockout-seed1`` -> ``mlp-2l-k-knockout``)."""
+    return re.sub(r"-seed\d+$", "", name)
+
+
+def seeds_by_model(names: Iterable[str]) -> dict[str, list[str]]:
+    """Every model trained with two or more seeds, and its runs (in the order given)."""
+    out: dict[str, list[str]] = {}
+    for n in names:
+        out.setdefault(seed_family(n), []).append(n)
+    return {m: runs for m, runs in out.items() if len(runs) > 1}
+
+
+def onsets_by_model(windows: Mapping[str, PhaseWindow | None]) -> dict[str, list[tuple[str, float | None]]]:
+    """For every model with several seeds, each seed's window start (None: no window), the
+    onset's spread over seeds (issue of how far one run's timing can be from another's)."""
+    return {m: [(n, None if windows[n] is None else windows[n].start) for n in runs]
+            for m, runs in seeds_by_model(windows).items()}
+
+
+def recipe_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
+    """``(natural, repeat)``: every ``-natural`` run whose twin on the size's repeat recipe (the
+    same name without ``-natural``) is among ``names``."""
+    names = list(names)
+    pairs = []
+    for n in names:
+        p = parse_model_name(n)
+        twin = n.replace("-natural", "", 1)
+        if p.natural and not p.long and twin in names:
+            pairs.append((n, twin))
+    return pairs

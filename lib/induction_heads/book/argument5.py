@@ -38,6 +38,7 @@ __all__ = [
     "copying_outcome",
     "HeadReadings",
     "head_readings",
+    "long_run_verdict",
 ]
 
 
@@ -243,3 +244,21 @@ def head_readings(trajectory: Trajectory, head: str, tokens: float) -> HeadReadi
                         float(trajectory["ov_positivity"][i, layer, h]), float(trajectory["copied_logit_heads"][i, layer, h]),
                         float(trajectory["copied_logit_direct"][i]), float(trajectory["copied_logit"][i]),
                         float(repeat_top1_samples(trajectory)[i].mean()))
+
+
+def long_run_verdict(o: CopyingOutcome) -> str:
+    """What the book says for the long run's outcome: the sentence the decisions log wrote for
+    it before the run finished ("The long run: what the book will say"), with the numbers."""
+    at = f"top-1 on copies 2-4 {o.at_mark} at {o.mark_tokens / 1e6:.1f}M tokens and {o.at_end} at {o.end_tokens / 1e6:.0f}M"
+    if o.outcome == "reaches 0.9":
+        return (f"Copying reaches {COPYING_REACHED:g} at {o.reached_tokens / 1e6:.0f}M tokens ({at}): training length is "
+                "the cause of the weak copying, and the zoo stops before it.")
+    if o.outcome == "improves, below 0.9":
+        return (f"Copying improves but stays below {COPYING_REACHED:g} ({at}; {o.gain_per_tenfold:+.2f} per tenfold of "
+                f"tokens): training length is part of the cause, and {o.end_tokens / 1e6:.0f}M tokens are not enough to "
+                "reach the public models' completion.")
+    if o.outcome == "declines":
+        return (f"Copying declines ({at}; {o.gain_per_tenfold:+.2f} per tenfold of tokens), an outcome the book did not "
+                "foresee: training longer does not make these heads copy.")
+    return (f"Copying is flat ({at}: the intervals overlap; the best snapshot after the mark {o.best:.2f}): training "
+            "length is not the cause at this scale.")
