@@ -260,9 +260,8 @@ def test_fraction_removed_interval_known_answers(tiny_zoo):
 
 
 def test_seed_spreads_group_seeds_by_model():
-    from induction_heads.book.summary import family_of, seed_spreads
+    from induction_heads.book.summary import seed_spreads
 
-    assert family_of("attn-only-2l-seed12") == "attn-only-2l" and family_of("mlp-2l-natural") == "mlp-2l-natural"
     row = lambda icl, start: {"icl_score_final": icl, "max_prefix_matching_score": 0.8,  # noqa: E731
                               "phase_change_window": None if start is None else {"start": start, "end": 2 * start}}
     rows = {"attn-only-2l": row(-0.8, 1e6), "attn-only-2l-seed1": row(-0.6, None), "attn-only-2l-seed2": row(-0.7, 3e6),

@@ -12,7 +12,8 @@ What a chapter imports:
 - ``figures``: every figure, in one house style (a package: ``figures.icl_curves``,
   ``figures.argument4.head_attribution``, ``figures.attention.show_attention``, ...);
 - ``tables`` and ``summary``: the sizes and the zoo, and the reproduction in one table
-  (``python -m induction_heads summary``);
+  (``python -m induction_heads summary``), with its intervals and the six verdicts;
+- ``recipes``: the natural-code control set against the repeat recipe, claim by claim (Methods);
 - ``live``: the live mode of Argument 1 (train a model inside the chapter and watch it);
 - ``pretrained`` and ``pythia``: the online paths (a pretrained model for Argument 4, Pythia's
   public checkpoints for Argument 6), off in the rendered book.

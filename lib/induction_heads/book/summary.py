@@ -7,8 +7,6 @@ beside ours for comparison.
 
 from __future__ import annotations
 
-import re
-
 import torch
 from jaxtyping import Float
 from torch import Tensor
@@ -20,13 +18,13 @@ from ..measure.intervals import Interval, bootstrap_ci, seed_spread
 from ..measure.metrics import icl_score, prefix_matching_score
 from ..measure.phase import icl_share_in_window, smoothed_over_training
 from ..measure.scaling import induction_heads_by_layer
-from .argument1 import bump, windows
+from .argument1 import bump, seeds_by_model, windows
 from .argument3 import fraction_removed_interval, induction_ablation
 from .argument4 import argument4_summary
 from .argument6 import rung
 
 __all__ = ["PAPER", "argument6_summary", "model_summary", "summary", "FinalSamples", "final_samples",
-           "final_intervals", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "family_of", "seed_spreads"]
+           "final_intervals", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "seed_spreads"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
 PAPER = {
@@ -182,24 +180,13 @@ SEED_SPREAD_KEYS = {
 }
 
 
-def family_of(name: str) -> str:
-    """The model a seed belongs to: its name without ``-seed<k>`` (``attn-only-2l-seed1`` ->
-    ``attn-only-2l``)."""
-    return re.sub(r"-seed\d+$", "", name)
-
-
 def seed_spreads(rows: dict[str, dict]) -> dict[str, dict]:
     """For every model trained with two or more seeds: ``{"seeds": [names], key: {"median", "lo",
     "hi", "n"}}`` for each of :data:`SEED_SPREAD_KEYS` that the seeds have (a model without a
     window or a head leaves its seed out of that key: ``n`` says how many remain). The median
     and range, not an interval: three seeds are too few for one (the decisions log, "Intervals")."""
-    families: dict[str, list[str]] = {}
-    for name in rows:
-        families.setdefault(family_of(name), []).append(name)
     out = {}
-    for family, names in families.items():
-        if len(names) < 2:
-            continue
+    for family, names in seeds_by_model(rows).items():
         entry: dict = {"seeds": names}
         for key, read in SEED_SPREAD_KEYS.items():
             values = [v for v in (read(rows[n]) for n in names) if v is not None]
