@@ -292,8 +292,8 @@ def natural_recipe(t: TrainConfig) -> TrainConfig:
 def long_recipe(t: TrainConfig) -> TrainConfig:
     """The ``-long`` recipe: :data:`LONG_STEPS_FACTOR` times the steps on the same data in the same
     order. The dense snapshots stay at the same *steps* as the short run's (its phase change is
-    resolved alike, and with a constant learning rate the first steps repeat the short run's
-    trajectory); :data:`LONG_LOG_SNAPSHOTS` log-spaced snapshots cover the late regime; the short
+    resolved alike; with a constant learning rate the first steps follow the short run's trajectory
+    closely, though not bit for bit: the decisions log has the numbers); :data:`LONG_LOG_SNAPSHOTS` log-spaced snapshots cover the late regime; the short
     run's last step is a mark (always snapshotted, its checkpoint kept)."""
     k = LONG_STEPS_FACTOR
     return replace(t, total_steps=t.total_steps * k, dense=(t.dense[0] / k, t.dense[1] / k),
