@@ -173,3 +173,8 @@ def test_text_sizes_scales_a_figure_wider_than_the_column():
 def test_model_colours_are_distinct_for_twenty_models():
     assert len({style.model_color(i) for i in range(20)}) == 20
     assert style.model_linestyle(0) == "-" and style.model_linestyle(20) == "--"
+
+
+def test_onset_spread_refuses_models_without_any_window():
+    with pytest.raises(ValueError, match="no onset to draw"):
+        figures.onset_spread({"attn-only-2l": [("attn-only-2l", None), ("attn-only-2l-seed1", None)]})

@@ -392,6 +392,8 @@ def onset_spread(onsets: Mapping[str, Sequence[tuple[str, float | None]]]):
     (``onsets``: model -> ``(run name, window start or None)``), the median over the seeds with a
     window as a bar; a seed without a window is counted beside the model's name."""
     models = list(onsets)
+    if not any(s is not None for points in onsets.values() for _, s in points):
+        raise ValueError("no seed of these models has a phase-change window: no onset to draw")
     fig, ax = plt.subplots(figsize=(COLUMN_IN, 0.45 * len(models) + 1.2), layout="constrained")
     for y, model in enumerate(models):
         starts = [s for _, s in onsets[model] if s is not None]
