@@ -31,6 +31,7 @@ __all__ = [
     "CompositionInto",
     "composition_into",
     "repeat_profiles",
+    "snapshot_at",
     "COPYING_REACHED",
     "PUBLIC_COPYING_ANCHOR",
     "repeat_top1_samples",
@@ -176,7 +177,7 @@ def repeat_top1_samples(trajectory: Trajectory) -> Float[Tensor, "snapshot seque
     return trajectory["repeat_top1_by_sequence"][..., 1:].double().mean(-1)
 
 
-def _at(trajectory: Trajectory, tokens: float) -> int:
+def snapshot_at(trajectory: Trajectory, tokens: float) -> int:
     """The index of the snapshot nearest to ``tokens`` training tokens (on a log scale)."""
     t = trajectory.tokens_seen.double().clamp(min=1)
     return int((t.log() - torch.tensor(float(tokens)).log()).abs().argmin())
@@ -210,7 +211,7 @@ def copying_outcome(trajectory: Trajectory, mark_tokens: float, reached: float =
     """:class:`CopyingOutcome` of a run recorded with per-sequence repeat scores, from the
     snapshot nearest ``mark_tokens`` to its last."""
     samples, tokens = repeat_top1_samples(trajectory), trajectory.tokens_seen.double()
-    i = _at(trajectory, mark_tokens)
+    i = snapshot_at(trajectory, mark_tokens)
     at_mark, at_end = bootstrap_ci(samples[i]), bootstrap_ci(samples[-1])
     means = samples[i:].mean(-1)
     best = int(means.argmax())
@@ -239,7 +240,7 @@ class HeadReadings:
 
 def head_readings(trajectory: Trajectory, head: str, tokens: float) -> HeadReadings:
     """:class:`HeadReadings` of ``head`` (``"layer.head"``) at the snapshot nearest ``tokens``."""
-    i, (layer, h) = _at(trajectory, tokens), parse_head(head)
+    i, (layer, h) = snapshot_at(trajectory, tokens), parse_head(head)
     return HeadReadings(float(trajectory.tokens_seen[i]), float(trajectory["prefix_matching"][i, layer, h]),
                         float(trajectory["ov_positivity"][i, layer, h]), float(trajectory["copied_logit_heads"][i, layer, h]),
                         float(trajectory["copied_logit_direct"][i]), float(trajectory["copied_logit"][i]),
