@@ -25,6 +25,10 @@ def test_passage_copying_on_the_handbuilt_circuit():
     assert c.share(["0.0", "0.1", "1.1"]) == pytest.approx(0.0, abs=1e-4)
     assert c.share(["1.0"], "logit") == pytest.approx(1.0, abs=1e-4)
     assert c.parts_gain["mlp"] == 0.0
+    share = c.share_interval(["1.0"])  # every passage's gain is the head's: 1 with no width
+    assert share.value == pytest.approx(1.0, abs=1e-4) and share.hi - share.lo == pytest.approx(0.0, abs=1e-4)
+    both = c.share_interval(["1.0", "0.0"])
+    assert both.value == pytest.approx(c.share(["1.0", "0.0"]), abs=1e-6) and both.lo <= both.value <= both.hi
 
 
 def test_lag_curves_with_the_induction_head_ablated():

@@ -98,6 +98,11 @@ def test_repeat_profiles_of_the_tiny_zoo(tiny_zoo):
     assert prof["loss_by_position"].shape == (30,) and prof["loss"].shape == prof["top1"].shape == (3,)
     copy1 = prof["loss_by_position"][11:20].mean()  # predicting the second copy's tokens 2..10 (BOS first)
     assert torch.allclose(prof["loss"][1], copy1)
+    drop = argument5.later_copy_drop(prof)  # its mean is the per-copy numbers' difference
+    assert drop.value == pytest.approx(float(prof["loss"][0] - prof["loss"][1:].mean()), abs=1e-5)
+    assert drop.lo <= drop.value <= drop.hi
+    same = argument5.later_copy_drop({"loss_by_sequence": torch.tensor([[3.0, 1.0, 2.0]] * 4)})
+    assert (same.value, same.lo, same.hi) == (1.5, 1.5, 1.5)  # every sequence alike: no width
     fig = repeat_loss_profiles({"attn-only-2l": prof["loss_by_position"]}, 10, prof["loss_by_position"], 10)
     assert len(fig.axes) == 2
 
@@ -232,7 +237,7 @@ def test_final_samples_average_to_the_recorded_numbers(tiny_zoo):
     """The samples an interval resamples are the ones the reported mean averages: their mean is the
     recorded final number, read from per-sequence records (a run that has them) or re-measured
     on the final checkpoint (prefix matching, always)."""
-    from induction_heads.book.summary import final_intervals, final_samples
+    from induction_heads.book.summary import final_intervals, final_readings, final_samples
 
     for name in ("attn-only-2l", "mlp-2l-natural"):
         run = Run("tiny", name)
@@ -244,6 +249,9 @@ def test_final_samples_average_to_the_recorded_numbers(tiny_zoo):
         ci = final_intervals(s)
         assert ci == final_intervals(s)  # seeded: the same interval twice
         assert ci["icl_score_final_ci"][0] <= float(m["icl_score"][-1]) <= ci["icl_score_final_ci"][1]
+        readings = final_readings(run)  # the chapters' numbers: the same means and intervals
+        assert readings["icl_score"].value == pytest.approx(float(m["icl_score"][-1]), abs=1e-5)
+        assert [round(readings["icl_score"].lo, 4), round(readings["icl_score"].hi, 4)] == ci["icl_score_final_ci"]
 
 
 def test_fraction_removed_interval_known_answers(tiny_zoo):

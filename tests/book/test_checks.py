@@ -69,3 +69,14 @@ def test_value_range_leaves_out_missing_numbers():
 
     assert value_range([0.5, None, float("nan"), 1.25]) == "0.50 to 1.25"
     assert value_range([None]) == "-" and value_range([2.0, 2.0]) == "2.00"
+
+
+def test_a_number_with_its_interval_prints_and_counts_by_its_value():
+    from induction_heads.book.checks import value_range
+    from induction_heads.measure.intervals import Interval
+
+    c = book.claim("small", "x")
+    c.check("a", True, share=Interval(0.8, 0.7, 0.9), n=3)
+    assert c.items[0].line() == "PASS a (share=0.800 [0.700, 0.900], n=3)"
+    assert value_range([Interval(0.8, 0.7, 0.9), 0.5, Interval(float("nan"), 0.0, 1.0)]) == "0.50 to 0.80"
+    assert book.claim_verdict(c, "p", key="share").ours == "1/1 models; share 0.80"

@@ -229,3 +229,90 @@ def test_seeds_onsets_and_recipe_pairs_are_read_from_names():
         "attn-only-2l": [("attn-only-2l", 1e6), ("attn-only-2l-seed1", None), ("attn-only-2l-seed2", 3e6)]}
     # smeared-2l has no repeat-recipe twin in the list; the long run is not a natural run
     assert argument1.recipe_pairs(names) == [("attn-only-2l-natural", "attn-only-2l"), ("mlp-2l-natural", "mlp-2l")]
+
+
+def _seed(icl: float, tokens: torch.Tensor = TOKENS[:5], by_sequence: torch.Tensor | None = None):
+    """A run of five snapshots whose ICL score is ``icl`` throughout and whose largest head scores ``-icl / 10``."""
+    prefix = torch.zeros(len(tokens), 2, 2, dtype=torch.float64)
+    prefix[:, 1, 0] = -icl / 10
+    t = {"tokens": tokens, "icl_score": torch.full((len(tokens),), icl, dtype=torch.float64), "prefix_matching": prefix}
+    if by_sequence is not None:
+        t["icl_score_by_sequence"] = by_sequence
+    return t
+
+
+def test_seed_curves_median_of_three_seeds_and_their_bands():
+    """Curves at -1, -2 and -10: the median is -2 at every snapshot (not the mean, -13/3). The seed
+    recorded per sequence with the same value on every sequence gets a band of zero width at it;
+    the others get none."""
+    flat = torch.full((5, 16), -2.0, dtype=torch.float64)
+    traj = {"m": _seed(-1.0), "m-seed1": _seed(-2.0, by_sequence=flat), "m-seed2": _seed(-10.0)}
+    c = argument1.seed_curves(traj, ["m", "m-seed1", "m-seed2"])
+    assert c.names == ("m", "m-seed1", "m-seed2")
+    assert c.curves.shape == (3, 5) and c.tokens.tolist() == TOKENS[:5].tolist()
+    assert c.median.tolist() == [-2.0] * 5
+    assert c.bands[0] is None and c.bands[2] is None
+    lo, hi = c.bands[1]
+    assert lo.tolist() == [-2.0] * 5 and hi.tolist() == [-2.0] * 5
+    # two seeds: the median is their mean; the largest head's score has no band
+    two = argument1.seed_curves(traj, ["m", "m-seed2"], key="max_prefix_matching")
+    assert two.median.tolist() == pytest.approx([0.55] * 5)
+    assert two.bands == (None, None)
+
+
+def test_seed_curves_band_holds_the_seed_and_widens_with_the_spread_of_sequences():
+    """Sequences at -1 and -3 in equal numbers: the curve is their mean, -2, and its 95% band lies
+    around it, strictly wider at the snapshot whose sequences spread more."""
+    by_seq = torch.tensor([-1.0, -3.0] * 8, dtype=torch.float64).repeat(5, 1)
+    by_seq[4] = torch.tensor([0.0, -4.0] * 8)
+    traj = {"m": _seed(-2.0, by_sequence=by_seq), "m-seed1": _seed(-2.0)}
+    lo, hi = argument1.seed_curves(traj, ["m", "m-seed1"]).bands[0]
+    assert bool((lo < -2.0).all()) and bool((hi > -2.0).all())
+    assert float(hi[4] - lo[4]) > float(hi[0] - lo[0])
+
+
+def test_seed_curves_refuses_seeds_on_other_snapshots_and_unknown_keys():
+    traj = {"m": _seed(-1.0), "m-seed1": _seed(-2.0, tokens=TOKENS[5:10])}
+    with pytest.raises(ValueError, match="m-seed1's snapshots differ from m's"):
+        argument1.seed_curves(traj, ["m", "m-seed1"])
+    traj["m-seed1"] = _seed(-2.0, tokens=TOKENS[:4])
+    with pytest.raises(ValueError, match="m-seed1's snapshots differ"):
+        argument1.seed_curves(traj, ["m", "m-seed1"])
+    with pytest.raises(ValueError, match="not 'loss'"):
+        argument1.seed_curves(traj, ["m"], key="loss")
+    with pytest.raises(ValueError, match="at least one run"):
+        argument1.seed_curves(traj, [])
+
+
+def test_paired_by_seed_pairs_each_seed_with_the_same_seed_of_its_control():
+    names = ["smeared-2l-seed2", "attn-only-2l", "smeared-2l", "attn-only-2l-seed2", "smeared-2l-seed1",
+             "smeared-2l-natural", "attn-only-2l-natural"]
+    assert argument2.paired_by_seed(names, "smeared-2l", "attn-only-2l") == [
+        ("smeared-2l", "attn-only-2l"), ("smeared-2l-seed2", "attn-only-2l-seed2")]  # seed1's control is missing
+    assert argument2.paired_by_seed(["attn-only-2l-k-knockout-seed1", "attn-only-2l-seed1"], "attn-only-2l-k-knockout",
+                                    "attn-only-2l") == [("attn-only-2l-k-knockout-seed1", "attn-only-2l-seed1")]
+    assert argument2.paired_by_seed(names, "mlp-2l", "attn-only-2l") == []
+
+
+def test_window_spread_is_the_median_and_range_over_seeds_with_a_window():
+    w = {"a": PhaseWindow(1e6, 2e6, 4e6), "a-seed1": PhaseWindow(2e6, 3e6, 8e6), "a-seed2": PhaseWindow(4e6, 5e6, 6e6),
+         "b": None, "b-seed1": None}
+    spread = argument1.window_spread(w, ["a", "a-seed1", "a-seed2"])
+    assert spread["start"] == (2e6, 1e6, 4e6, 3) and spread["end"] == (3e6, 2e6, 5e6, 3)
+    assert argument1.window_spread(w, ["b", "b-seed1"]) is None
+    assert argument1.window_spread({**w, "a-seed1": None}, ["a", "a-seed1"])["start"].n == 1
+
+
+def test_final_readings_carry_intervals_except_for_a_run_trained_live(tiny_zoo):
+    from induction_heads.book import summary
+    from induction_heads.engine.zoo import Trajectory, Zoo
+    from induction_heads.measure.intervals import Interval
+
+    zoo = Zoo.load("tiny", ["attn-only-2l", "mlp-2l"])
+    traj = zoo.trajectories()
+    traj["mlp-2l"] = Trajectory(dict(zoo["mlp-2l"].trajectory))  # as chapter 02's live mode replaces a run
+    fin = summary.final_readings_by_name(zoo, traj, ["attn-only-2l", "mlp-2l"])
+    assert isinstance(fin["attn-only-2l"]["icl_score"], Interval)
+    assert fin["attn-only-2l"]["icl_score"].value == pytest.approx(float(traj["attn-only-2l"]["icl_score"][-1]), abs=1e-5)
+    assert fin["mlp-2l"]["icl_score"] == pytest.approx(float(traj["mlp-2l"]["icl_score"][-1]))
+    assert not isinstance(fin["mlp-2l"]["icl_score"], Interval)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from induction_heads.book import figures
+from induction_heads.book import argument1, figures
 from induction_heads.book.argument6 import IclAfter
 from induction_heads.book.figures import argument4 as a4
 from induction_heads.book.figures import argument5 as a5
@@ -116,6 +116,17 @@ def _figures():
         {n: runs[n] for n in MODELS[:4]}, wins, [(MODELS[0], MODELS[1]), (MODELS[2], MODELS[3]), (MODELS[1], MODELS[0])])
     yield "onset_spread", lambda: figures.onset_spread(
         {m: [(m, 1e6), (m + "-seed1", 3e6), (m + "-seed2", None)] for m in MODELS[:5]})
+    fams5 = ["attn-only-2l", "attn-only-3l", "mlp-2l", "mlp-3l", "smeared-2l"]  # every family with seeds, at tiny
+    by_seq = torch.linspace(0, -1, S)[:, None] + torch.randn(S, 32, generator=g) / 4  # around _run's ICL curve
+    seeded = {f"{m}{s}": _run(m, i) | {"icl_score_by_sequence": by_seq}
+              for i, m in enumerate(fams5) for s in ("", "-seed1", "-seed2")}
+    by_model = {m: [m, f"{m}-seed1", f"{m}-seed2"] for m in fams5}
+    yield "seed_curves", lambda: figures.seed_curves({m: {m: argument1.seed_curves(seeded, r)}
+                                                      for m, r in by_model.items()})
+    yield "seed_curves_together", lambda: figures.seed_curves(
+        {"attn-only-2l against smeared-2l": {m: argument1.seed_curves(seeded, by_model[m], "max_prefix_matching")
+                                             for m in ("attn-only-2l", "smeared-2l")}},
+        ylabel="largest prefix-matching score", ylim=(0, 1))
     yield "composition_heatmaps", lambda: a5.composition_heatmaps({m: torch.randn(2, H, 2, H) for m in "QKV"}, 0.1, "x")
     yield "icl_by_rung", lambda: a6.icl_by_rung({n: runs[n] for n in RUNGS}, wins, fams)
     yield "icl_after_by_rung", lambda: a6.icl_after_by_rung({n: IclAfter(-0.1, -0.5, -0.6) for n in RUNGS}, (-0.7, -0.5),

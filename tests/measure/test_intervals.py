@@ -64,10 +64,12 @@ def test_interval_reading_and_seed_spread():
     assert str(iv) == "-0.85 [-0.87, -0.83]" and iv.format(".1f") == "-0.8 [-0.9, -0.8]"
     assert iv.excludes(0.0) and not iv.excludes(-0.86)
     assert iv.separated_below(Interval(-0.5, -0.6, -0.4)) and not iv.separated_below(Interval(-0.86, -0.88, -0.8))
+    assert Interval(0.8, 0.71, 0.9).above(0.7) and not Interval(0.8, 0.7, 0.9).above(0.7)
     s = seed_spread([1.22, 5.82, 4.24])
     assert (s.median, s.lo, s.hi, s.n) == (4.24, 1.22, 5.82, 3)
     assert seed_spread([1.0, 3.0]).median == 2.0
     assert s.format(".1f") == "4.2 (1.2 to 5.8, 3 seeds)"
+    assert seed_spread([1e6, 2e6, 4e6]).format(".2f", 1e6, "M") == "2.00M (1.00M to 4.00M, 3 seeds)"
     with pytest.raises(ValueError, match="at least one sample"):
         bootstrap_ci(torch.tensor([]))
     assert intervals.N_RESAMPLES == 2000 and intervals.LEVEL == 0.95

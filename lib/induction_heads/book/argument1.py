@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 import torch
 from jaxtyping import Float
@@ -22,6 +22,7 @@ from torch import Tensor
 from ..engine.config import model_family, parse_model_name
 from ..engine.runs import load_tokenizer
 from ..engine.zoo import Run, Trajectory
+from ..measure.intervals import SeedSpread, bootstrap_band, seed_spread
 from ..measure.metrics import per_token_losses
 from ..measure.phase import (PhaseWindow, share_in_window, icl_share_in_window, loss_bump,
                              phase_change_window, smoothed_over_training)
@@ -50,8 +51,11 @@ __all__ = [
     "windows_open_at_end",
     "seed_family",
     "seeds_by_model",
+    "SeedCurves",
+    "seed_curves",
     "onsets_by_model",
     "recipe_pairs",
+    "window_spread",
 ]
 
 NAN = float("nan")
@@ -267,11 +271,74 @@ def seeds_by_model(names: Iterable[str]) -> dict[str, list[str]]:
     return {m: runs for m, runs in out.items() if len(runs) > 1}
 
 
+class SeedCurves(NamedTuple):
+    """One model's curve over training for each of its seeds (:func:`seed_curves`)."""
+
+    tokens: Float[Tensor, "snapshot"]  # the seeds' shared snapshot schedule
+    curves: Float[Tensor, "seed snapshot"]  # one row per seed, in the order of ``names``
+    median: Float[Tensor, "snapshot"]  # over the seeds, snapshot by snapshot
+    names: tuple[str, ...]  # the runs, one per seed
+    # per seed: (lo, hi) of the 95% band over its evaluation sequences, or None (no per-sequence records)
+    bands: tuple[tuple[Float[Tensor, "snapshot"], Float[Tensor, "snapshot"]] | None, ...]
+
+
+_SEED_CURVE_KEYS = ("icl_score", "max_prefix_matching")
+
+
+def seed_curves(trajectories: Mapping[str, Trajectory], runs: Iterable[str], key: str = "icl_score") -> SeedCurves:
+    """The curves the seed figures draw (``figures.seed_curves``) for the runs of one model
+    (``runs``: its seeds, e.g. a value of :func:`seeds_by_model`): every seed's curve, drawn
+    faintly, and their median, drawn bold.
+
+    ``key`` is ``"icl_score"`` or ``"max_prefix_matching"`` (the largest head's prefix-matching
+    score at each snapshot, :func:`top_prefix_matching`). What we chose: the median over the
+    seeds at each snapshot (of two seeds, their mean) and no interval over seeds: three seeds
+    are too few for one, the faint curves show the spread instead. A seed whose ICL score was
+    recorded per evaluation sequence (``icl_score_by_sequence``, the runs trained since the
+    recorder keeps it) gets the 95% band of its curve over those sequences
+    (:func:`~induction_heads.measure.intervals.bootstrap_band`: the same resampled sequences at
+    every snapshot): a band for that one seed, not for the model. The prefix-matching score gets
+    none. The seeds of one model share their snapshot schedule: a run whose ``tokens`` differ
+    from the first run's is a ValueError.
+    """
+    names = tuple(runs)
+    if not names:
+        raise ValueError("seed_curves needs at least one run")
+    if key not in _SEED_CURVE_KEYS:
+        raise ValueError(f"seed_curves draws one of {_SEED_CURVE_KEYS}, not {key!r}")
+    tokens = trajectories[names[0]]["tokens"].double()
+    for n in names[1:]:
+        other = trajectories[n]["tokens"].double()
+        if other.shape != tokens.shape or not torch.equal(other, tokens):
+            raise ValueError(f"{n}'s snapshots differ from {names[0]}'s: the seeds of one model share their tokens")
+    curves, bands = [], []
+    for n in names:
+        t = trajectories[n]
+        if key == "icl_score":
+            curves.append(t["icl_score"].double())
+            bands.append(bootstrap_band(t["icl_score_by_sequence"])[1:] if "icl_score_by_sequence" in t else None)
+        else:
+            curves.append(top_prefix_matching(t["prefix_matching"]))
+            bands.append(None)
+    stacked = torch.stack(curves)
+    return SeedCurves(tokens, stacked, stacked.quantile(0.5, dim=0), names, tuple(bands))
+
+
 def onsets_by_model(windows: Mapping[str, PhaseWindow | None]) -> dict[str, list[tuple[str, float | None]]]:
     """For every model with several seeds, each seed's window start (None: no window), the
     onset's spread over seeds (issue of how far one run's timing can be from another's)."""
     return {m: [(n, None if windows[n] is None else windows[n].start) for n in runs]
             for m, runs in seeds_by_model(windows).items()}
+
+
+def window_spread(windows: Mapping[str, PhaseWindow | None], runs: Iterable[str]) -> dict[str, SeedSpread] | None:
+    """A model's window over its seeds (``runs``): the median and range of the start and of the
+    end (``{"start": ..., "end": ...}``) over the seeds that have a window (``n`` says how many);
+    None when none has. Medians and ranges, not intervals: three seeds are too few for one."""
+    found = [windows[n] for n in runs if windows[n] is not None]
+    if not found:
+        return None
+    return {"start": seed_spread([w.start for w in found]), "end": seed_spread([w.end for w in found])}
 
 
 def recipe_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
@@ -285,3 +352,4 @@ def recipe_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
         if p.natural and not p.long and twin in names:
             pairs.append((n, twin))
     return pairs
+

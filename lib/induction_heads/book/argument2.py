@@ -14,7 +14,8 @@ from torch import Tensor
 
 from ..engine.zoo import Run
 from ..measure.phase import PhaseWindow
-from .argument1 import top_prefix_matching
+from ..engine.config import parse_model_name
+from .argument1 import seed_family, top_prefix_matching
 
 __all__ = [
     "KNOCKOUT_MAX_PREFIX_MATCHING",
@@ -23,6 +24,7 @@ __all__ = [
     "SmearedLead",
     "smeared_lead",
     "smear_strengths",
+    "paired_by_seed",
     "INTERVENTION_PAIRS",
     "InterventionReadings",
     "intervention_readings",
@@ -73,6 +75,16 @@ def smeared_lead(
         return w.start if w is not None else NAN
 
     return SmearedLead(start(smeared), start(vanilla), tuple(windows[n].start for n in seeds if windows.get(n)))
+
+
+def paired_by_seed(names: Iterable[str], treated: str, control: str) -> list[tuple[str, str]]:
+    """``(treated run, control run)`` for every seed both models were trained with, in seed order:
+    seed 0 is the bare name (``smeared-2l`` beside ``attn-only-2l``), seed k carries ``-seed<k>``
+    (``smeared-2l-seed1`` beside ``attn-only-2l-seed1``: the same initialisation seed and data
+    order). A comparison of two models asserted on every seed checks each of these pairs."""
+    have = set(names)
+    runs = sorted((n for n in have if seed_family(n) == treated), key=lambda n: parse_model_name(n).seed)
+    return [(n, control + n[len(treated):]) for n in runs if control + n[len(treated):] in have]
 
 
 def smear_strengths(run: Run) -> list[tuple[str, float]]:

@@ -24,6 +24,7 @@ from ..measure import attribution, fuzzy, patterns, recall, translation
 from ..measure.ablation import ablate_heads
 from ..measure.handbuilt import attention_patterns
 from ..measure.heads import induction_heads, parse_head
+from ..measure.intervals import Interval, bootstrap
 from ..measure.repeats import passage_twice
 
 __all__ = [
@@ -86,6 +87,9 @@ class CopyingResult:
     logit: tuple[float, float]  # the model's mean centred correct logit on copy 1 and copy 2
     parts: dict[str, float] = field(default_factory=dict)  # embed / mlp / bias on copy 2
     parts_gain: dict[str, float] = field(default_factory=dict)  # their increase
+    # per passage, for the gain share's interval: each head's gain and the model's logit gain
+    head_gain_by_passage: Float[Tensor, "passage layer head"] | None = None
+    logit_gain_by_passage: Float[Tensor, "passage"] | None = None
 
     def share(self, heads: list[str], of: str = "gain") -> float:
         """The summed share of ``heads`` in the copy-2 logit (``of="logit"``) or in its increase
@@ -93,6 +97,15 @@ class CopyingResult:
         per_head, total = ((self.head_gain, self.logit[1] - self.logit[0]) if of == "gain"
                            else (self.head_logit, self.logit[1]))
         return sum(float(per_head[parse_head(h)]) for h in heads) / total
+
+    def share_interval(self, heads: list[str]) -> Interval:
+        """:meth:`share` of the gain with its 95% bootstrap interval over passages: a ratio, so
+        each passage's heads' gain and logit gain are resampled together (every passage has the
+        same number of positions, so the ratio of the means is :meth:`share`)."""
+        if self.head_gain_by_passage is None or self.logit_gain_by_passage is None:
+            raise ValueError("this result has no per-passage gains; compute it with passage_copying")
+        gain = sum(self.head_gain_by_passage[(slice(None), *parse_head(h))] for h in heads)
+        return bootstrap((gain, self.logit_gain_by_passage), lambda g, total: g.mean() / total.mean())
 
 
 @torch.no_grad()
@@ -120,6 +133,8 @@ def passage_copying(bridge, eval_tokens: Int[Tensor, "n n_ctx"], bos: int, n_pas
         logit=(float(mean(paths.logit, first)), float(mean(paths.logit, second))),
         parts={k: float(mean(v, second)) for k, v in parts.items()},
         parts_gain={k: float(mean(v, second) - mean(v, first)) for k, v in parts.items()},
+        head_gain_by_passage=(paths.heads[..., second].mean(-1) - paths.heads[..., first].mean(-1)).permute(2, 0, 1),
+        logit_gain_by_passage=paths.logit[:, second].mean(-1) - paths.logit[:, first].mean(-1),
     )
 
 

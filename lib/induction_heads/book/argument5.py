@@ -31,6 +31,7 @@ __all__ = [
     "CompositionInto",
     "composition_into",
     "repeat_profiles",
+    "later_copy_drop",
     "snapshot_at",
     "COPYING_REACHED",
     "PUBLIC_COPYING_ANCHOR",
@@ -149,14 +150,25 @@ def repeat_profiles(
     """The repeat test of each model's final checkpoint, the way courses show it: BOS + ``length``
     random tokens (the evaluators' pool) repeated ``repeats`` times; for each model the mean loss
     at every position (``loss_by_position``) and the loss and top-1 accuracy per copy
-    (:func:`induction_heads.measure.repeats.repeat_scores`; copy 0 is the first showing)."""
+    (:func:`induction_heads.measure.repeats.repeat_scores`; copy 0 is the first showing), and
+    the loss per copy of each sequence (``loss_by_sequence`` [sequence, copy]) for
+    :func:`later_copy_drop`'s interval."""
     tokens = repeated_sequences(random_token_pool(load_token_counts(zoo.size)), n_sequences, length, repeats)
     out = {}
     for name, run in zoo.items():
         logits = run.model()(tokens)
         out[name] = {"loss_by_position": per_token_losses(logits, tokens).mean(0),
-                     **repeat_scores(logits, tokens, length)}
+                     **repeat_scores(logits, tokens, length),
+                     "loss_by_sequence": repeat_scores(logits, tokens, length, by_sequence=True)["loss"]}
     return out
+
+
+def later_copy_drop(profile: Mapping[str, Tensor]) -> Interval:
+    """How much cheaper the later copies are than the first showing: the loss on copy 1 minus the
+    mean loss on copies 2.. (nats; positive: the model uses the earlier copy), averaged over the
+    sequences of a :func:`repeat_profiles` entry, with its 95% bootstrap interval over them."""
+    loss = profile["loss_by_sequence"]
+    return bootstrap_ci(loss[:, 0] - loss[:, 1:].mean(1))
 
 
 # ------------------------------------------------------------------ the long run (copying)

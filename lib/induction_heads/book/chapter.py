@@ -17,6 +17,7 @@ import torch
 
 from ..engine.config import OneLineError, SizeError, SizeSpec, get_size, validate_size
 from ..engine.runs import check_store
+from ..measure.intervals import Interval
 from .figures.style import apply_house_style
 
 __all__ = [
@@ -192,7 +193,15 @@ def _asserts(size: str, claim: str, numbers: dict) -> bool:
     return False
 
 
+def _shown(v: object) -> str:
+    if isinstance(v, Interval):
+        return v.format(".3f")
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
 def claim_line(claim: str, numbers: dict) -> str:
-    """``claim (name=value, ...)``, floats to three decimals: the line a check prints."""
-    shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in numbers.items())
+    """``claim (name=value, ...)``, floats to three decimals, a number with its 95% interval
+    (:class:`induction_heads.measure.intervals.Interval`) as ``value [lo, hi]``: the line a check
+    prints."""
+    shown = ", ".join(f"{k}={_shown(v)}" for k, v in numbers.items())
     return f"{claim} ({shown})" if shown else claim

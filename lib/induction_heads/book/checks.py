@@ -25,6 +25,7 @@ from typing import Sequence
 from IPython.display import display
 
 from ..engine.config import get_size
+from ..measure.intervals import Interval
 from .chapter import Table, claim_line
 
 __all__ = ["Claim", "ClaimItem", "claim", "VERDICTS", "Verdict", "verdict_of", "value_range", "claim_verdict",
@@ -165,9 +166,11 @@ def verdict_of(passed: int, total: int, asserted: bool = True) -> str:
 
 def value_range(values: Sequence[float | None], fmt: str = ".2f", empty: str = "-") -> str:
     """``lo to hi`` of some numbers (one number once), or ``empty`` for none; None and NaN are
-    left out (a model without the quantity, e.g. no copying onset). The book's one range format:
+    left out (a model without the quantity, e.g. no copying onset); a number with its interval
+    counts by its value. The book's one range format:
     the verdict tables and the reproduction-in-one-table use it."""
-    v = [float(x) for x in values if x is not None and float(x) == float(x)]
+    v = [float(x.value if isinstance(x, Interval) else x) for x in values if x is not None]
+    v = [x for x in v if x == x]
     if not v:
         return empty
     lo, hi = min(v), max(v)

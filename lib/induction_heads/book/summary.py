@@ -7,6 +7,8 @@ beside ours for comparison.
 
 from __future__ import annotations
 
+from typing import Iterable, Mapping
+
 import torch
 from jaxtyping import Float
 from torch import Tensor
@@ -24,7 +26,7 @@ from .argument4 import argument4_summary
 from .argument6 import rung
 
 __all__ = ["PAPER", "argument6_summary", "model_summary", "summary", "FinalSamples", "final_samples",
-           "final_intervals", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "seed_spreads"]
+           "final_intervals", "interval_readings", "final_readings", "final_readings_by_name", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "seed_spreads"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
 PAPER = {
@@ -148,10 +150,43 @@ def _ci(interval: Interval) -> list[float]:
     return [round(interval.lo, 4), round(interval.hi, 4)]
 
 
+def interval_readings(samples: FinalSamples) -> dict[str, Interval]:
+    """Each mean of ``samples`` with its 95% bootstrap interval
+    (:func:`induction_heads.measure.intervals.bootstrap_ci`, seeded), keyed as ``samples``."""
+    return {name: bootstrap_ci(values) for name, values in samples.items()}
+
+
+def final_readings(run: Run) -> dict[str, Interval]:
+    """A run's numbers at the end of training with their 95% intervals, the numbers the chapters'
+    claims print: :func:`interval_readings` of :func:`final_samples` (``icl_score``,
+    ``max_prefix_matching``, ``repeat_top1``, ``passage_top1_second_copy``)."""
+    return interval_readings(final_samples(run))
+
+
+def final_readings_by_name(zoo: Zoo, trajectories: Mapping[str, Trajectory], names: Iterable[str]) -> dict[str, dict[str, Interval | float]]:
+    """The numbers the chapter's claims print at the end of training, with their 95% intervals:
+    :func:`final_readings` (``icl_score``, ``max_prefix_matching``
+    of the largest head, ``repeat_top1`` on copies 2-4, ``passage_top1_second_copy``) of each run
+    in ``names``. A run whose trajectory is not its committed run's (trained live in the chapter)
+    has no checkpoint to resample: its numbers are read from its trajectory, without intervals."""
+    out: dict[str, dict[str, Interval | float]] = {}
+    for n in names:
+        m = trajectories[n]
+        if n in zoo and m is zoo[n].trajectory:
+            out[n] = dict(final_readings(zoo[n]))
+        else:
+            out[n] = {"icl_score": float(m["icl_score"][-1]), "max_prefix_matching": float(m["prefix_matching"][-1].max())}
+            if "repeat_top1" in m:
+                out[n].update(repeat_top1=float(m["repeat_top1"][-1][1:].mean()),
+                              passage_top1_second_copy=float(m["passage_top1"][-1][1]))
+    return out
+
+
 def final_intervals(samples: FinalSamples) -> dict[str, list[float]]:
-    """``{key: [lo, hi]}``: the 95% bootstrap interval (:func:`induction_heads.measure.intervals.bootstrap_ci`,
-    seeded) of each mean the summary reports at the end of training (:data:`INTERVAL_KEYS`)."""
-    return {key: _ci(bootstrap_ci(samples[name])) for key, name in INTERVAL_KEYS.items()}
+    """``{key: [lo, hi]}``: the 95% interval of each mean the summary reports at the end of
+    training (:data:`INTERVAL_KEYS`; :func:`interval_readings`)."""
+    readings = interval_readings(samples)
+    return {key: _ci(readings[name]) for key, name in INTERVAL_KEYS.items()}
 
 
 def argument6_summary(run: Run) -> dict:

@@ -56,6 +56,10 @@ class Interval(NamedTuple):
         """True when ``x`` lies outside ``[lo, hi]``."""
         return not (self.lo <= x <= self.hi)
 
+    def above(self, x: float) -> bool:
+        """True when the whole interval lies above ``x`` (``lo > x``)."""
+        return self.lo > x
+
     def separated_below(self, other: "Interval") -> bool:
         """True when this interval lies wholly below ``other`` (``hi < other.lo``)."""
         return self.hi < other.lo
@@ -127,9 +131,11 @@ class SeedSpread(NamedTuple):
     hi: float
     n: int
 
-    def format(self, spec: str = ".2f") -> str:
-        """``median (lo to hi, n seeds)``."""
-        return f"{self.median:{spec}} ({self.lo:{spec}} to {self.hi:{spec}}, {self.n} seeds)"
+    def format(self, spec: str = ".2f", scale: float = 1.0, unit: str = "") -> str:
+        """``median (lo to hi, n seeds)``, each number divided by ``scale`` and followed by
+        ``unit`` (``format(".2f", 1e6, "M")`` -> ``2.00M (1.00M to 4.00M, 3 seeds)``)."""
+        m, lo, hi = (f"{v / scale:{spec}}{unit}" for v in (self.median, self.lo, self.hi))
+        return f"{m} ({lo} to {hi}, {self.n} seeds)"
 
 
 def seed_spread(values: Sequence[float]) -> SeedSpread:

@@ -2,7 +2,7 @@
 window band). Each function draws one figure from run-store data and returns it.
 
 - ``common``: the figures of Arguments 1-3 and the methods chapter (ICL curves, loss heatmaps,
-  prefix-matching and repeat curves, loss curves, per-token-loss PCA, ablation grids), re-exported
+  prefix-matching and repeat curves, seed curves, loss curves, per-token-loss PCA, ablation grids), re-exported
   here: ``figures.icl_curves(...)``;
 - ``argument4``, ``argument5``, ``argument6``: the figures of chapters 05, 06 and 07;
 - ``attention``: attention views (a circuitsvis widget and its matplotlib twin).

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ...engine.zoo import Zoo
 from ...measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
-from ..argument1 import repeat_accuracy
+from ..argument1 import SeedCurves, repeat_accuracy
 from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, bottom_labels, figure_legend, model_color,
                     model_linestyle, panel_grid, shade_window, tokens_axis, window_edges_handle, window_handle, zero_line)
 
@@ -34,6 +34,7 @@ __all__ = [
     "RECIPE_COLORS",
     "recipe_pairs",
     "onset_spread",
+    "seed_curves",
 ]
 
 def _panels(n: int, ncols: int | None, sharey: bool):
@@ -407,4 +408,52 @@ def onset_spread(onsets: Mapping[str, Sequence[tuple[str, float | None]]]):
     tokens_axis(ax, "training tokens to the start of the phase-change window")
     figure_legend(fig, [plt.Line2D([], [], marker="o", ls="", color="0.4", label="one seed"),
                         plt.Line2D([], [], color="0.2", lw=1.6, label="median over the seeds with a window")], ncol=2)
+    return fig
+
+
+def seed_curves(panels: Mapping[str, Mapping[str, SeedCurves]], ylabel: str = "ICL score (nats)",
+                ylim: tuple[float, float] | None = None, ncols: int | None = None):
+    """One panel per entry of ``panels`` (its title the key), each drawing one or more models
+    (model -> :func:`~induction_heads.book.argument1.seed_curves`), each model in its own colour
+    on every panel: every seed's curve faint, their median over seeds bold and, around a seed with
+    per-sequence records, its 95% band over evaluation sequences lightly shaded. Training tokens
+    on a log axis (the step-0 snapshot is not drawn). A median needs two seeds: a panel without
+    models, or a model with fewer than two seeds, is a ValueError (a chapter leaves such a model
+    out and says so)."""
+    for title, models in panels.items():
+        if not models:
+            raise ValueError(f"panel {title!r} has no model to draw")
+        for model, c in models.items():
+            if len(c.names) < 2:
+                raise ValueError(f"{model}: {len(c.names)} seed(s), a median over seeds needs at least two")
+    order = list(dict.fromkeys(m for models in panels.values() for m in models))  # one colour per model
+    fig, axes = _panels(len(panels), ncols, sharey=True)
+    banded = False
+    for ax, (title, models) in zip(axes.flat, panels.items()):
+        for model, c in models.items():
+            color = model_color(order.index(model))
+            keep = c.tokens > 0
+            x = c.tokens[keep]
+            for curve, band in zip(c.curves, c.bands):
+                if band is not None:
+                    ax.fill_between(x, band[0][keep], band[1][keep], color=color, alpha=0.18, lw=0)
+                    banded = True
+                ax.plot(x, curve[keep], color=color, lw=0.8, alpha=0.45)
+            ax.plot(x, c.median[keep], color=color, lw=2.0)
+        zero_line(ax)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_title(title)
+        tokens_axis(ax)
+    bottom_labels(axes, len(panels), "training tokens")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    several = any(len(models) > 1 for models in panels.values())
+    band = "95% band over evaluation sequences (one seed)"
+    handles = [plt.Line2D([], [], color="0.3", lw=0.8, alpha=0.45, label="one seed (faint)"),
+               plt.Line2D([], [], color="0.3", lw=2.0, label="median over seeds (bold)"),
+               Patch(color="0.3", alpha=0.18, lw=0, label=band) if banded else None]
+    if several:
+        handles += [plt.Line2D([], [], color=model_color(i), lw=2.0, label=m) for i, m in enumerate(order)]
+    figure_legend(fig, handles, ncol=3 if not several else 2)
     return fig
