@@ -31,6 +31,7 @@ __all__ = [
     "SHARE_IN_WINDOW_MIN",
     "PAPER_SHARE_IN_WINDOW",
     "NO_HEAD_MAX_PREFIX_MATCHING",
+    "COPY_ONSET_DEVIATIONS",
     "CODE_SNIPPET",
     "plain",
     "multi_layer",
@@ -65,6 +66,10 @@ SHARE_IN_WINDOW_MIN = 0.5
 PAPER_SHARE_IN_WINDOW = 0.75
 # A one-layer model "has no induction head": its largest prefix-matching score stays at or below this.
 NO_HEAD_MAX_PREFIX_MATCHING = 0.2
+# Runs measured *not* to meet the repeat claim (copying starts inside the window), recorded in the
+# decisions log ("Argument 1's repeat claim: two smeared seeds start copying before the window")
+# and checked as deviations: asserted to still fail, so new data that meets it stops the chapter.
+COPY_ONSET_DEVIATIONS: tuple[str, ...] = ("smeared-2l-seed1", "smeared-2l-seed2")
 
 
 # Our analogue of the paper's Harry Potter paragraph: code in which made-up identifiers repeat,
