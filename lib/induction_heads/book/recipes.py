@@ -21,7 +21,7 @@ from . import argument1, argument2, argument3
 from .argument1 import PhaseChangeReadings, recipe_pairs
 from .chapter import Table
 from .checks import Verdict, verdict_of
-from .tables import ARGUMENTS, Statement, argument_statements, range_with_intervals, window_span, window_text
+from .tables import ARGUMENTS, Statement, argument_statements, range_with_intervals, value_ci, window_span, window_text
 
 __all__ = ["RECIPE_ARGUMENTS", "recipe_rows", "recipe_statements", "recipe_table", "recipe_numbers", "recipe_effects",
            "RecipeSide", "RecipeCheck", "NATURAL_DEVIATIONS", "natural_name", "recipe_checks", "checks_by_statement",
@@ -161,14 +161,6 @@ def natural_name(name: str) -> str:
     return f"{m.group(1)}-natural{m.group(2) or ''}"
 
 
-def _ci_text(row: dict, key: str, fmt: str) -> str:
-    v = row.get(key)
-    if v is None or v != v:
-        return "none"
-    ci = row.get(key + "_ci")
-    return f"{v:{fmt}}" + ("" if ci is None else f" [{ci[0]:{fmt}}, {ci[1]:{fmt}}]")
-
-
 def _side(run: str, needs: Sequence[str], rows: dict, readings: dict, test, deviations=frozenset(), key="") -> RecipeSide:
     missing = tuple(n for n in dict.fromkeys(needs) if n not in rows or n not in readings)
     if missing:
@@ -227,14 +219,14 @@ def recipe_checks(rows: dict[str, dict], readings: Mapping[str, PhaseChangeReadi
             return (r.icl_share_in_window >= share_min,
                     {"share_in_window": r.icl_share_in_window, "final_icl": r.final_icl},
                     (f"{_f(r.icl_share_in_window)} of" if r.window is not None else "no window;")
-                    + f" final ICL {_ci_text(rows[names[n]], 'icl_score_final', '+.2f')}")
+                    + f" final ICL {value_ci(rows[names[n]], 'icl_score_final', '+.2f')}")
         return test
 
     def head_test(n):
         def test(names):
             r, row = readings[names[n]], rows[names[n]]
             return (r.max_prefix_matching >= head_min, {"max_prefix_matching": r.max_prefix_matching},
-                    f"{_f(r.max_prefix_matching)} (at the end {_ci_text(row, 'max_prefix_matching_score', '.2f')})")
+                    f"{_f(r.max_prefix_matching)} (at the end {value_ci(row, 'max_prefix_matching_score', '.2f')})")
         return test
 
     def head_window_test(n):
@@ -298,8 +290,8 @@ def recipe_checks(rows: dict[str, dict], readings: Mapping[str, PhaseChangeReadi
                 gap = abs(a["icl_score_final"] - b["icl_score_final"])
                 return (gap <= argument2.ONE_LAYER_ICL_TOLERANCE,
                         {"final_icl": a["icl_score_final"], "one_layer_final_icl": b["icl_score_final"], "gap": gap},
-                        f"{_ci_text(a, 'icl_score_final', '+.2f')} against {names[reference]}'s "
-                        f"{_ci_text(b, 'icl_score_final', '+.2f')} ({gap:.2f} nats apart)")
+                        f"{value_ci(a, 'icl_score_final', '+.2f')} against {names[reference]}'s "
+                        f"{value_ci(b, 'icl_score_final', '+.2f')} ({gap:.2f} nats apart)")
             both(arg2, "knockout-icl", f"a K-composition knockout's final ICL lies within {argument2.ONE_LAYER_ICL_TOLERANCE} "
                  "nats of the one-layer model's of its family", n, [n, reference], ko_icl)
 
@@ -312,7 +304,7 @@ def recipe_checks(rows: dict[str, dict], readings: Mapping[str, PhaseChangeReadi
             frac = row.get("ablation_icl_fraction_removed")
             ok = frac is not None and frac >= argument3.FRACTION_REMOVED_MIN
             return (ok, {"fraction_removed": NAN if frac is None else frac, "icl_clean": row["icl_score_final"]},
-                    "no induction head to ablate" if frac is None else _ci_text(row, "ablation_icl_fraction_removed", ".2f"))
+                    "no induction head to ablate" if frac is None else value_ci(row, "ablation_icl_fraction_removed", ".2f"))
         both(arg3, "ablation", f"ablating its induction heads together removes at least "
              f"{argument3.FRACTION_REMOVED_MIN:.0%} of its ICL", n, [n], ablation)
     return out

@@ -61,9 +61,14 @@ def _fmt_range(values: list[float | None], fmt: str = "+.2f") -> str:
     return value_range(values, fmt, empty="none")
 
 
-def _value_ci(row: dict, key: str, fmt: str) -> str:
+def value_ci(row: dict, key: str, fmt: str) -> str:
+    """A summary row's ``key`` as ``value [lo, hi]`` (its ``key_ci``, if the row has one), or
+    ``none`` when the row has no such number."""
+    v = row.get(key)
+    if v is None or v != v:
+        return "none"
     ci = row.get(key + "_ci")
-    return f"{row[key]:{fmt}}" + ("" if ci is None else f" [{ci[0]:{fmt}}, {ci[1]:{fmt}}]")
+    return f"{v:{fmt}}" + ("" if ci is None else f" [{ci[0]:{fmt}}, {ci[1]:{fmt}}]")
 
 
 def range_with_intervals(rows: Sequence[dict], key: str, fmt: str = "+.2f") -> str:
@@ -74,7 +79,7 @@ def range_with_intervals(rows: Sequence[dict], key: str, fmt: str = "+.2f") -> s
     if not have:
         return "none"
     lo, hi = min(have, key=lambda r: r[key]), max(have, key=lambda r: r[key])
-    first, last = _value_ci(lo, key, fmt), _value_ci(hi, key, fmt)
+    first, last = value_ci(lo, key, fmt), value_ci(hi, key, fmt)
     return first if first == last else f"{first} to {last}"
 
 
