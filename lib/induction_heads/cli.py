@@ -129,14 +129,15 @@ def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
     """Train ``names`` in ``jobs`` worker processes (``train --no-progress``): the core zoo before
     the other models (the book switches to a retrained zoo once its core is done), and within each
     group the costliest models first so the queues finish together. Each worker resumes or skips
-    like ``train``."""
+    like ``train``; a cool-down starts once the run it continues has finished."""
     prepare_data(size)  # the token cache, built once here rather than raced for by the workers
     queue = zoo_order(names)
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     failed = []
     while queue or running:
-        while queue and len(running) < jobs:
-            n = queue.pop(0)
+        while (ready := [n for n in queue if _source_done(n, queue, running)]) and len(running) < jobs:
+            n = ready[0]
+            queue.remove(n)
             cmd = [sys.executable, "-m", "induction_heads", "train", "--size", size, "--model", n,
                    "--device", device, "--no-progress"]
             running[n] = (subprocess.Popen(cmd), time.perf_counter())
@@ -152,6 +153,13 @@ def _zoo_parallel(size: str, names: list[str], jobs: int, device: str) -> int:
     if failed:
         return _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their train.log")
     return 0
+
+
+def _source_done(name: str, queue: list[str], running: dict) -> bool:
+    """Whether ``name`` may start: a cool-down waits until the run it continues is neither queued
+    nor running (:attr:`induction_heads.engine.config.ModelName.source`)."""
+    source = parse_model_name(name).source
+    return source is None or (source not in queue and source not in running)
 
 
 def _verify(size: str, write: bool) -> int:

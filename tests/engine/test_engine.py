@@ -149,7 +149,8 @@ def test_bridge_conversion_is_exact(name, options):
 
 
 _INTERVENED = ["attn-only-2l-k-knockout", "mlp-2l-k-knockout", "attn-only-3l-k-knockout",
-               "attn-only-2l-no-prev-token", "attn-only-2l-clamped-induction", "mlp-3l-clamped-induction"]
+               "attn-only-2l-no-prev-token", "attn-only-2l-clamped-induction", "mlp-3l-clamped-induction",
+               "attn-only-2l-no-induction-target", "mlp-3l-no-induction-target", "attn-only-2l-h1"]
 
 
 def _perturbed(name: str) -> InductionLM:
@@ -207,6 +208,84 @@ def test_previous_token_blocked_and_clamped_induction_head():
     assert torch.equal(patterns[1][:, 0], ideal_induction_pattern(toks))
     scores = prefix_matching_score(patterns, toks)
     assert scores[1, 0] == pytest.approx(1.0) and scores[1, 1:].max() < 0.5
+
+
+def test_no_induction_target_masks_exactly_the_induction_targets():
+    """Known answer on ``[5, 7, 5, 7, 9]``: query 2 (token 5) may not attend to key 1 (the 7 after
+    the first 5), query 3 (token 7) not to key 2; nothing else is masked, and the first layer is
+    untouched. On repeated tokens the masked layer's prefix-matching score is exactly 0."""
+    from induction_heads.engine.model import induction_target_allowed_mask
+    from induction_heads.measure.metrics import prefix_matching_score
+
+    allowed = induction_target_allowed_mask(torch.tensor([[5, 7, 5, 7, 9]]))[0, 0]
+    expected = torch.ones(5, 5, dtype=torch.bool).tril()
+    expected[2, 1] = expected[3, 2] = False
+    assert torch.equal(allowed, expected)
+    model = _perturbed("attn-only-2l-no-induction-target")
+    toks = _tokens_with_repeats(model.cfg.d_vocab)
+    patterns = model.attention_patterns(toks)
+    scores = prefix_matching_score(patterns, toks)
+    assert scores[1].abs().max() == 0 and scores[0].min() > 0
+    assert torch.allclose(patterns[:, :, :, :, :].sum(-1), torch.ones(()))  # rows still sum to 1
+
+
+def test_head_width_variants_keep_the_parameter_count():
+    for name, heads in (("attn-only-2l-h2", 2), ("attn-only-2l-h1", 1)):
+        c = model_config("small", name)
+        assert (c.n_heads, c.d_head, c.d_model) == (heads, 128 // heads, 128)
+        assert c.non_embedding_params == model_config("small", "attn-only-2l").non_embedding_params
+        assert config.train_config("small", name) == config.train_config("small", "attn-only-2l")
+    assert (model_config("tiny", "attn-only-2l-h1").n_heads, model_config("tiny", "attn-only-2l-h1").d_head) == (1, 32)
+
+
+def test_cooldown_continues_its_source_and_decays_to_zero():
+    """``-cooldown`` continues the run named without it: from its last step, on the data it
+    would have seen next, for 20% of its steps (10% of a long run's), warmed up again and then
+    linearly down to 0."""
+    from induction_heads.engine.train import lr_at, training_batch
+
+    base, cool = config.train_config("small", "attn-only-2l"), config.train_config("small", "attn-only-2l-cooldown")
+    assert config.parse_model_name("attn-only-2l-cooldown").source == "attn-only-2l"
+    assert config.parse_model_name("attn-only-2l-long-cooldown").source == "attn-only-2l-long"
+    assert (cool.init_from, cool.init_step, cool.total_steps) == ("attn-only-2l", 24_000, 4_800)
+    long_cool = config.train_config("small", "attn-only-2l-long-cooldown")
+    assert (long_cool.init_step, long_cool.total_steps) == (240_000, 24_000)
+    assert cool.tokens_seen(0, 128) == base.tokens_seen(base.total_steps, 128)
+    assert lr_at(cool.warmup_steps, cool) == pytest.approx(base.lr * (1 - cool.warmup_steps / cool.total_steps))
+    assert lr_at(cool.total_steps - 1, cool) == pytest.approx(base.lr / cool.total_steps)
+    assert config.checkpoints_kept("small", "attn-only-2l-long-cooldown") == 1
+    cfg = model_config("small", "attn-only-2l")
+    stream = torch.arange(100_000) % 1024
+    assert torch.equal(training_batch(stream, 0, cool, cfg), training_batch(stream, 24_000, base, cfg))
+    with pytest.raises(ValueError, match="unknown model"):
+        config.parse_model_name("attn-only-2l-cooldown-long")  # the cool-down comes last
+
+
+def test_cooldown_trains_from_its_sources_final_weights(tiny_data, tmp_path, monkeypatch):
+    """A cool-down refuses to start before its source has finished; then its step 0 is the
+    source's final checkpoint and its tokens seen continue the source's."""
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from induction_heads.engine.runs import RunStoreError, load_model
+    from induction_heads.engine.train import train
+
+    monkeypatch.setenv("INDUCTION_HEADS_RUNS", "cooldown-test")  # a runs folder of its own
+    short = dict(n_log_snapshots=2, n_dense_snapshots=2)
+    cool = replace(config.train_config("tiny", "attn-only-2l-cooldown"), init_step=10, total_steps=6, **short)
+    with pytest.raises(RunStoreError, match="not trained yet"):
+        train("tiny", "attn-only-2l-cooldown", out=tmp_path / "early", progress=False, train_cfg=cool)
+    train("tiny", "attn-only-2l", progress=False,
+          train_cfg=replace(config.train_config("tiny", "attn-only-2l"), total_steps=10, **short))
+    run = train("tiny", "attn-only-2l-cooldown", out=tmp_path / "cool", progress=False, train_cfg=cool)
+    metrics, final, info = _read_run(run)
+    assert info["finished"] and int(metrics["tokens"][0]) == 10 * 8 * 128 and int(metrics["tokens"][-1]) == 16 * 8 * 128
+    source = load_model("tiny", "attn-only-2l").state_dict()
+    # its first snapshot measures the source's final weights
+    assert float(metrics["icl_score"][0]) == pytest.approx(float(load_file(
+        str(tiny_data / "tiny" / "cooldown-test" / "attn-only-2l" / "metrics.safetensors"))["icl_score"][-1]), abs=1e-6)
+    assert not all(torch.equal(final[k], source[k]) for k in source)  # it trained
 
 
 def test_model_options_default_to_the_committed_architecture():
@@ -417,7 +496,8 @@ def test_cli_zoo_trains_in_parallel_workers(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("name", ["attn-only-2l-k-knockout", "attn-only-2l-no-prev-token",
                                   "attn-only-2l-clamped-induction", "attn-only-2l-warmup10x",
-                                  "attn-only-2l-translation"])
+                                  "attn-only-2l-translation", "attn-only-2l-no-induction-target",
+                                  "attn-only-2l-h1"])
 def test_interventions_train_and_record(tiny_data, tmp_path, name):
     from dataclasses import asdict, replace
 
@@ -466,7 +546,9 @@ def test_zoo_trains_the_core_first_then_the_rest_costliest_first():
     # 6 MLP layers first; 4 MLP layers cost as much as 2 layers of twice the width
     assert rest[0] == "attn-only-2l-long"  # ten times the steps: the costliest run of all
     assert [n for n in rest if "natural" not in n and "seed" not in n][1:5] == ["mlp-6l", "mlp-4l", "attn-only-2l-d256", "attn-only-6l"]
-    assert rest.index("attn-only-4l") < rest.index("attn-only-2l-k-knockout") and rest[-1] == "attn-only-2l-d64"
+    earlier = [n for n in rest if n not in config.COPYING_MODELS + config.NO_INDUCTION_MODELS]
+    assert rest.index("attn-only-4l") < rest.index("attn-only-2l-k-knockout") and earlier[-1] == "attn-only-2l-d64"
+    assert rest[-1] == "attn-only-2l-cooldown"  # 4,800 steps: the cheapest run
     assert [checkpoints_kept("small", n) for n in ("mlp-3l", "mlp-4l", "attn-only-2l-k-knockout")] == [4, 1, 1]
 
 
@@ -499,7 +581,8 @@ def test_recipe_suffixes_natural_and_long():
     assert sum(s > base.total_steps for s in steps) >= 15  # the late regime is resolved on a log scale
     assert config.checkpoints_kept("small", "attn-only-2l-long") == 3
     assert base.tokens_seen(base.total_steps, 128) == 24_576_000
-    for name in config.NATURAL_MODELS + config.LONG_MODELS + config.SEED_MODELS:
+    for name in (config.NATURAL_MODELS + config.LONG_MODELS + config.SEED_MODELS + config.COPYING_MODELS
+                 + config.NO_INDUCTION_MODELS):
         assert name in config.MODEL_NAMES and config.validate_model_name(name) == name
     with pytest.raises(ValueError, match="unknown model"):
         config.parse_model_name("attn-only-2l-long-natural")  # recipe suffixes have one order

@@ -39,7 +39,11 @@ __all__ = [
     "SEED_MODELS",
     "NATURAL_MODELS",
     "LONG_MODELS",
+    "COPYING_MODELS",
+    "NO_INDUCTION_MODELS",
     "RECIPES",
+    "cooldown_recipe",
+    "format_model_name",
     "natural_recipe",
     "long_recipe",
     "model_family",
@@ -76,6 +80,7 @@ class ModelConfig:
     k_composition_knockout: bool = False  # layers after the first: keys read the token embedding only
     block_previous_token: bool = False  # first layer: no attention from a token to the one before it
     clamped_induction_head: bool = False  # head 0 of the last layer: attention fixed to the ideal induction pattern
+    block_induction_target: bool = False  # layers after the first: no attention to an induction target
 
     @property
     def non_embedding_params(self) -> int:
@@ -124,10 +129,13 @@ class TrainConfig:
     data_seed: int = 1234
     compile: bool = False  # torch.compile the training step's forward + loss (not the recorder)
     marks: tuple[int, ...] = ()  # steps always snapshotted, whose full checkpoints are kept
+    init_from: str = ""  # a cool-down: the run whose final weights this one starts from ("": from scratch)
+    init_step: int = 0  # that run's last step: batches and tokens seen continue from it
 
     def tokens_seen(self, step: int, n_ctx: int) -> int:
-        """Training tokens seen after ``step`` steps (``step x batch x context``)."""
-        return step * self.batch_size * n_ctx
+        """Training tokens seen after ``step`` steps of this run (``step x batch x context``), counted
+        from the start of the run it continues, if any (``init_step``)."""
+        return (self.init_step + step) * self.batch_size * n_ctx
 
 
 @dataclass(frozen=True)
@@ -247,6 +255,13 @@ MODEL_VARIANTS: dict[str, dict] = {
     "k-knockout": {"k_composition_knockout": True},
     "no-prev-token": {"block_previous_token": True},
     "clamped-induction": {"clamped_induction_head": True},
+    # The referee's second round: layers after the first may not attend to an induction target
+    # (the token after an earlier occurrence of the query's token); the previous-token head and
+    # K-composition stay available (model.induction_target_blocked_mask).
+    "no-induction-target": {"block_induction_target": True},
+    # Why the heads copy weakly, capacity (decisions log, "Copying: the experiments"): fewer, wider
+    # heads at the same residual width and parameter count (at small: 2 heads of 64, 1 head of 128).
+    **{f"h{k}": {"n_heads": k} for k in (1, 2)},
 }
 
 
@@ -300,11 +315,28 @@ def long_recipe(t: TrainConfig) -> TrainConfig:
                    n_log_snapshots=LONG_LOG_SNAPSHOTS, marks=tuple(sorted({*t.marks, t.total_steps})))
 
 
+def cooldown_recipe(source: str, t: TrainConfig) -> TrainConfig:
+    """The ``-cooldown`` recipe: continue run ``source`` (recipe ``t``) from its final weights on the
+    data it would have seen next, the learning rate warmed up again over ``t.warmup_steps`` (the
+    checkpoint keeps no optimizer state) and then decayed linearly to 0 (the "wsd" schedule's decay
+    over the whole continuation). It lasts :data:`COOLDOWN_FRAC` of the source's steps
+    (:data:`LONG_COOLDOWN_FRAC` for a ``-long`` source): the cool-down of a
+    warm-up-stable-decay schedule, whose decay usually takes the last 10-20% of training. Its
+    snapshots are dense over the whole continuation; only the final checkpoint is kept."""
+    frac = LONG_COOLDOWN_FRAC if parse_model_name(source).long else COOLDOWN_FRAC
+    return replace(t, init_from=source, init_step=t.total_steps, total_steps=max(1, round(frac * t.total_steps)),
+                   schedule="wsd", decay_frac=1.0, marks=(), dense=(0.0, 1.0), n_dense_snapshots=24,
+                   n_log_snapshots=12)
+
+
 NATURAL_STEPS_FACTOR = 3
 LONG_STEPS_FACTOR = 10
 LONG_LOG_SNAPSHOTS = 120
+COOLDOWN_FRAC = 0.2
+LONG_COOLDOWN_FRAC = 0.1
 # Recipe changes that can follow any variant in a name (``attn-only-2l-k-knockout-natural``),
-# in this order: name suffix -> change of the size's recipe.
+# in this order: name suffix -> change of the size's recipe. ``-cooldown`` (last) continues the run
+# named without it (:func:`cooldown_recipe`).
 RECIPES: dict[str, Callable[[TrainConfig], TrainConfig]] = {"natural": natural_recipe, "long": long_recipe}
 # The core zoo: Arguments 1, 2, 3 and 5 rest on these ten.
 CORE_MODELS: tuple[str, ...] = (
@@ -368,20 +400,38 @@ NATURAL_MODELS: tuple[str, ...] = (
 )
 # One model trained ten times longer: does copying keep improving after the window?
 LONG_MODELS: tuple[str, ...] = ("attn-only-2l-long",)
+# Why the heads copy weakly (Argument 5): capacity (wider heads at the same width and parameter
+# count) and optimisation noise (a cool-down of the zoo-length run and of the long run). What each
+# outcome will mean was written in the decisions log before they trained.
+COPYING_MODELS: tuple[str, ...] = (
+    "attn-only-2l-h2",
+    "attn-only-2l-h1",
+    "attn-only-2l-cooldown",
+    "attn-only-2l-long-cooldown",
+)
+# The referee's second round: induction attention forbidden in training, composition intact, on
+# two seeds and on natural code.
+NO_INDUCTION_MODELS: tuple[str, ...] = (
+    "attn-only-2l-no-induction-target",
+    "attn-only-2l-no-induction-target-seed1",
+    "attn-only-2l-no-induction-target-natural",
+)
 # Every model ``make zoo`` trains, in the order it trains them: the core first (the book switches
 # to a retrained zoo when the core is done), then the rest.
 MODEL_NAMES: tuple[str, ...] = (CORE_MODELS + INTERVENTION_MODELS + EXTRA_MODELS + LONG_MODELS + NATURAL_MODELS
-                                + SEED_MODELS)
+                                + SEED_MODELS + COPYING_MODELS + NO_INDUCTION_MODELS)
 _NAME_RE = re.compile(
     r"^(attn-only|mlp|smeared)-(\d+)l(?:-d(\d+))?(?:-(" + "|".join([*MODEL_VARIANTS, *TRAIN_VARIANTS])
-    + r"))?(?:-(natural))?(?:-(long))?(?:-seed(\d+))?$"
+    + r"))?(?:-(natural))?(?:-(long))?(?:-(cooldown))?(?:-seed(\d+))?$"
 )
 
 
 class ModelName(NamedTuple):
-    """The parts of a model name ``<family>-<n>l[-d<width>][-<variant>][-natural][-long][-seed<k>]``,
-    e.g. ``attn-only-2l``, ``mlp-4l``, ``attn-only-2l-d256``, ``mlp-2l-k-knockout-seed1``,
-    ``attn-only-2l-k-knockout-natural``, ``attn-only-2l-long``."""
+    """The parts of a model name
+    ``<family>-<n>l[-d<width>][-<variant>][-natural][-long][-cooldown][-seed<k>]``, e.g.
+    ``attn-only-2l``, ``mlp-4l``, ``attn-only-2l-d256``, ``mlp-2l-k-knockout-seed1``,
+    ``attn-only-2l-k-knockout-natural``, ``attn-only-2l-long``, ``attn-only-2l-long-cooldown``,
+    ``attn-only-2l-h2`` (two heads per layer: a variant)."""
 
     family: str
     n_layers: int
@@ -390,11 +440,17 @@ class ModelName(NamedTuple):
     seed: int
     natural: bool = False  # trained on the corpus alone (:func:`natural_recipe`)
     long: bool = False  # trained ten times longer (:func:`long_recipe`)
+    cooldown: bool = False  # continues the run named without ``-cooldown`` (:func:`cooldown_recipe`)
 
     @property
     def recipes(self) -> tuple[str, ...]:
-        """The recipe changes of :data:`RECIPES` the name asks for, in order."""
-        return tuple(r for r, on in (("natural", self.natural), ("long", self.long)) if on)
+        """The recipe changes the name asks for, in order (:data:`RECIPES`, then ``cooldown``)."""
+        return tuple(r for r, on in (("natural", self.natural), ("long", self.long), ("cooldown", self.cooldown)) if on)
+
+    @property
+    def source(self) -> str | None:
+        """The run a ``-cooldown`` run continues (its own name without ``-cooldown``), else None."""
+        return None if not self.cooldown else format_model_name(self._replace(cooldown=False))
 
 
 class OneLineError(ValueError):
@@ -428,13 +484,21 @@ def parse_model_name(name: str) -> ModelName:
     m = _NAME_RE.match(name)
     if not m or int(m.group(2)) < 1 or (m.group(3) is not None and int(m.group(3)) < 1):
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
-    family, layers, width, variant, natural, long, seed = m.groups()
+    family, layers, width, variant, natural, long, cooldown, seed = m.groups()
     return ModelName(family, int(layers), None if width is None else int(width), variant, int(seed or 0),
-                     natural is not None, long is not None)
+                     natural is not None, long is not None, cooldown is not None)
+
+
+def format_model_name(n: ModelName) -> str:
+    """The name :func:`parse_model_name` reads as ``n`` (its inverse)."""
+    parts = [f"{n.family}-{n.n_layers}l", *([f"d{n.d_model}"] if n.d_model is not None else []),
+             *([n.variant] if n.variant else []), *n.recipes, *([f"seed{n.seed}"] if n.seed else [])]
+    return "-".join(parts)
 
 
 def validate_model_name(name: str) -> str:
-    """Accept the zoo's names and any ``<family>-<n>l[-d<width>][-<variant>][-natural][-long][-seed<k>]``."""
+    """Accept the zoo's names and any
+    ``<family>-<n>l[-d<width>][-<variant>][-natural][-long][-cooldown][-seed<k>]``."""
     parse_model_name(name)
     return name
 
@@ -451,13 +515,15 @@ def model_config(size: str, name: str) -> ModelConfig:
     p, n = get_size(size), parse_model_name(name)
     attn_only, smeared = _FAMILIES[n.family]
     d_model = n.d_model or p.d_model
+    changes = dict(MODEL_VARIANTS.get(n.variant, {}))
     if d_model % p.d_head:
         raise ValueError(f"width {d_model} of {name!r} is not a multiple of the head dimension {p.d_head}")
-    changes = MODEL_VARIANTS.get(n.variant, {})
-    if changes and n.n_layers < 2:
+    n_heads = changes.pop("n_heads", d_model // p.d_head)
+    d_head = d_model // n_heads
+    if n.variant in MODEL_VARIANTS and n.n_layers < 2:
         raise ValueError(f"{name!r}: the {n.variant} intervention needs two or more layers")
     return ModelConfig(
-        n_layers=n.n_layers, d_model=d_model, n_heads=d_model // p.d_head, d_head=p.d_head, n_ctx=p.n_ctx,
+        n_layers=n.n_layers, d_model=d_model, n_heads=n_heads, d_head=d_head, n_ctx=p.n_ctx,
         d_vocab=p.vocab_size, attn_only=attn_only, d_mlp=0 if attn_only else p.d_mlp * d_model // p.d_model,
         smeared_key=smeared, seed=n.seed, **changes,
     )
@@ -488,7 +554,7 @@ def train_config(size: str, name: str) -> TrainConfig:
         t = replace(t, lr=width_lr(t.lr, n.d_model, p.d_model))
     t = TRAIN_VARIANTS[n.variant](t) if n.variant in TRAIN_VARIANTS else t
     for r in n.recipes:
-        t = RECIPES[r](t)
+        t = cooldown_recipe(n.source, t) if r == "cooldown" else RECIPES[r](t)
     return t
 
 
@@ -498,6 +564,7 @@ def checkpoints_kept(size: str, name: str) -> int:
     one for every other model (its chapters read the recorded metrics and the final weights), so
     the committed run store stays small. A long run keeps three: before its phase change, at
     the short recipe's end (its mark) and its last."""
-    if parse_model_name(name).long:
+    n = parse_model_name(name)
+    if n.long and not n.cooldown:
         return 3
     return get_size(size).n_checkpoints if name in CORE_MODELS else 1

@@ -21,13 +21,13 @@ import math
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
-from ..measure.metrics import ideal_induction_pattern
+from ..measure.metrics import ideal_induction_pattern, induction_targets
 from .config import ModelConfig
 
-__all__ = ["InductionLM", "SmearedKeyLinear", "smear", "to_bridge", "bridge_config"]
+__all__ = ["InductionLM", "SmearedKeyLinear", "smear", "to_bridge", "bridge_config", "induction_target_allowed_mask"]
 
 
 def smear(k: Float[Tensor, "batch pos head d_head"], alpha: Float[Tensor, "head"]):
@@ -77,11 +77,22 @@ def previous_token_blocked_mask(n: int, device=None) -> Tensor:
     return allowed & ~torch.ones(n - 1, dtype=torch.bool, device=device).diag(-1)
 
 
+def induction_target_allowed_mask(tokens: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch 1 pos pos"]:
+    """Causal attention without the induction targets: ``True`` where query ``i`` may attend to key
+    ``j`` (``j <= i``, and ``j`` is not the token after an earlier occurrence of token ``i``:
+    :func:`induction_heads.measure.metrics.induction_targets`). Key 0 is never a target, so every
+    row keeps a key. One mask per sequence, broadcast over heads."""
+    n = tokens.shape[1]
+    causal = torch.ones(n, n, dtype=torch.bool, device=tokens.device).tril()
+    return (causal & ~induction_targets(tokens).bool())[:, None]
+
+
 class Attention(nn.Module):
     """Causal multi-head attention with rotary queries and keys, and the zoo's interventions:
     keys from the token embedding (``k_composition_knockout``, layers after the first), no
-    attention to the previous token (``block_previous_token``, first layer), and head 0's
-    attention clamped to the ideal induction pattern (``clamped_induction_head``, last layer)."""
+    attention to the previous token (``block_previous_token``, first layer), head 0's
+    attention clamped to the ideal induction pattern (``clamped_induction_head``, last layer), and
+    no attention to an induction target (``block_induction_target``, layers after the first)."""
 
     def __init__(self, cfg: ModelConfig, layer: int = 0):
         super().__init__()
@@ -98,6 +109,7 @@ class Attention(nn.Module):
         self.keys_from_embedding = cfg.k_composition_knockout and layer > 0
         self.blocks_previous_token = cfg.block_previous_token and layer == 0
         self.clamped = cfg.clamped_induction_head and layer == cfg.n_layers - 1
+        self.blocks_induction_target = cfg.block_induction_target and layer > 0
 
     def forward(
         self, x: Tensor, cos: Tensor, sin: Tensor, with_pattern: bool = False,
@@ -111,6 +123,8 @@ class Attention(nn.Module):
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
         allowed = previous_token_blocked_mask(t, x.device) if self.blocks_previous_token else None
+        if self.blocks_induction_target:
+            allowed = induction_target_allowed_mask(tokens)
         pattern = None
         if with_pattern or self.clamped:
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(dh)
@@ -295,6 +309,25 @@ def _clamped_attention_class() -> type:
     return ClampedInductionAttention
 
 
+@functools.cache
+def _no_induction_target_attention_class() -> type:
+    from transformer_lens.model_bridge.sources.native.model import NativeAttention
+
+    class NoInductionTargetAttention(NativeAttention):
+        """Native attention that may not attend to the induction targets of the stashed tokens
+        (:func:`induction_target_allowed_mask`), masked before the softmax like the fast twin."""
+
+        stash: _Stash
+
+        def forward(self, hidden_states, attention_mask=None, position_ids=None, pattern_fn=None, **kwargs):
+            blocked = ~induction_target_allowed_mask(self.stash.tokens)
+            if attention_mask is not None:
+                blocked = self._combine_attention_mask(blocked, attention_mask, batch=hidden_states.shape[0])
+            return super().forward(hidden_states, blocked, position_ids, pattern_fn=pattern_fn, **kwargs)
+
+    return NoInductionTargetAttention
+
+
 def _install_interventions(native: nn.Module, cfg: ModelConfig) -> None:
     """Give the native model the fast twin's interventions (``ModelConfig`` says which)."""
     stash = _Stash()
@@ -310,6 +343,10 @@ def _install_interventions(native: nn.Module, cfg: ModelConfig) -> None:
         attn = native.layers[cfg.n_layers - 1].attn
         attn.__class__ = _clamped_attention_class()
         attn.stash = stash
+    if cfg.block_induction_target:
+        for blk in native.layers[1:]:
+            blk.attn.__class__ = _no_induction_target_attention_class()
+            blk.attn.stash = stash
 
 
 def to_bridge(model: InductionLM, tokenizer=None):

@@ -36,7 +36,7 @@ from .config import ModelConfig, TrainConfig, checkpoints_kept, get_size, model_
 from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
                       with_translated_windows)
 from .model import InductionLM, to_bridge
-from .runs import load_eval_set, load_token_counts, run_dir, size_dir
+from .runs import RunStoreError, load_eval_set, load_model, load_token_counts, run_dir, size_dir
 from .store import atomic_save_tensors, atomic_write_json, delete_file, read_tensors, record_file
 from .tokenizer import random_token_pool
 
@@ -104,7 +104,9 @@ def make_optimizer(model: InductionLM, t: TrainConfig) -> torch.optim.AdamW:
 def training_batch(stream, step: int, t: TrainConfig, cfg: ModelConfig) -> Tensor:
     """The batch of ``step`` (:func:`sample_batch`), with the recipe's repeated and translated
     windows mixed in (the translation: :func:`translation_map` of the vocabulary); a function of
-    (data seed, step) only."""
+    (data seed, step) only. A cool-down's steps continue its source run's (``t.init_step + step``),
+    so it sees the data that run would have seen next."""
+    step = t.init_step + step
     batch = sample_batch(stream, step, t.batch_size, cfg.n_ctx, t.data_seed)
     if t.repeat_frac:
         batch = with_repeated_windows(batch, step, t.data_seed, t.repeat_frac, t.repeat_window)
@@ -202,6 +204,8 @@ def select_checkpoints(tokens: Tensor, icl: Tensor, steps: list[int], n_keep: in
     and the final step. ``marks`` (a recipe's marked steps) are kept first: then the final step,
     then the earliest of the others (the one before the window, where there is one).
     """
+    if n_keep == 1:
+        return [steps[-1]]
     if marks:
         rest = [s for s in select_checkpoints(tokens, icl, steps, len(steps)) if s not in marks and s != steps[-1]]
         return sorted(({*marks, steps[-1]} | set(rest[: max(0, n_keep - len(marks) - 1)])))[-n_keep:]
@@ -312,6 +316,8 @@ def train(
     model, recorder = InductionLM(cfg).to(device), recorder or make_recorder(size, t, device)
     opt, history = make_optimizer(model, t), History(("step", "tokens", "train_loss", "lr", "elapsed_s") + recorder.keys)
     state = _start_or_resume(run, model, opt, history, log, f"{size}/{name}: {json.dumps(asdict(cfg))}")
+    if state.step == 0 and t.init_from:
+        _init_from_source(model, size, t, cfg, log)
     snapshots = set(snapshot_steps(t))
     step_loss = torch.compile(next_token_loss) if t.compile else next_token_loss  # deterministic either way
     if len(history) == 0:
@@ -354,6 +360,23 @@ def _configs(size: str, name: str, model_cfg: ModelConfig | None, train_cfg: Tra
     if (cfg.d_vocab, cfg.n_ctx) != (get_size(size).vocab_size, get_size(size).n_ctx):
         raise ValueError(f"model_cfg must keep the {size} size's vocabulary and context length")
     return cfg, t
+
+
+def _init_from_source(model: InductionLM, size: str, t: TrainConfig, cfg: ModelConfig, log: logging.Logger) -> None:
+    """Load the final weights of the run a cool-down continues (``t.init_from``), which must be
+    finished, of the same architecture, and end at ``t.init_step``."""
+    source = run_dir(size, t.init_from)
+    if not _is_finished(source):
+        raise RunStoreError(f"{t.init_from} is not trained yet: this run continues it; train it first "
+                            f"(`python -m induction_heads train --size {size} --model {t.init_from}`)")
+    src = load_model(size, t.init_from)
+    if src.cfg != cfg:
+        raise ValueError(f"{t.init_from}'s architecture differs from this run's; a cool-down continues the same model")
+    steps = json.loads((source / "info.json").read_text())["checkpoints"]
+    if steps[-1] != t.init_step:
+        raise ValueError(f"{t.init_from} ends at step {steps[-1]}, not {t.init_step}")
+    model.load_state_dict(src.state_dict())
+    log.info(f"starting from {t.init_from} at step {t.init_step} (optimizer state new)")
 
 
 def _start_or_resume(run: Path, model, opt, history: History, log: logging.Logger, what: str) -> ResumeState:
