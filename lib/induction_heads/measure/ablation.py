@@ -20,13 +20,14 @@ run's cached residual stream. Every function returns per-token losses (``loss[..
 
 from __future__ import annotations
 
-from typing import Iterable
+import itertools
+from typing import Iterable, Literal
 
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from .heads import head_mask
+from .heads import head_labels, head_mask, parse_head
 from .hooks import hook_name
 from .metrics import icl_score, per_token_losses
 
@@ -38,7 +39,14 @@ __all__ = [
     "naive_single_head_ablations",
     "delta_icl",
     "before_and_after_attribution",
+    "ABLATION_METHODS",
+    "mean_head_outputs",
+    "replace_heads",
+    "matched_control_sets",
 ]
+
+AblationMethod = Literal["zero", "mean", "resample"]
+ABLATION_METHODS: tuple[str, ...] = ("zero", "mean", "resample")
 
 
 @torch.no_grad()
@@ -247,3 +255,93 @@ def before_and_after_attribution(
     u = after - before
     u = u / u.norm().clamp_min(1e-12)
     return ((ablated - clean) * u).sum(-1)
+
+
+@torch.no_grad()
+def mean_head_outputs(bridge, tokens: Int[Tensor, "batch seq"], max_sequences: int = 128) -> list[Tensor]:
+    """Every layer's head outputs (``hook_z``) averaged over the sequences of ``tokens``, position by
+    position: ``[pos, head, d_head]`` per layer (what mean ablation puts in an ablated head's place)."""
+    L = bridge.cfg.n_layers
+    total, n = [0.0] * L, 0
+    for toks in tokens.split(max_sequences):
+        _, cache = bridge.run_with_cache(toks, names_filter=lambda name: name.endswith("attn.hook_z"))
+        total = [t + cache[hook_name("z", layer)].double().sum(0) for layer, t in enumerate(total)]
+        n += toks.shape[0]
+    return [(t / n).float() for t in total]
+
+
+@torch.no_grad()
+def replace_heads(
+    bridge,
+    tokens: Int[Tensor, "batch seq"],
+    heads: Iterable[str | tuple[int, int]],
+    method: AblationMethod = "zero",
+    preserve_patterns: bool = False,
+    max_sequences: int = 128,
+) -> Float[Tensor, "batch pos"]:
+    """Per-token losses with ``heads`` ablated together by ``method`` (a referee's controls for
+    zero ablation, which can push the residual stream off its distribution):
+
+    - ``"zero"``: the heads' outputs (``hook_z``) set to 0, as :func:`ablate_heads`;
+    - ``"mean"``: set to their mean over the sequences of ``tokens`` at the same position
+      (:func:`mean_head_outputs`);
+    - ``"resample"``: set to their clean outputs on another sequence of the batch at the same
+      position (sequence ``i`` takes sequence ``i - 1``'s, within chunks of ``max_sequences``:
+      a fixed derangement, so the result does not depend on a random draw).
+
+    ``preserve_patterns`` freezes every attention pattern to the clean run's (the paper's
+    pattern-preserving ablation); by default later patterns are recomputed (full ablation).
+    """
+    L, H = bridge.cfg.n_layers, bridge.cfg.n_heads
+    if method not in ABLATION_METHODS:
+        raise ValueError(f"unknown ablation method {method!r}; choose one of: {', '.join(ABLATION_METHODS)}")
+    mask = head_mask(heads, L, H)
+    if method == "resample" and tokens.shape[0] < 2:
+        raise ValueError("resample ablation needs at least two sequences")
+    means = mean_head_outputs(bridge, tokens, max_sequences) if method == "mean" else None
+    out = []
+    for toks in tokens.split(max_sequences):
+        names = lambda n: n.endswith("attn.hook_pattern") or n.endswith("attn.hook_z")  # noqa: E731
+        _, cache = bridge.run_with_cache(toks, names_filter=names)
+
+        def replace(z: Tensor, hook, layer: int) -> Tensor:
+            z = z.clone()
+            h = mask[layer]
+            if method == "zero":
+                z[:, :, h] = 0
+            elif method == "mean":
+                z[:, :, h] = means[layer][None, : z.shape[1], h].to(z)
+            else:
+                z[:, :, h] = cache[hook_name("z", layer)].roll(1, dims=0)[:, :, h]
+            return z
+
+        hooks = [(hook_name("z", layer), lambda z, hook, layer=layer: replace(z, hook, layer))
+                 for layer in range(L) if mask[layer].any()]
+        if preserve_patterns:
+            hooks += [(hook_name("pattern", layer), lambda p, hook, c=cache[hook_name("pattern", layer)]: c)
+                      for layer in range(L)]
+        out.append(per_token_losses(bridge.run_with_hooks(toks, fwd_hooks=hooks), toks))
+    return torch.cat(out)
+
+
+def matched_control_sets(
+    heads: Iterable[str | tuple[int, int]], n_layers: int, n_heads: int, n_draws: int = 20, seed: int = 0,
+) -> list[list[str]]:
+    """Sets of heads to ablate as a control for ``heads``: as many heads that are *not* in
+    ``heads``, from the same layers (for each layer, as many as ``heads`` has there). Every such
+    set when there are at most ``n_draws``; otherwise ``n_draws`` distinct ones drawn with
+    ``seed``. Empty when some layer has too few other heads (no matched control exists)."""
+    chosen = sorted({parse_head(h) for h in heads})
+    per_layer = {layer: sum(1 for l, _ in chosen if l == layer) for layer in {l for l, _ in chosen}}
+    options = []
+    for layer, k in sorted(per_layer.items()):
+        others = [(layer, h) for h in range(n_heads) if (layer, h) not in chosen]
+        if len(others) < k:
+            return []
+        options.append(list(itertools.combinations(others, k)))
+    every = [sorted(h for part in combo for h in part) for combo in itertools.product(*options)]
+    if len(every) > n_draws:
+        pick = torch.randperm(len(every), generator=torch.Generator().manual_seed(seed))[:n_draws]
+        every = [every[i] for i in sorted(pick.tolist())]
+    labels = head_labels(n_layers, n_heads)
+    return [[labels[layer * n_heads + h] for layer, h in s] for s in every]
