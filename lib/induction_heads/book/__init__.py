@@ -14,6 +14,8 @@ What a chapter imports:
 - ``tables`` and ``summary``: the sizes and the zoo, and the reproduction in one table
   (``python -m induction_heads summary``), with its intervals and the six verdicts;
 - ``recipes``: the natural-code control set against the repeat recipe, claim by claim (Methods);
+- ``copying``: why the induction heads copy weakly, the copying diagnostics read on a run and on
+  the hand-built circuit, and the recipe's facts (passes over the training split, memorisation);
 - ``live``: the live mode of Argument 1 (train a model inside the chapter and watch it);
 - ``pretrained`` and ``pythia``: the online paths (a pretrained model for Argument 4, Pythia's
   public checkpoints for Argument 6), off in the rendered book.

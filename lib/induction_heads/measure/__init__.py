@@ -12,6 +12,8 @@
   (Argument 4);
 - ``scaling``: Argument 6's comparisons across sizes and the onset law;
 - ``intervals``: bootstrap intervals and seed spreads;
+- ``copying``: why copying fails (the winners of the repeat test's misses, copying by frequency,
+  the full OV map over the vocabulary, the induction heads' output scaled by a gain);
 - ``handbuilt``: the hand-built induction circuit, every metric's known answer;
 - ``hooks``: hook names; ``recorder``: every measurement at one training snapshot.
 
