@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg
 SIZE ?= small
 
-.PHONY: book test unit nbval chapters sync check-site check-colab zoo venv clean
+.PHONY: book test unit nbval chapters readings sync check-site check-colab zoo venv clean
 
 # The pinned environment. torch comes first, from its CPU wheel: an unpinned torch (pulled in by
 # transformer-lens) would download gigabytes of CUDA libraries.
@@ -40,6 +40,11 @@ nbval: $(STAMP)
 ONLY ?=
 chapters: $(STAMP)
 	$(BIN)/python -m induction_heads.book.build chapters $(ONLY)
+
+## make readings [SIZE=small]: compute and keep every finished run's summary row (readings.json) where
+## it is missing or stale; the chapters read these. Run it after changing lib/ or data/, before `make chapters`
+readings: $(STAMP)
+	$(BIN)/python -m induction_heads readings --size $(SIZE)
 
 ## make sync: rewrite each chapter's Colab cell and default size from _config.yml / book.py
 sync: $(STAMP)

@@ -1,4 +1,4 @@
-"""Command line over the three packages: ``python -m induction_heads {data,train,zoo,summary,verify} --size ...``."""
+"""Command line over the three packages: ``python -m induction_heads {data,train,zoo,summary,readings,verify} --size ...``."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import time
 
 import torch
 
-from .book.summary import seed_spreads, summary
+from .book.readings import kept_reading, readings_version, write_reading
+from .book.summary import model_summary, seed_spreads, summary
 from .engine.config import (CORE_MODELS, MODEL_NAMES, SIZES, SizeError, parse_model_name, train_config,
                             validate_model_name, validate_size)
 from .engine.dataset import prepare_data
 from .engine.runs import size_dir, verify_store, write_manifests
 from .engine.store import RunStoreError
 from .engine.train import train
+from .engine.zoo import Zoo
 
 DEVICES = ("cpu", "cuda")
 
@@ -60,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
     s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     s.add_argument("--no-ablation", action="store_true", help="skip the (slower) induction-head ablation")
+    r = sub.add_parser("readings", help="compute and keep every finished run's summary row (readings.json), "
+                       "where it is missing or stale; the chapters read these instead of recomputing")
+    r.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
+    r.add_argument("--force", action="store_true", help="recompute every run's reading, current or not")
     v = sub.add_parser("verify", help="check every file of a size's run store against its sha256 manifest",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return _summary(args)
     if args.command == "verify":
         return _verify(args.size, args.write)
+    if args.command == "readings":
+        return _readings(args.size, args.force)
     names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
     for n in names:
         try:
@@ -177,6 +185,21 @@ def _verify(size: str, write: bool) -> int:
     done = "recorded" if write else "verified"
     print(f"{size_dir(size)}: {report.files} files ({report.bytes / 1e6:.1f} MB) {done} "
           f"in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def _readings(size: str, force: bool) -> int:
+    """``readings``: write the summary row of every finished run whose kept reading is missing or
+    stale (all of them with ``force``), one line per run with its time."""
+    torch.set_num_threads(1)
+    zoo = Zoo.load(size)
+    todo = [run for run in zoo.values() if force or kept_reading(run) is None]
+    print(f"{size}: {len(zoo) - len(todo)} of {len(zoo)} runs have current readings (code version "
+          f"{readings_version()}); computing {len(todo)}", flush=True)
+    for i, run in enumerate(todo, 1):
+        t0 = time.perf_counter()
+        write_reading(run, model_summary(run))
+        print(f"  [{i}/{len(todo)}] {run.name}: {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 
 

@@ -121,20 +121,56 @@ def test_before_and_after_attribution():
 
 # ---------------------------------------------------------------- the referee's controls
 
-from induction_heads.measure.ablation import matched_control_sets, mean_head_outputs, replace_heads  # noqa: E402
+from induction_heads.measure.ablation import matched_control_sets, mean_head_outputs  # noqa: E402
+from induction_heads.measure.hooks import hook_name  # noqa: E402
+from induction_heads.measure.metrics import per_token_losses  # noqa: E402
 
 
-@pytest.mark.parametrize("preserve", [True, False], ids=["pattern-preserving", "full"])
-def test_zero_replacement_equals_zero_ablation(preserve):
+def _perturbed_tiny_bridge():
     model = InductionLM(model_config("tiny", "attn-only-2l")).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(3)) * 0.05)
-    bridge = to_bridge(model)
-    toks = torch.randint(0, model.cfg.d_vocab, (5, 30), generator=torch.Generator().manual_seed(4))
-    ref = ablate_heads(bridge, toks, [["1.0", "0.1"]], preserve_patterns=preserve)[0]
-    out = replace_heads(bridge, toks, ["1.0", "0.1"], "zero", preserve_patterns=preserve, max_sequences=2)
-    assert (out - ref).abs().max() < 1e-5
+    return to_bridge(model)
+
+
+def _naive_replaced(bridge, toks, heads, method, preserve):
+    """The reference: one hooked forward pass, the heads' hook_z overwritten by their mean over
+    ``toks`` at each position or by the previous sequence's clean output; every pattern written
+    back to the clean one if ``preserve``."""
+    _, cache = bridge.run_with_cache(toks)
+    hooks = []
+    for layer, head in (map(int, h.split(".")) for h in heads):
+        clean_z = cache["z", layer]
+        repl = clean_z.mean(0, keepdim=True).expand_as(clean_z) if method == "mean" else clean_z.roll(1, 0)
+
+        def hook(z, hook, head=head, repl=repl):
+            z = z.clone()
+            z[:, :, head] = repl[:, :, head]
+            return z
+
+        hooks.append((hook_name("z", layer), hook))
+    if preserve:
+        hooks += [(hook_name("pattern", layer), lambda p, hook, c=cache["pattern", layer]: c)
+                  for layer in range(bridge.cfg.n_layers)]
+    with torch.no_grad():
+        return per_token_losses(bridge.run_with_hooks(toks, fwd_hooks=hooks), toks)
+
+
+@pytest.mark.parametrize("preserve", [True, False], ids=["pattern-preserving", "full"])
+@pytest.mark.parametrize("method", ["mean", "resample"])
+def test_mean_and_resample_equal_one_hooked_pass_each(method, preserve):
+    bridge = _perturbed_tiny_bridge()
+    toks = torch.randint(0, bridge.cfg.d_vocab, (6, 30), generator=torch.Generator().manual_seed(4))
+    sets = [["1.0", "0.1"], ["1.1"]]
+    out = ablate_heads(bridge, toks, sets, preserve_patterns=preserve, method=method)
+    for i, heads in enumerate(sets):
+        assert (out[i] - _naive_replaced(bridge, toks, heads, method, preserve)).abs().max() < 1e-4
+    # the positions fast path gives the same losses
+    pos = torch.tensor([[3, 17, 28]] * 6)
+    if preserve:
+        sub = ablate_heads(bridge, toks, sets, preserve_patterns=True, positions=pos, method=method)
+        assert (sub - out.gather(2, pos[None].expand(2, -1, -1))).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("method", ["mean", "resample"])
@@ -144,7 +180,7 @@ def test_mean_and_resample_change_nothing_on_identical_sequences(method):
     bridge = handbuilt_bridge()
     toks = repeated_tokens()[:1].repeat(4, 1)
     clean = clean_losses(bridge, toks)
-    assert (replace_heads(bridge, toks, ["1.0", "0.0"], method) - clean).abs().max() < 1e-5
+    assert (ablate_heads(bridge, toks, [["1.0", "0.0"]], method=method)[0] - clean).abs().max() < 1e-5
 
 
 def test_mean_outputs_are_the_per_position_mean():
@@ -164,7 +200,7 @@ def test_every_method_removes_the_handbuilt_circuits_in_context_gain(method):
     does more: the head predicts the other sequence's next token, so later copies get worse."""
     bridge, toks = handbuilt_bridge(), repeated_tokens(128)
     gain_clean = float(in_context_gain(clean_losses(bridge, toks)))
-    gain = float(in_context_gain(replace_heads(bridge, toks, ["1.0"], method)))
+    gain = float(in_context_gain(ablate_heads(bridge, toks, [["1.0"]], method=method)[0]))
     assert gain_clean < -3 and gain > 0.1 * gain_clean
     if method == "resample":
         assert gain > 3
@@ -173,9 +209,9 @@ def test_every_method_removes_the_handbuilt_circuits_in_context_gain(method):
 def test_unknown_method_and_single_sequence_resample_are_refused():
     bridge = handbuilt_bridge()
     with pytest.raises(ValueError, match="unknown ablation method 'noise'"):
-        replace_heads(bridge, repeated_tokens(), ["1.0"], "noise")
+        ablate_heads(bridge, repeated_tokens(), [["1.0"]], method="noise")
     with pytest.raises(ValueError, match="two sequences"):
-        replace_heads(bridge, repeated_tokens()[:1], ["1.0"], "resample")
+        ablate_heads(bridge, repeated_tokens()[:1], [["1.0"]], method="resample")
 
 
 def test_matched_control_sets():

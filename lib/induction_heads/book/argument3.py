@@ -14,9 +14,10 @@ from torch import Tensor
 
 from ..engine.runs import load_eval_set
 from ..engine.zoo import Run, Trajectory
-from ..measure.ablation import (ablate_heads, before_and_after_attribution, clean_losses, delta_icl,
-                                single_head_ablations)
+from ..measure.ablation import (ABLATION_METHODS, ablate_heads, before_and_after_attribution, clean_losses, delta_icl,
+                                matched_control_sets, single_head_ablations)
 from ..measure.heads import classify_heads, head_labels
+from ..measure.icl_classes import IclByClass, icl_by_class, token_classes
 from ..measure.intervals import Interval, bootstrap
 from ..measure.metrics import icl_score
 from ..measure.phase import PhaseWindow, snapshots_around
@@ -30,7 +31,16 @@ __all__ = [
     "induction_ablation",
     "fraction_removed_interval",
     "full_vs_pattern_preserving",
+    "DECIDING_METHOD",
+    "AblationControls",
+    "ablation_controls",
+    "ClassSplit",
+    "class_split",
 ]
+
+# The ablation Argument 3's claim is decided under (decisions log, "Argument 3's ablation"): chosen
+# before any of its numbers were computed; zero (the paper's) and resample are reported beside it.
+DECIDING_METHOD = "mean"
 
 # The claim: ablating the induction heads together removes at least this share of the ICL.
 FRACTION_REMOVED_MIN = 0.7
@@ -75,17 +85,20 @@ def before_after_over_training(
 
 
 @torch.no_grad()
-def induction_ablation(run: Run, heads: list[str], n_sequences: int | None = None) -> dict:
-    """Zero-ablate ``heads`` together (pattern-preserving) and each on its own, at the final
-    checkpoint on the evaluation set (its first ``n_sequences``, default all): the ICL score
+def induction_ablation(run: Run, heads: list[str], n_sequences: int | None = None, method: str = "zero",
+                       bridge=None, losses: Tensor | None = None) -> dict:
+    """Ablate ``heads`` together (pattern-preserving) and each on its own by ``method`` (zero, as
+    the paper; mean or resample: :func:`induction_heads.measure.ablation.ablate_heads`), at the
+    final checkpoint on the evaluation set (its first ``n_sequences``, default all): the ICL score
     clean and ablated, the fraction of the ICL removed, and the sum of the single-head ΔICLs
     (redundant heads make the joint effect exceed that sum); with each sequence's ICL score
-    clean and with all ``heads`` ablated, for :func:`fraction_removed_interval`."""
-    bridge = run.bridge()
+    clean and with all ``heads`` ablated, for :func:`fraction_removed_interval`, and the per-token
+    losses clean and with all ``heads`` ablated (``losses_clean``, ``losses_ablated``)."""
+    bridge = bridge or run.bridge()
     tokens = load_eval_set(run.size)[0][:n_sequences]
     losses = clean_losses(bridge, tokens)
     clean = float(icl_score(losses.mean(0)))
-    ablated = ablate_heads(bridge, tokens, [heads] + [[h] for h in heads])
+    ablated = ablate_heads(bridge, tokens, [heads] + [[h] for h in heads], method=method)
     icl = icl_score(ablated.mean(1))  # [1 + len(heads)]
     return {
         "icl_clean": clean,
@@ -95,6 +108,9 @@ def induction_ablation(run: Run, heads: list[str], n_sequences: int | None = Non
         "delta_icl_sum_of_singles": float((icl[1:] - clean).sum()),
         "icl_clean_by_sequence": icl_score(losses),
         "icl_ablated_by_sequence": icl_score(ablated[0]),
+        "icl_single_by_sequence": icl_score(ablated[1:]),
+        "losses_clean": losses,
+        "losses_ablated": ablated[0],
     }
 
 
@@ -120,3 +136,86 @@ def full_vs_pattern_preserving(run: Run, n_sequences: int = 128) -> Float[Tensor
     tokens = load_eval_set(run.size)[0][:n_sequences]
     clean = clean_losses(bridge, tokens)
     return torch.stack([delta_icl(single_head_ablations(bridge, tokens, preserve), clean) for preserve in (True, False)])
+
+
+def _fraction_interval(clean_by_sequence: Tensor, ablated_by_sequence: Tensor) -> Interval:
+    return fraction_removed_interval({"icl_clean_by_sequence": clean_by_sequence,
+                                      "icl_ablated_by_sequence": ablated_by_sequence})
+
+
+@dataclass(frozen=True)
+class AblationControls:
+    """Argument 3's ablation under each method, and its matched control (:func:`ablation_controls`).
+
+    ``together[method]``: the share of the ICL score removed by ablating every induction head at
+    once, with its interval; ``single[method][head]``: each head on its own; ``control``: every
+    matched set of non-induction heads with the share its ablation by :data:`DECIDING_METHOD`
+    removes; ``ablations[method]``: :func:`induction_ablation`'s dict (per-token losses included)."""
+
+    heads: tuple[str, ...]
+    together: dict[str, Interval]
+    single: dict[str, dict[str, Interval]]
+    control: list[tuple[tuple[str, ...], Interval]]
+    ablations: dict[str, dict]
+
+    @property
+    def specific(self) -> bool | None:
+        """Whether every control set removes less than the lower end of the induction heads'
+        interval under :data:`DECIDING_METHOD` (None: no matched control exists)."""
+        if not self.control:
+            return None
+        return all(c.value < self.together[DECIDING_METHOD].lo for _, c in self.control)
+
+
+@torch.no_grad()
+def ablation_controls(run: Run, heads: list[str], n_sequences: int | None = None, n_draws: int = 20) -> AblationControls:
+    """The induction heads ablated by zero, mean and resample ablation (together and each alone,
+    patterns preserved), and the same number of other heads from the same layers ablated by
+    :data:`DECIDING_METHOD` (:func:`induction_heads.measure.ablation.matched_control_sets`), on the
+    evaluation set at the final checkpoint."""
+    bridge = run.bridge()
+    losses = clean_losses(bridge, load_eval_set(run.size)[0][:n_sequences])
+    ablations = {m: induction_ablation(run, heads, n_sequences, m, bridge, losses) for m in ABLATION_METHODS}
+    together = {m: fraction_removed_interval(a) for m, a in ablations.items()}
+    single = {m: {h: _fraction_interval(a["icl_clean_by_sequence"], a["icl_single_by_sequence"][i])
+                  for i, h in enumerate(heads)} for m, a in ablations.items()}
+    tokens = load_eval_set(run.size)[0][:n_sequences]
+    clean = ablations[DECIDING_METHOD]["icl_clean_by_sequence"]
+    sets = matched_control_sets(heads, bridge.cfg.n_layers, bridge.cfg.n_heads, n_draws)
+    ablated = icl_score(ablate_heads(bridge, tokens, sets, method=DECIDING_METHOD)) if sets else []
+    control = [(tuple(hs), _fraction_interval(clean, a)) for hs, a in zip(sets, ablated)]
+    return AblationControls(tuple(heads), together, single, control, ablations)
+
+
+@dataclass(frozen=True)
+class ClassSplit:
+    """The ICL score of one model split by class (:mod:`induction_heads.measure.icl_classes`),
+    clean and, where given, with its induction heads ablated."""
+
+    clean: IclByClass
+    ablated: IclByClass | None = None
+
+    def to_json(self) -> dict:
+        """The split as plain lists (class order :data:`induction_heads.measure.icl_classes.CLASS_NAMES`),
+        for the summary row: shares, losses and terms, and ``removed`` (:attr:`removed_by_class`)."""
+        c = self.clean
+        out = {k: [round(float(v), 4) for v in getattr(c, k)]
+               for k in ("share_all", "share_early", "share_late", "loss_early", "loss_late", "contribution")}
+        removed = self.removed_by_class
+        out["removed"] = None if removed is None else [round(float(v), 4) for v in removed]
+        return out
+
+    @property
+    def removed_by_class(self):
+        """Each class's term of the ICL score that the ablation removed (clean minus ablated; the
+        terms add up to the whole ICL removed). None without an ablation."""
+        return None if self.ablated is None else self.ablated.contribution - self.clean.contribution
+
+
+def class_split(losses_clean: Float[Tensor, "batch pos"], tokens: Tensor,
+                losses_ablated: Float[Tensor, "batch pos"] | None = None) -> ClassSplit:
+    """:func:`induction_heads.measure.icl_classes.icl_by_class` of per-token losses on ``tokens``
+    (the evaluation set), clean and, if given, ablated."""
+    classes = token_classes(tokens)
+    return ClassSplit(icl_by_class(losses_clean, classes),
+                      None if losses_ablated is None else icl_by_class(losses_ablated, classes))

@@ -21,11 +21,14 @@ from ..measure.metrics import icl_score, prefix_matching_score
 from ..measure.phase import icl_share_in_window, smoothed_over_training
 from ..measure.scaling import induction_heads_by_layer
 from .argument1 import bump, seeds_by_model, windows
-from .argument3 import fraction_removed_interval, induction_ablation
+from ..engine.runs import load_eval_set
+from ..measure.ablation import clean_losses
+from .argument3 import DECIDING_METHOD, class_split, fraction_removed_interval, induction_ablation
 from .argument4 import argument4_summary
 from .argument6 import rung
+from .readings import reading
 
-__all__ = ["PAPER", "argument6_summary", "model_summary", "summary", "FinalSamples", "final_samples",
+__all__ = ["PAPER", "argument6_summary", "model_summary", "ablation_readings", "summary", "FinalSamples", "final_samples",
            "final_intervals", "interval_readings", "final_readings", "final_readings_by_name", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "seed_spreads"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
@@ -97,14 +100,32 @@ def model_summary(run: Run, with_ablation: bool = True, with_argument4: bool = T
     }
     out.update(final_intervals(final_samples(run, prefix_final)))
     if with_ablation:
-        ablation = induction_ablation(run, heads) if heads else None
-        frac = None if ablation is None else ablation["fraction_removed"]
-        out["ablation_icl_fraction_removed"] = None if frac is None or frac != frac else round(frac, 4)
-        out["ablation_icl_fraction_removed_ci"] = (None if out["ablation_icl_fraction_removed"] is None
-                                                   else _ci(fraction_removed_interval(ablation)))
+        out.update(ablation_readings(run, heads))
     out["argument6"] = argument6_summary(run)
     if with_argument4:
         out["argument4"] = argument4_summary(run, heads)
+    return out
+
+
+def ablation_readings(run: Run, heads: list[str]) -> dict:
+    """Argument 3's numbers of one run at its final checkpoint, on the whole evaluation set: the
+    share of the ICL score removed by ablating its induction heads together, by zero ablation
+    (``ablation_icl_fraction_removed``, the paper's) and by mean ablation
+    (``ablation_icl_fraction_removed_mean``, :data:`induction_heads.book.argument3.DECIDING_METHOD`),
+    each with its 95% interval (None without an induction head or without ICL to remove); and
+    the ICL score split by class (``icl_by_class``: :meth:`induction_heads.book.argument3.ClassSplit.to_json`,
+    ``removed`` under mean ablation)."""
+    bridge = run.bridge()
+    tokens = load_eval_set(run.size)[0]
+    losses = clean_losses(bridge, tokens)
+    out, mean = {}, None
+    for method, key in (("zero", "ablation_icl_fraction_removed"), (DECIDING_METHOD, "ablation_icl_fraction_removed_mean")):
+        ablation = induction_ablation(run, heads, method=method, bridge=bridge, losses=losses) if heads else None
+        frac = None if ablation is None else ablation["fraction_removed"]
+        out[key] = None if frac is None or frac != frac else round(frac, 4)
+        out[f"{key}_ci"] = None if out[key] is None else _ci(fraction_removed_interval(ablation))
+        mean = ablation if method == DECIDING_METHOD else mean
+    out["icl_by_class"] = class_split(losses, tokens, None if mean is None else mean["losses_ablated"]).to_json()
     return out
 
 
@@ -232,11 +253,17 @@ def seed_spreads(rows: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def summary(size: str, with_ablation: bool = True) -> dict[str, dict]:
-    """:func:`model_summary` of every finished run of ``size``, in the zoo's order."""
-    zoo = Zoo.load(size)
+def summary(size: str, with_ablation: bool = True, provenance=None, names: Iterable[str] | None = None) -> dict[str, dict]:
+    """:func:`model_summary` of every finished run of ``size`` (or of ``names``), in the zoo's
+    order: each run's kept reading where it is current
+    (:func:`induction_heads.book.readings.reading`; ``provenance`` collects which were read and
+    which computed), computed now otherwise. ``with_ablation=False`` computes every row now,
+    without the ablation."""
+    zoo = Zoo.load(size, None if names is None else list(names))
     if not zoo:
         raise FileNotFoundError(
             f"no finished runs for size {size!r}; train them with `python -m induction_heads zoo --size {size}`"
         )
-    return {name: model_summary(run, with_ablation) for name, run in zoo.items()}
+    if not with_ablation:
+        return {name: model_summary(run, with_ablation) for name, run in zoo.items()}
+    return {name: reading(run, model_summary, provenance) for name, run in zoo.items()}

@@ -41,7 +41,6 @@ __all__ = [
     "before_and_after_attribution",
     "ABLATION_METHODS",
     "mean_head_outputs",
-    "replace_heads",
     "matched_control_sets",
 ]
 
@@ -71,18 +70,23 @@ def _as_masks(bridge, ablations) -> Bool[Tensor, "ablation layer head"]:
     return torch.stack([head_mask(heads, L, H) for heads in ablations])
 
 
-def _zero_heads_hooks(bridge, keep: Tensor) -> list:
-    """``hook_z`` hooks that zero, in batch copy ``i``, the heads where ``keep[i]`` is 0."""
+def _replace_heads_hooks(bridge, keep: Tensor, fill: list[Tensor] | None = None) -> list:
+    """``hook_z`` hooks that, in batch copy ``i``, replace the heads where ``keep[i]`` is 0 by
+    ``fill[layer]`` (broadcast to ``[batch, pos, head, d_head]``; zero when ``fill`` is None)."""
     k = keep.shape[0]
 
-    def zero_heads(layer: int):
+    def replace(layer: int):
         def hook(z: Tensor, hook) -> Tensor:
             n, p, h, d = z.shape
-            return (z.view(k, n // k, p, h, d) * keep[:, None, None, layer, :, None]).view(n, p, h, d)
+            kept = keep[:, None, None, layer, :, None]
+            out = z.view(k, n // k, p, h, d) * kept
+            if fill is not None:
+                out = out + (1 - kept) * fill[layer][None, :, :p].to(z)
+            return out.view(n, p, h, d)
 
         return hook
 
-    return [(hook_name("z", layer), zero_heads(layer)) for layer in range(bridge.cfg.n_layers)]
+    return [(hook_name("z", layer), replace(layer)) for layer in range(bridge.cfg.n_layers)]
 
 
 def _frozen_pattern_logits(
@@ -91,6 +95,7 @@ def _frozen_pattern_logits(
     patterns: list[Tensor],
     keep: Float[Tensor, "k layer head"],
     gather: Int[Tensor, "k_batch n_pos"] | None = None,
+    fill: list[Tensor] | None = None,
 ) -> Float[Tensor, "k_batch pos vocab"]:
     """Logits of ``k`` pattern-preserving ablations at once, from the clean run's cache.
 
@@ -98,7 +103,8 @@ def _frozen_pattern_logits(
     depends on the (ablated) residual stream, so queries, keys, rotary and softmax are skipped.
     Layers below the first ablated one are unchanged and start from their cached residual.
     With ``gather``, only those positions are unembedded (the unembedding dominates the cost
-    when only a few positions' losses are needed).
+    when only a few positions' losses are needed). With ``fill``, an ablated head's output is
+    ``fill[layer]`` (broadcast to ``[batch, pos, head, d_head]``) instead of zero.
     """
     k = keep.shape[0]
     ablated_layers = (keep < 1).any(-1).any(0).nonzero()
@@ -108,7 +114,10 @@ def _frozen_pattern_logits(
         block = bridge.blocks[layer]
         v = torch.einsum("npd,hde->nphe", block.ln1(resid), bridge.W_V[layer]) + bridge.b_V[layer]
         v = v.view(k, -1, *v.shape[1:])  # [k, batch, pos, head, d_head]
-        z = torch.einsum("bhqs,kbshe->kbqhe", patterns[layer], v) * keep[:, None, None, layer, :, None]
+        kept = keep[:, None, None, layer, :, None]
+        z = torch.einsum("bhqs,kbshe->kbqhe", patterns[layer], v) * kept
+        if fill is not None:
+            z = z + (1 - kept) * fill[layer][None, :, : z.shape[2]]
         resid = resid + torch.einsum("nqhe,hed->nqd", z.flatten(0, 1), bridge.W_O[layer]) + bridge.b_O[layer]
         if not bridge.cfg.attn_only:
             resid = resid + block.mlp(block.ln2(resid))
@@ -125,8 +134,9 @@ def ablate_heads(
     preserve_patterns: bool = True,
     max_sequences: int = 128,
     positions: Int[Tensor, "batch n_pos"] | None = None,
+    method: str = "zero",
 ) -> Float[Tensor, "ablation batch pos"]:
-    """Per-token losses with each *set* of heads zero-ablated (paper §Methods (2)).
+    """Per-token losses with each *set* of heads ablated (paper §Methods (2)).
 
     Args:
         bridge: a native ``TransformerBridge`` (e.g. ``induction_heads.engine.model.to_bridge``).
@@ -140,48 +150,65 @@ def ablate_heads(
         positions: if given, only the losses at these positions of each sequence are
             returned (``[ablation, batch, n_pos]``; position ``i`` predicts token ``i + 1``), which
             makes pattern-preserving ablations several times cheaper.
+        method: what replaces an ablated head's output (``hook_z``): ``"zero"`` (the paper's),
+            ``"mean"`` (its mean over the sequences of ``tokens`` at the same position,
+            :func:`mean_head_outputs`) or ``"resample"`` (its clean output on another sequence at the
+            same position: sequence ``i`` takes sequence ``i - 1``'s within each chunk of
+            ``max_sequences``, a fixed derangement, so no random draw enters). Mean and resample are
+            a referee's controls for zero ablation, which can push the residual stream where the
+            model has never seen it.
 
     Pattern-preserving ablations run from the clean run's cached residual streams and
     patterns through the value path only (``_frozen_pattern_logits``); full ablations run the
     whole model with ``hook_z`` hooks. Both equal one hooked forward pass per ablation
     (:func:`naive_single_head_ablations`, the reference the tests compare against).
     """
+    if method not in ABLATION_METHODS:
+        raise ValueError(f"unknown ablation method {method!r}; choose one of: {', '.join(ABLATION_METHODS)}")
+    if method == "resample" and tokens.shape[0] < 2:
+        raise ValueError("resample ablation needs at least two sequences")
     masks = _as_masks(bridge, ablations)
     n_abl, (batch, seq) = masks.shape[0], tokens.shape
     L = bridge.cfg.n_layers
+    means = mean_head_outputs(bridge, tokens, max_sequences) if method == "mean" else None
     out = torch.empty(n_abl, batch, seq - 1 if positions is None else positions.shape[1])
     for start in range(0, batch, max_sequences):
         toks = tokens[start : start + max_sequences]
         b = toks.shape[0]
+        suffixes = (("attn.hook_pattern", "hook_resid_pre") if preserve_patterns else ()) + (
+            ("attn.hook_z",) if method == "resample" else ())
+        cache = bridge.run_with_cache(toks, names_filter=lambda n: n.endswith(suffixes))[1] if suffixes else None
+        frozen = None
         if preserve_patterns:
-            names = lambda n: n.endswith("attn.hook_pattern") or n.endswith("hook_resid_pre")  # noqa: E731
-            _, cache = bridge.run_with_cache(toks, names_filter=names)
-            resid_pre = [cache[hook_name("resid_pre", layer)] for layer in range(L)]
-            patterns = [cache[hook_name("pattern", layer)] for layer in range(L)]
+            frozen = ([cache[hook_name("resid_pre", layer)] for layer in range(L)],
+                      [cache[hook_name("pattern", layer)] for layer in range(L)])
+        fill = (None if method == "zero" else [m[None] for m in means] if method == "mean"
+                else [cache[hook_name("z", layer)].roll(1, dims=0) for layer in range(L)])
         per_pass = max(1, max_sequences // b)
         for a in range(0, n_abl, per_pass):
             keep = (~masks[a : a + per_pass]).to(torch.float32)
             k = keep.shape[0]
             rep = toks.repeat(k, 1)
             pos = None if positions is None else positions[start : start + b].long().repeat(k, 1)
-            frozen = (resid_pre, patterns) if preserve_patterns else None
-            out[a : a + k, start : start + b] = _ablated_losses(bridge, rep, keep, frozen, pos).view(k, b, -1)
+            out[a : a + k, start : start + b] = _ablated_losses(bridge, rep, keep, frozen, pos, fill).view(k, b, -1)
     return out
 
 
-def _ablated_losses(bridge, rep: Tensor, keep: Tensor, frozen: tuple | None, pos: Tensor | None) -> Tensor:
+def _ablated_losses(bridge, rep: Tensor, keep: Tensor, frozen: tuple | None, pos: Tensor | None,
+                    fill: list[Tensor] | None = None) -> Tensor:
     """Per-token losses of ``rep`` (the batch repeated once per ablation) with the heads where
-    ``keep`` is 0 zeroed: from the clean run's ``frozen`` (residual streams, patterns) when
-    patterns are preserved, else by a hooked forward pass; at positions ``pos`` if given."""
+    ``keep`` is 0 replaced by ``fill`` (zeroed when None): from the clean run's ``frozen``
+    (residual streams, patterns) when patterns are preserved, else by a hooked forward pass; at
+    positions ``pos`` if given."""
     if frozen is not None and pos is not None:
-        logits = _frozen_pattern_logits(bridge, *frozen, keep, gather=pos)
+        logits = _frozen_pattern_logits(bridge, *frozen, keep, gather=pos, fill=fill)
         return torch.nn.functional.cross_entropy(
             logits.flatten(0, 1).float(), rep.gather(1, pos + 1).flatten(), reduction="none"
         ).view(pos.shape)
     logits = (
-        _frozen_pattern_logits(bridge, *frozen, keep)
+        _frozen_pattern_logits(bridge, *frozen, keep, fill=fill)
         if frozen is not None
-        else bridge.run_with_hooks(rep, fwd_hooks=_zero_heads_hooks(bridge, keep))
+        else bridge.run_with_hooks(rep, fwd_hooks=_replace_heads_hooks(bridge, keep, fill))
     )
     losses = per_token_losses(logits, rep)
     return losses if pos is None else losses.gather(1, pos)
@@ -268,60 +295,6 @@ def mean_head_outputs(bridge, tokens: Int[Tensor, "batch seq"], max_sequences: i
         total = [t + cache[hook_name("z", layer)].double().sum(0) for layer, t in enumerate(total)]
         n += toks.shape[0]
     return [(t / n).float() for t in total]
-
-
-@torch.no_grad()
-def replace_heads(
-    bridge,
-    tokens: Int[Tensor, "batch seq"],
-    heads: Iterable[str | tuple[int, int]],
-    method: AblationMethod = "zero",
-    preserve_patterns: bool = False,
-    max_sequences: int = 128,
-) -> Float[Tensor, "batch pos"]:
-    """Per-token losses with ``heads`` ablated together by ``method`` (a referee's controls for
-    zero ablation, which can push the residual stream off its distribution):
-
-    - ``"zero"``: the heads' outputs (``hook_z``) set to 0, as :func:`ablate_heads`;
-    - ``"mean"``: set to their mean over the sequences of ``tokens`` at the same position
-      (:func:`mean_head_outputs`);
-    - ``"resample"``: set to their clean outputs on another sequence of the batch at the same
-      position (sequence ``i`` takes sequence ``i - 1``'s, within chunks of ``max_sequences``:
-      a fixed derangement, so the result does not depend on a random draw).
-
-    ``preserve_patterns`` freezes every attention pattern to the clean run's (the paper's
-    pattern-preserving ablation); by default later patterns are recomputed (full ablation).
-    """
-    L, H = bridge.cfg.n_layers, bridge.cfg.n_heads
-    if method not in ABLATION_METHODS:
-        raise ValueError(f"unknown ablation method {method!r}; choose one of: {', '.join(ABLATION_METHODS)}")
-    mask = head_mask(heads, L, H)
-    if method == "resample" and tokens.shape[0] < 2:
-        raise ValueError("resample ablation needs at least two sequences")
-    means = mean_head_outputs(bridge, tokens, max_sequences) if method == "mean" else None
-    out = []
-    for toks in tokens.split(max_sequences):
-        names = lambda n: n.endswith("attn.hook_pattern") or n.endswith("attn.hook_z")  # noqa: E731
-        _, cache = bridge.run_with_cache(toks, names_filter=names)
-
-        def replace(z: Tensor, hook, layer: int) -> Tensor:
-            z = z.clone()
-            h = mask[layer]
-            if method == "zero":
-                z[:, :, h] = 0
-            elif method == "mean":
-                z[:, :, h] = means[layer][None, : z.shape[1], h].to(z)
-            else:
-                z[:, :, h] = cache[hook_name("z", layer)].roll(1, dims=0)[:, :, h]
-            return z
-
-        hooks = [(hook_name("z", layer), lambda z, hook, layer=layer: replace(z, hook, layer))
-                 for layer in range(L) if mask[layer].any()]
-        if preserve_patterns:
-            hooks += [(hook_name("pattern", layer), lambda p, hook, c=cache[hook_name("pattern", layer)]: c)
-                      for layer in range(L)]
-        out.append(per_token_losses(bridge.run_with_hooks(toks, fwd_hooks=hooks), toks))
-    return torch.cat(out)
 
 
 def matched_control_sets(
