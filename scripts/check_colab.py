@@ -20,7 +20,10 @@ What a reader's "Open in Colab" does, run on this machine, in order:
 4. ``setup``: every chapter's set-up cells (the Colab cell, the parameters, the cell that calls
    ``setup_chapter``) at ``tiny`` by papermill in that kernel, each chapter in a fresh clone, so
    each one runs the sparse clone, the pip installs of the kept pins and the fetch of
-   ``data/tiny``.
+   ``data/tiny``. Each step (clone, install, data) must print its start line and its end line
+   with its time and size (``STEP_START``, ``STEP_DONE`` of ``induction_heads.book.chapter``).
+   Then the first chapter's set-up cells at a size the repository does not publish (``base``),
+   which must stop at ``setup_chapter`` with one ``SizeError`` line saying so and how to build it.
 5. ``chapter``: one whole chapter at ``small`` the same way; its claims must print the same
    verdicts as the chapter stored in ``chapters/`` (executed at ``small`` by ``make chapters``).
 
@@ -50,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 from induction_heads.book.build import COLAB_TAG, load_config, size_page, toc_chapters  # noqa: E402
-from induction_heads.book.chapter import DEFAULT_SIZE  # noqa: E402
+from induction_heads.book.chapter import DEFAULT_SIZE, STEP_DONE, STEP_START, build_command, published_sizes  # noqa: E402
 from induction_heads.engine.config import SIZES  # noqa: E402
 
 KERNEL = "colab-like"
@@ -61,6 +64,8 @@ SETUP_CALL = "book.setup_chapter(size)"
 PROBE_TAG = "COLAB-PROBE "
 CLAIM = re.compile(r"^(PASS|FAIL|DEVIATION|MET) (.*?)(?: \(([^()]*=[^()]*)\))?$")
 STEP_FAILED = re.compile(r"Colab set-up failed at step '(\w+)': .*")
+# The steps of the set-up, in order: the Colab cell prints the first two, setup_chapter the last.
+COLAB_STEPS, SETUP_STEPS = ("clone", "install"), ("data",)
 CELL_TIMEOUT_S = 1200
 
 
@@ -87,6 +92,7 @@ class Run:
     data_on_disk_bytes: int = 0
     probe: dict = field(default_factory=dict)
     claims: dict = field(default_factory=dict)
+    steps: dict = field(default_factory=dict)  # {step: {"s": seconds, "size": what it printed}}
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -256,8 +262,11 @@ def kernel_env(venv: Path, remote: Path, checkout: Path) -> dict[str, str]:
     return env
 
 
-def execute(run: Run, nb: nbformat.NotebookNode, work: Path, venv: Path, remote: Path) -> nbformat.NotebookNode:
-    """Execute ``nb`` at ``run.size`` by papermill in the Colab-like kernel, in a fresh clone."""
+def papermill(run: Run, nb: nbformat.NotebookNode, work: Path, venv: Path,
+              remote: Path) -> tuple[int, nbformat.NotebookNode | None, Path, Path]:
+    """Execute ``nb`` at ``run.size`` by papermill in the Colab-like kernel, in a fresh clone:
+    papermill's exit status, the executed notebook (None if papermill wrote none), its log and the
+    clone's folder."""
     name = Path(run.chapter).name
     content = work / "content"  # the kernel's working folder, as /content in Colab: no data/ here
     checkout = content / f"{name}-{run.size}"
@@ -269,18 +278,106 @@ def execute(run: Run, nb: nbformat.NotebookNode, work: Path, venv: Path, remote:
     nbformat.write(nb, src)
     log = work / "logs" / f"{name}-{run.size}.log"
     log.unlink(missing_ok=True)
+    out.unlink(missing_ok=True)
     start = time.perf_counter()
     done = subprocess.run([str(venv / "bin" / "papermill"), str(src), str(out), "-k", KERNEL, "-p", "size", run.size,
                            "--cwd", str(content), "--execution-timeout", str(CELL_TIMEOUT_S)],
                           capture_output=True, text=True, env=kernel_env(venv, remote, checkout))
     run.total_s = round(time.perf_counter() - start, 1)
     log.write_text(done.stdout + done.stderr)
-    executed = nbformat.read(out, as_version=4) if out.is_file() else None
-    if done.returncode or executed is None:
+    return done.returncode, (nbformat.read(out, as_version=4) if out.is_file() else None), log, checkout
+
+
+def execute(run: Run, nb: nbformat.NotebookNode, work: Path, venv: Path, remote: Path) -> nbformat.NotebookNode:
+    """Execute ``nb`` at ``run.size`` by papermill in the Colab-like kernel, in a fresh clone; every
+    step of the set-up printed its lines (:func:`check_steps`) and the clone holds what it should."""
+    returncode, executed, log, checkout = papermill(run, nb, work, venv, remote)
+    if returncode or executed is None:
         raise failure_line(run, executed, log)
     timings(run, executed)
+    check_steps(run, executed)
     check_checkout(run, checkout)
     return executed
+
+
+def template_pattern(template: str) -> re.Pattern:
+    """A regex matching a whole line printed from a ``str.format`` template, each field
+    (``{name}`` or ``{name:spec}``) a named group."""
+    parts = re.split(r"\{(\w+)(?::[^}]*)?\}", template)
+    return re.compile("^" + "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)) + "$")
+
+
+STEP_START_LINE, STEP_DONE_LINE = template_pattern(STEP_START), template_pattern(STEP_DONE)
+
+
+def step_lines(text: str) -> dict[str, dict]:
+    """The set-up's step lines in ``text``: ``{step: {"started": True, "s": seconds, "size": ...}}``,
+    ``s`` and ``size`` only for a step that printed its end line."""
+    steps: dict[str, dict] = {}
+    for line in text.splitlines():
+        if m := STEP_DONE_LINE.match(line.strip()):
+            steps.setdefault(m["step"], {}).update(s=float(m["seconds"]), size=m["size"])
+        elif m := STEP_START_LINE.match(line.strip()):
+            steps.setdefault(m["step"], {})["started"] = True
+    return steps
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    """What a code cell printed on stdout."""
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.output_type == "stream" and o.get("name") == "stdout")
+
+
+def check_steps(run: Run, executed: nbformat.NotebookNode) -> None:
+    """In a fresh clone, the Colab cell printed a start and an end line (time and size) for clone
+    and install, and the ``setup_chapter`` cell for data; they go to ``run.steps``."""
+    colab = next(c for c in executed.cells if COLAB_TAG in c.metadata.get("tags", []))
+    setup = next(c for c in executed.cells if c.cell_type == "code" and SETUP_CALL in c.source)
+    for cell, names, where in ((colab, COLAB_STEPS, "colab_cell_source"), (setup, SETUP_STEPS, "ensure_data")):
+        steps = step_lines(printed(cell))
+        for name in names:
+            got = steps.get(name, {})
+            if not got.get("started") or "s" not in got:
+                missing = "no start line" if not got.get("started") else "no end line with its time and size"
+                raise CheckFailed("setup", f"{run.chapter} at {run.size}: step '{name}' printed {missing}; see {where}")
+            run.steps[name] = {"s": got["s"], "size": got["size"]}
+
+
+def unpublished_size(remote: Path) -> str | None:
+    """A size whose run store the served repository does not publish (``base``), or None."""
+    published = published_sizes(remote)
+    return next((s for s in SIZES if s not in published), None)
+
+
+def check_unpublished(run: Run, returncode: int, executed: nbformat.NotebookNode | None, log: Path) -> str:
+    """The set-up at a size the repository does not publish stopped at ``setup_chapter`` with one
+    line (a ``SizeError``, no traceback) saying the size is not published and how to build it.
+    Returns that line."""
+    errors = [o for c in (executed.cells if executed else []) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    if not returncode or not errors:
+        raise CheckFailed("setup", f"{run.chapter} at the unpublished size {run.size!r} did not stop (log: {log}); "
+                                   "see size_here in lib/induction_heads/book/chapter.py")
+    err, line = errors[0], f"{errors[0].ename}: {errors[0].evalue}"
+    expected = ("not published", f"`{build_command(run.size)}`")
+    if err.ename != "SizeError" or len(err.traceback) != 1 or not all(e in err.evalue for e in expected):
+        raise CheckFailed("setup", f"{run.chapter} at the unpublished size {run.size!r} stopped with {line!r} and "
+                                   f"{len(err.traceback)} traceback lines, expected one SizeError line naming "
+                                   f"{' and '.join(expected)}; see unpublished_size_error")
+    return line
+
+
+def run_unpublished(chapter: str, work: Path, remote: Path) -> str | None:
+    """``chapter``'s set-up cells at a size the served repository does not publish, which must stop
+    with one line (:func:`check_unpublished`); that line, or None when every size is published."""
+    size = unpublished_size(remote)
+    if size is None:
+        return None
+    run = Run(chapter, size, "set-up")
+    nb = setup_cells(nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4))
+    line = check_unpublished(run, *papermill(run, nb, work, work / "venv", remote)[:3])
+    print(f"setup: {chapter} at the unpublished size {size!r} stops with one line: {line}", flush=True)
+    return line
 
 
 def run_step(run: Run) -> str:
@@ -447,7 +544,9 @@ def main(argv: list[str] | None = None) -> int:
             executed = execute(run, nb, args.work, args.work / "venv", remote)
             read_probe(run, executed, args.work / "content" / f"{Path(chapter).name}-{run.size}")
             runs.append(run)
-            print(f"setup: {chapter} at {run.size} in {run.total_s:.0f} s", flush=True)
+            steps = ", ".join(f"{k} {v['s']:.1f} s ({v['size']})" for k, v in run.steps.items())
+            print(f"setup: {chapter} at {run.size} in {run.total_s:.0f} s; its steps printed: {steps}", flush=True)
+        unpublished = run_unpublished(chapters[0], args.work, remote)
         run = Run(args.chapter, DEFAULT_SIZE, "whole")  # the size of the outputs stored in chapters/
         stored = nbformat.read(ROOT / f"{args.chapter}.ipynb", as_version=4)
         executed = execute(run, stored, args.work, args.work / "venv", remote)
@@ -460,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     (args.work / "report.json").write_text(json.dumps(
         {"runtime": runtime, "commit": commit, "site_pages_with_colab_link": links, "wall_s": round(wall, 1),
+         "unpublished_size_line": unpublished,
          "removed_previous_runtime_s": round(removed_s, 1),
          "runs": [asdict(r) for r in runs]}, indent=1))
     print_report(runtime, runs, links, wall)

@@ -209,6 +209,18 @@ def test_argument_verdicts_count_each_arguments_statements():
     assert none[0].verdict == "differs" and none[2].verdict == "not decided" and none[2].why == "no model to check"
 
 
+def test_argument_verdicts_at_a_size_that_asserts_no_claims_are_not_judged():
+    rows = {"attn-only-1l": _summary_row(1, True, 0.5), "attn-only-2l": _summary_row(2, False, 0.01)}
+    judged = tables.argument_verdicts(rows)
+    assert {v.verdict for v in judged} & {"partly", "differs"}  # the same counts would fail
+    smoke = tables.argument_verdicts(rows, asserted=False)
+    assert {v.verdict for v in smoke} == {"not judged at this size"}
+    assert [v.ours for v in smoke] == [v.ours for v in judged]  # the counts stay
+    assert all("pipeline, not the science" in v.why and " of " not in v.why for v in smoke)
+    text = repr(tables.argument_verdict_table(rows, asserted=False))
+    assert "partly" not in text and "differs" not in text and text.count("not judged at this size") == 6
+
+
 def test_table_aligns_numbers_right_and_text_left():
     from induction_heads.book.chapter import Table
 

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from induction_heads import book
-from induction_heads.engine.config import SizeError
+from induction_heads.engine.config import SIZES, SizeError
 from induction_heads.book import build as bookbuild
 
 ROOT = bookbuild.ROOT
@@ -58,7 +58,16 @@ def test_check_deviation_asserts_that_the_claim_still_fails(capsys):
     with pytest.raises(AssertionError, match="recorded as a deviation but now met"):
         book.check_deviation("small", "heads in the last layer", True)
     book.check_deviation("tiny", "heads in the last layer", True)  # a smoke size prints only
-    assert "NOT ASSERTED at size 'tiny'" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1].startswith("not judged at size 'tiny'")
+
+
+def test_check_claim_at_a_smoke_size_prints_one_line_that_judges_nothing(capsys):
+    book.check_claim("tiny", "loss fell", False, first=1.0)  # does not raise
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "tests the pipeline, not the science" in out
+    assert "would not hold at this size" in out and "loss fell (first=1.000)" in out and "FAIL" not in out
+    book.check_claim("tiny", "loss fell", True, first=1.0)
+    assert "(would hold)" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- the chapters
@@ -86,6 +95,17 @@ def test_chapter_shape(chapter):
 def test_colab_cell_is_synced_with_config(chapter):
     nb = _nb(chapter)
     assert not bookbuild.sync_chapter(nb, bookbuild.load_config()), "run `make sync`"
+
+
+def test_sync_offers_the_published_sizes_in_the_parameters_cell():
+    nb = _nb(CHAPTERS[0])
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    published = book.chapter.published_sizes()
+    assert book.DEFAULT_SIZE in published and params.source == bookbuild.size_line(book.DEFAULT_SIZE, published)
+    assert bookbuild.sync_chapter(nb, bookbuild.load_config(), sizes=["tiny"])  # a size stops being published
+    assert params.source.startswith('size = "small"  # model size: tiny (') and "small or" not in params.source
+    assert bookbuild.default_size_of(nb) == book.DEFAULT_SIZE
+    assert [book.chapter.size_choices(s) for s in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a or b", "a, b or c"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -256,22 +276,36 @@ def test_other_sizes_are_outside_the_toc_the_same_way_for_every_chapter(tmp_path
 
 # ------------------------------------------------------------------ papermill, end to end
 
-def test_papermill_unknown_size_stops_with_one_line(tmp_path):
-    """What a reader sees after `papermill ... -p size huge`: one line naming the valid sizes."""
+def _papermill_error(tmp_path, size: str):
+    """The one error output of chapter 02 executed by papermill at ``size`` (which must stop it)."""
     import papermill as pm
 
     src = ROOT / "chapters" / "02_argument1_phase_change.ipynb"
     shutil.copy(src, tmp_path / "c.ipynb")
-    with pytest.raises(pm.PapermillExecutionError) as e:
+    with pytest.raises(pm.PapermillExecutionError):
         pm.execute_notebook(str(tmp_path / "c.ipynb"), str(tmp_path / "out.ipynb"),
-                            parameters={"size": "huge"}, kernel_name="python3", progress_bar=False,
+                            parameters={"size": size}, kernel_name="python3", progress_bar=False,
                             cwd=str(src.parent))
-    assert e.value.ename == "SizeError"
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     errors = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert len(errors) == 1
-    assert errors[0].traceback == ["SizeError: unknown size 'huge'; choose one of: tiny, small, base"]
-    assert json.dumps(errors[0].traceback).count("\\n") == 0
+    return errors[0]
+
+
+def test_papermill_unknown_size_stops_with_one_line(tmp_path):
+    """What a reader sees after `papermill ... -p size huge`: one line naming the valid sizes."""
+    error = _papermill_error(tmp_path, "huge")
+    assert error.ename == "SizeError"
+    assert error.traceback == ["SizeError: unknown size 'huge'; choose one of: tiny, small, base"]
+    assert json.dumps(error.traceback).count("\\n") == 0
+
+
+def test_papermill_size_without_a_run_store_stops_with_one_line(tmp_path):
+    """A size that is offered nowhere here (no data/base): one line, no traceback, with the build command."""
+    size = next(s for s in SIZES if s not in book.chapter.chapter_sizes())
+    error = _papermill_error(tmp_path, size)
+    assert error.ename == "SizeError" and len(error.traceback) == 1 and "\n" not in error.traceback[0]
+    assert "not published" in error.evalue and f"`{book.chapter.build_command(size)}`" in error.evalue
 
 
 def test_make_chapters_only_re_executes_the_chapters_named_by_prefix(capsys):

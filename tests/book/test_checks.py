@@ -1,5 +1,7 @@
 """A claim checked on several models prints one verdict line and folds the per-model lines."""
 
+from html import escape
+
 import pytest
 
 from induction_heads import book
@@ -37,9 +39,17 @@ def test_a_recorded_deviation_must_still_fail():
 
 def test_a_smoke_size_asserts_nothing_and_says_so():
     with book.claim("tiny", "forms an induction head") as c:
-        c.check("a", False)
+        c.check("a", False, share=0.2)
         c.check("b", True)
-    assert c.verdict() == "NOT ASSERTED at size 'tiny' (a pipeline smoke size), 1/2 models would pass: forms an induction head"
+        c.deviation("d", False)
+    verdict = c.verdict()
+    assert verdict.startswith("not judged at size 'tiny'") and "tests the pipeline, not the science" in verdict
+    assert "1/2 models would hold" in verdict and verdict.endswith(": forms an induction head")
+    assert c.lines()[1:] == ["  would not hold at this size: a (share=0.200)", "  would hold: b",
+                             "  would not hold at this size: d"]
+    html = c._repr_html_()
+    assert f"<summary>{escape(verdict)}</summary>" in html and "would not hold at this size: a" in html  # folded under it
+    assert not any(w in "\n".join(c.lines()) + html for w in ("FAIL", "PASS", "DEVIATION", "NOT ASSERTED"))
     assert book.claim("small", "nothing to check").verdict() == "NONE: nothing to check (no models of this size to check)"
 
 
@@ -53,11 +63,12 @@ def test_verdict_rows_from_claims():
     assert book.claim_verdict(c, "p").verdict == "partly"
     c.check("e", False)
     assert book.claim_verdict(c, "p").why == "fails for e; does not hold for d (recorded deviation)"
-    assert [book.verdict_of(*a) for a in ((3, 3), (1, 3), (0, 3), (0, 0), (3, 3, False))] == [
-        "reproduced", "partly", "differs", "not decided", "not decided"]
+    assert [book.verdict_of(*a) for a in ((3, 3), (1, 3), (0, 3), (0, 0), (3, 3, False), (0, 3, False))] == [
+        "reproduced", "partly", "differs", "not decided", "not judged at this size", "not judged at this size"]
     tiny = book.claim("tiny", "y")
-    tiny.check("a", True)
-    assert book.claim_verdict(tiny, "p").verdict == "not decided"
+    tiny.check("a", False)
+    row = book.claim_verdict(tiny, "p")
+    assert row.verdict == "not judged at this size" and "pipeline, not the science" in row.why
     with pytest.raises(ValueError, match="verdict must be one of"):
         book.Verdict("p", "o", "maybe", "w")
     table = book.verdict_table([book.claim_verdict(c, "the paper says x", key="share")])

@@ -144,7 +144,7 @@ def test_check_table_and_verdicts_say_which_recipe_and_by_how_much():
     assert verdicts["Argument 3: ablating its induction heads together removes at least 70% of its ICL"].verdict == "reproduced"
     lead = verdicts["Argument 2: smeared-2l's window starts earlier than attn-only-2l's"]
     assert (lead.ours, lead.verdict) == ("repeat recipe 1/1; natural code 0/0", "not decided")
-    assert {v.verdict for v in recipes.recipe_verdicts(recipes.recipe_checks(CHECK_ROWS, READINGS), asserted=False)} == {"not decided"}
+    assert {v.verdict for v in recipes.recipe_verdicts(recipes.recipe_checks(CHECK_ROWS, READINGS), asserted=False)} == {"not judged at this size"}
 
 
 def test_recipe_verdict_is_computed_text():

@@ -46,7 +46,7 @@ import nbformat
 import papermill as pm
 import yaml
 
-from .chapter import DEFAULT_SIZE
+from .chapter import DEFAULT_SIZE, REPO_ROOT, STEP_DONE, STEP_START, published_sizes, size_choices
 from .figures.attention import install_static
 from ..engine.config import SIZES
 from ..engine.runs import available_sizes
@@ -73,7 +73,7 @@ __all__ = [
     "execute_chapters",
 ]
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = REPO_ROOT
 KERNEL = "python3"
 CELL_TIMEOUT = 1200  # seconds per cell; the slowest cell of a `small` chapter is far below this
 COLAB_TAG = "colab-setup"
@@ -159,7 +159,11 @@ def colab_cell_source(config: dict) -> str:
 
     In Colab it clones the repository sparsely (code only) at the book's ref, pip-installs the
     pins Colab lacks and the helper package, and puts ``lib/`` on the path; ``setup_chapter`` then
-    fetches ``data/<size>``. A failed step stops with one line naming the step and what to do, and
+    fetches ``data/<size>``. Each step prints a line as it starts and one as it ends, with its time
+    and size (:data:`~induction_heads.book.chapter.STEP_START`, ``STEP_DONE``: ``setup_chapter``
+    prints the data step's the same way), and what git and pip write to stderr (pip's warnings) is
+    shown. A failed step stops with one line naming the step, the command's own last line and the
+    likely causes in order (for the clone: the network, the repository's address, its branch), and
     a set-up that did not finish starts over when the cell is run again. Two environment variables
     exist for ``make check-colab`` (``scripts/check_colab.py``): ``INDUCTION_HEADS_REPO`` replaces
     the repository's address (a ``file://`` clone of the checkout under test) and
@@ -172,34 +176,59 @@ def colab_cell_source(config: dict) -> str:
 import sys
 
 if "google.colab" in sys.modules:
-    import os, re, shutil, subprocess
+    import json, os, re, shutil, subprocess, time
 
     REPO, REF = "{repo}", "{ref}"  # written from _config.yml
     REPO = os.environ.get("INDUCTION_HEADS_REPO", REPO)  # set only by `make check-colab`
     CHECKOUT = os.environ.get("INDUCTION_HEADS_CHECKOUT", "/content/induction-heads")
+    START, DONE = {STEP_START!r}, {STEP_DONE!r}
 
     class ColabSetupError(Exception):
         def _render_traceback_(self):  # one line in the notebook, not a traceback
             return [f"ColabSetupError: {{self}}"]
 
-    def step(name, command, what_to_do):
+    def run(name, command, failed, causes):
+        """Run a command of step `name`, showing what it writes to stderr (git's reason, pip's
+        warnings); if it fails, stop with one line: what failed, its last line, the likely causes."""
         done = subprocess.run(command, capture_output=True, text=True)
+        said = done.stderr.strip()
+        if said:
+            print(said, file=sys.stderr, flush=True)
         if done.returncode:
-            print(*(done.stderr or done.stdout).strip().splitlines()[-5:], sep="\\n", file=sys.stderr)
-            raise ColabSetupError(f"Colab set-up failed at step '{{name}}': {{what_to_do}}")
+            lines = (said or done.stdout.strip() or "no output").splitlines()
+            why = next((ln for ln in reversed(lines) if ln.lower().startswith(("fatal:", "error:"))), lines[-1])
+            raise ColabSetupError(f"Colab set-up failed at step '{{name}}': {{failed}} ({{why}}); likely causes, "
+                                  f"in order: {{causes}}; then run this cell again")
 
-    if not os.path.exists(f"{{CHECKOUT}}/.git/colab-ready"):  # a set-up that did not finish starts over
+    def megabytes(folder):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files) / 1e6
+
+    if os.path.exists(f"{{CHECKOUT}}/.git/colab-ready"):
+        print(f"Colab set-up: done earlier in this runtime ({{CHECKOUT}}); delete that folder to start over")
+    else:  # a set-up that did not finish starts over
         shutil.rmtree(CHECKOUT, ignore_errors=True)
-        retry = "check the runtime's network (Runtime > Disconnect and delete runtime resets it), then run this cell again"
+        network = "the runtime's network (Runtime > Disconnect and delete runtime resets it)"
+        start = time.perf_counter()
         # Code only; setup_chapter() adds data/<size> for the size you choose.
-        step("clone", ["git", "clone", "-q", "--depth=1", "--filter=blob:none", "--sparse",
-                       "--branch", REF, REPO, CHECKOUT], f"git could not clone {{REPO}} at {{REF}}; {{retry}}")
-        step("clone", ["git", "-C", CHECKOUT, "sparse-checkout", "set", "lib"], f"git could not check out lib/; {{retry}}")
+        print(START.format(step="clone", what=f"git clone {{REPO}} at {{REF}}, code only"), flush=True)
+        run("clone", ["git", "clone", "-q", "--depth=1", "--filter=blob:none", "--sparse", "--branch", REF, REPO, CHECKOUT],
+            f"git could not clone {{REPO}} at {{REF}}", f"{{network}}; the repository's address {{REPO}} (REPO above); "
+            f"its branch or tag {{REF}} (REF above)")
+        run("clone", ["git", "-C", CHECKOUT, "sparse-checkout", "set", "lib"], "git could not check out lib/", network)
+        print(DONE.format(step="clone", seconds=time.perf_counter() - start,
+                          size=f"{{megabytes(CHECKOUT + '/.git/objects'):.1f}} MB fetched"), flush=True)
         keep = {COLAB_PACKAGES!r}  # Colab keeps its own torch
         pins = [line.strip() for line in open(f"{{CHECKOUT}}/requirements.txt")
                 if re.split("[=<>!~ ]", line.strip())[0] in keep]
-        step("install", [sys.executable, "-m", "pip", "install", "-q", *pins, "-e", CHECKOUT],
-             f"pip could not install {{' '.join(pins)}} (its last lines are above); {{retry}}")
+        start, report = time.perf_counter(), f"{{CHECKOUT}}/.git/pip-report.json"
+        print(START.format(step="install", what=f"pip install {{' '.join(pins)}} and the book's package"), flush=True)
+        run("install", [sys.executable, "-m", "pip", "install", "-q", "--report", report, *pins, "-e", CHECKOUT],
+            f"pip could not install {{' '.join(pins)}} (its lines are above)",
+            f"{{network}}; a pin that this runtime's Python cannot install")
+        with open(report) as f:
+            installed = len(json.load(f)["install"])
+        print(DONE.format(step="install", seconds=time.perf_counter() - start, size=f"{{installed}} packages installed"),
+              flush=True)
         open(f"{{CHECKOUT}}/.git/colab-ready", "w").close()
     sys.path.insert(0, f"{{CHECKOUT}}/lib")
     os.environ["INDUCTION_HEADS_CHECKOUT"] = CHECKOUT'''
@@ -212,11 +241,19 @@ def _find(nb, tag: str) -> int | None:
     return None
 
 
-_SIZE_LINE = re.compile(r'^size\s*=\s*"[^"]*"', re.M)
+_SIZE_LINE = re.compile(r'^size\s*=\s*"[^"]*".*$', re.M)
 
 
-def sync_chapter(nb, config: dict, default_size: str = DEFAULT_SIZE) -> bool:
-    """Rewrite a chapter's Colab cell and its default size; True if anything changed."""
+def size_line(default_size: str, sizes: Sequence[str]) -> str:
+    """The ``size`` line of a chapter's parameters cell: the default, and in its comment the sizes
+    a reader can choose (those the repository publishes)."""
+    return f'size = "{default_size}"  # model size: {size_choices(sizes)} (the zoo this chapter reads)'
+
+
+def sync_chapter(nb, config: dict, default_size: str = DEFAULT_SIZE, sizes: Sequence[str] | None = None) -> bool:
+    """Rewrite a chapter's Colab cell and its ``size`` line (the default size, and the sizes
+    ``sizes`` offered in its comment: by default those the repository publishes,
+    :func:`~induction_heads.book.chapter.published_sizes`); True if anything changed."""
     changed = False
     i = _find(nb, COLAB_TAG)
     if i is None:
@@ -227,7 +264,8 @@ def sync_chapter(nb, config: dict, default_size: str = DEFAULT_SIZE) -> bool:
     j = _find(nb, "parameters")
     if j is None:
         raise ValueError("chapter has no cell tagged 'parameters'")
-    new = _SIZE_LINE.sub(f'size = "{default_size}"', nb.cells[j].source, count=1)
+    line = size_line(default_size, published_sizes() if sizes is None else sizes)
+    new = _SIZE_LINE.sub(lambda _: line, nb.cells[j].source, count=1)
     if new != nb.cells[j].source:
         nb.cells[j].source, changed = new, True
     return changed

@@ -10,13 +10,15 @@ import html
 import os
 import subprocess
 import sys
+import time
 import warnings
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from ..engine.config import OneLineError, SizeError, SizeSpec, get_size, validate_size
-from ..engine.runs import check_store
+from ..engine.config import SIZES, OneLineError, SizeError, SizeSpec, get_size, validate_size
+from ..engine.runs import available_runs, check_store
 from ..measure.intervals import Interval
 from .figures.style import apply_house_style
 
@@ -26,8 +28,20 @@ __all__ = [
     "ParameterError",
     "validate_live",
     "in_colab",
+    "published_sizes",
+    "chapter_sizes",
+    "size_choices",
+    "build_command",
+    "size_here",
+    "unpublished_size_error",
     "setup_chapter",
     "ensure_data",
+    "STEP_START",
+    "STEP_DONE",
+    "NOT_JUDGED",
+    "PIPELINE_ONLY",
+    "would_hold",
+    "smoke_line",
     "Table",
     "check",
     "check_claim",
@@ -40,6 +54,19 @@ DEFAULT_SIZE = "small"
 
 # Set by a chapter's Colab cell: the sparse clone of the repository at the book's version.
 CHECKOUT_ENV = "INDUCTION_HEADS_CHECKOUT"
+# The repository this package lives in (a checkout, or the Colab cell's sparse clone).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+# Sizes whose zoo trains on a GPU: the command that builds one names the device.
+GPU_SIZES = ("base",)
+
+# The lines the Colab set-up prints as each of its steps (clone, install, data) starts and ends:
+# the Colab cell (written by ``build.colab_cell_source``) and :func:`ensure_data` use these two.
+STEP_START = "Colab set-up, step '{step}': {what} ..."
+STEP_DONE = "Colab set-up, step '{step}': done in {seconds:.1f} s, {size}"
+
+# What a size that does not check the paper's claims (``tiny``) says instead of a verdict, and why.
+NOT_JUDGED = "not judged at this size"
+PIPELINE_ONLY = "tests the pipeline, not the science"
 
 
 LIVE_CHOICES = (False, True)
@@ -61,14 +88,68 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def published_sizes(repo: Path | str = REPO_ROOT) -> list[str]:
+    """The sizes whose run store the repository at ``repo`` publishes: a folder ``data/<size>`` in
+    its ``HEAD`` commit, read from git's tree (so a sparse clone without the data knows them), in
+    size order. Outside a git repository (an unpacked archive): the ``data/<size>`` folders there."""
+    done = subprocess.run(["git", "-C", str(repo), "ls-tree", "--name-only", "HEAD", "data/"],
+                          capture_output=True, text=True)
+    if done.returncode == 0:
+        names = {Path(line).name for line in done.stdout.split()}
+    else:
+        names = {p.name for p in (Path(repo) / "data").iterdir()} if (Path(repo) / "data").is_dir() else set()
+    return [s for s in SIZES if s in names]
+
+
+def size_here(size: str) -> bool:
+    """Whether a chapter can run at ``size`` here: in Colab, the repository publishes it
+    (:func:`published_sizes` of the clone; :func:`ensure_data` fetches it); elsewhere, its run store
+    in ``data/`` holds a finished run."""
+    checkout = os.environ.get(CHECKOUT_ENV)
+    if in_colab() and checkout:
+        return size in published_sizes(checkout)
+    return bool(available_runs(size))
+
+
+def chapter_sizes() -> list[str]:
+    """The sizes a chapter can run at here (:func:`size_here`), in size order."""
+    return [s for s in SIZES if size_here(s)]
+
+
+def size_choices(sizes: Sequence[str]) -> str:
+    """``tiny, small or base``: sizes as a reader's choice in words."""
+    sizes = list(sizes)
+    return " or ".join([", ".join(sizes[:-1]), sizes[-1]] if len(sizes) > 1 else sizes)
+
+
+def build_command(size: str) -> str:
+    """The command that builds a size's run store (its data and zoo): ``make zoo SIZE=<size>``,
+    with ``DEVICE=cuda`` for a size whose zoo trains on a GPU (:data:`GPU_SIZES`)."""
+    return f"make zoo SIZE={validate_size(size)}" + (" DEVICE=cuda" if size in GPU_SIZES else "")
+
+
+def unpublished_size_error(size: str, sizes: Sequence[str]) -> SizeError:
+    """The one-line :class:`SizeError` for a known size whose run store is not here: what the size
+    is, that it is not published, how to build it (:func:`build_command`), and ``sizes``, those a
+    chapter can run at here (:func:`chapter_sizes`), to choose from."""
+    where = " on a GPU" if size in GPU_SIZES else ""
+    choose = f", or choose {size_choices(sizes)}" if sizes else ""
+    return SizeError(f"size {size!r} ({get_size(size).description}) is not published with this book: no "
+                     f"data/{size} in its repository; build it{where} with `{build_command(size)}`{choose}")
+
+
 def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
     """Validate the ``size`` parameter and put the kernel in the book's standard state.
 
-    One CPU thread (results do not depend on the machine's core count, and the book's build
-    leaves the other core free), a fixed seed, quiet tokenizers, the house matplotlib style,
-    and in Colab the ``data/<size>`` folder fetched if missing. Returns the size's :class:`SizeSpec`.
+    A known size whose run store is not here (in Colab: not published) stops with one line
+    (:func:`unpublished_size_error`). One CPU thread (results do not depend on the machine's core
+    count, and the book's build leaves the other core free), a fixed seed, quiet tokenizers, the
+    house matplotlib style, and in Colab the ``data/<size>`` folder fetched if missing. Returns the
+    size's :class:`SizeSpec`.
     """
     validate_size(size)
+    if not size_here(size):
+        raise unpublished_size_error(size, chapter_sizes())
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # tqdm.auto warns on import when ipywidgets is absent; the book draws no progress bars.
     warnings.filterwarnings("ignore", message="IProgress not found")
@@ -80,16 +161,24 @@ def setup_chapter(size: str, seed: int = 0) -> SizeSpec:
     return get_size(size)
 
 
+def folder_bytes(path: Path | str) -> int:
+    """Bytes of every file under ``path`` (0 if it does not exist)."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
 def ensure_data(size: str) -> None:
     """In a Colab sparse clone, add ``data/<size>`` to the checkout if it is not there yet, then
     check every fetched file against its sha256 manifest (a damaged fetch stops the chapter with
-    one :class:`~induction_heads.engine.store.RunStoreError` line naming the file). A fetch that
-    fails stops with one line naming the step ('data') and what to do. It looks in the clone
-    itself: before the fetch the package's data folder falls back to ``./data``, which may hold
-    another copy."""
+    one :class:`~induction_heads.engine.store.RunStoreError` line naming the file). The step prints
+    a line as it starts and one as it ends, with its time and the megabytes git fetched
+    (:data:`STEP_START`, :data:`STEP_DONE`). A fetch that fails stops with one line naming the
+    step ('data'), git's reason and what to do. It looks in the clone itself: before the fetch
+    the package's data folder falls back to ``./data``, which may hold another copy."""
 
     checkout = os.environ.get(CHECKOUT_ENV)
     if checkout and not os.path.isdir(os.path.join(checkout, "data", size)):
+        print(STEP_START.format(step="data", what=f"fetching data/{size}, the {size!r} run store"), flush=True)
+        start, before = time.perf_counter(), folder_bytes(Path(checkout, ".git", "objects"))
         done = subprocess.run(
             ["git", "-C", checkout, "sparse-checkout", "add", f"data/{size}"], capture_output=True, text=True
         )
@@ -100,6 +189,10 @@ def ensure_data(size: str) -> None:
                 "check the runtime's network, then run this cell again"
             )
         check_store(size)
+        fetched = folder_bytes(Path(checkout, ".git", "objects")) - before
+        on_disk = folder_bytes(Path(checkout, "data", size))
+        print(STEP_DONE.format(step="data", seconds=time.perf_counter() - start,
+                               size=f"{fetched / 1e6:.1f} MB fetched, {on_disk / 1e6:.1f} MB on disk"), flush=True)
 
 
 class Table:
@@ -166,7 +259,7 @@ def check_claim(size: str, claim: str, ok: bool, **numbers: float) -> None:
     check claims (``tiny``: it trains for seconds and forms no induction heads), the numbers are
     printed but not asserted, and the output says so; the claims are asserted at ``small`` and
     ``base``."""
-    if _asserts(size, claim, numbers):
+    if _asserts(size, claim, numbers, ok):
         check(claim, ok, **numbers)
 
 
@@ -176,7 +269,7 @@ def check_deviation(size: str, claim: str, ok: bool, **numbers: float) -> None:
     that the claim still fails: if new data meets it, the chapter stops, so that its text, which
     says the claim fails, is rewritten rather than left wrong. At a size that does not check
     claims the line is printed, not asserted, as with :func:`check_claim`."""
-    if not _asserts(size, claim, numbers):
+    if not _asserts(size, claim, numbers, ok):
         return
     line = claim_line(claim, numbers)
     if ok:
@@ -185,11 +278,22 @@ def check_deviation(size: str, claim: str, ok: bool, **numbers: float) -> None:
     print("DEVIATION " + line)
 
 
-def _asserts(size: str, claim: str, numbers: dict) -> bool:
+def would_hold(ok: bool) -> str:
+    """What a check says at a size that judges no claim (``tiny``) in place of PASS or FAIL."""
+    return "would hold" if ok else "would not hold at this size"
+
+
+def smoke_line(size: str, count: str, claim: str) -> str:
+    """The one visible line of a check at a size that judges no claim (``tiny``): it says that the
+    size tests the pipeline, not the science, then ``count`` (how many would hold) and the claim."""
+    return f"not judged at size {size!r}, which {PIPELINE_ONLY} ({count}): {claim}"
+
+
+def _asserts(size: str, claim: str, numbers: dict, ok: bool) -> bool:
     """Whether ``size`` asserts the paper's claims; if not, print the claim's line saying so."""
     if get_size(size).checks_claims:
         return True
-    print(f"NOT ASSERTED at size {size!r} (a pipeline smoke size): {claim_line(claim, numbers)}")
+    print(smoke_line(size, would_hold(ok), claim_line(claim, numbers)))
     return False
 
 

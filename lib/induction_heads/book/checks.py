@@ -13,7 +13,9 @@ holds every line). Failures and recorded deviations are named in the visible lin
             c.check(n, share >= 0.5, share_in_window=share, final_icl=icl)
 
 At a size that asserts the paper's claims (``small``, ``base``) a failing model stops the chapter
-after the lines are shown; at a smoke size (``tiny``) nothing is asserted and the line says so.
+after the lines are shown; at a smoke size (``tiny``) nothing is judged: the visible line says that
+the size tests the pipeline, not the science, and the per-model lines say *would hold* or *would
+not hold at this size* in place of PASS and FAIL.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from IPython.display import display
 
 from ..engine.config import get_size
 from ..measure.intervals import Interval
-from .chapter import Table, claim_line
+from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table, claim_line, smoke_line, would_hold
 
 __all__ = ["Claim", "ClaimItem", "claim", "VERDICTS", "Verdict", "verdict_of", "value_range", "claim_verdict",
            "verdict_table"]
@@ -47,8 +49,10 @@ class ClaimItem:
             return "MET" if self.ok else "DEVIATION"
         return "PASS" if self.ok else "FAIL"
 
-    def line(self) -> str:
-        return f"{self.tag} {claim_line(self.name, self.numbers)}"
+    def line(self, judged: bool = True) -> str:
+        """``TAG name (numbers)``; at a size that judges no claim (``judged=False``) the tag is
+        :func:`~induction_heads.book.chapter.would_hold`'s words instead."""
+        return f"{self.tag if judged else would_hold(self.ok) + ':'} {claim_line(self.name, self.numbers)}"
 
 
 @dataclass
@@ -91,7 +95,7 @@ class Claim:
         if not self.items:
             return f"NONE: {self.claim} (no {self.unit} of this size to check)"
         if not self.asserted:
-            return f"NOT ASSERTED at size {self.size!r} (a pipeline smoke size), {count} would pass: {self.claim}"
+            return smoke_line(self.size, f"{count} would hold", self.claim)
         fails = [i.name for i in self.regular if not i.ok]
         met = [i.name for i in self.items if i.deviation and i.ok]
         devs = [i.name for i in self.items if i.deviation and not i.ok]
@@ -106,13 +110,13 @@ class Claim:
 
     def lines(self) -> list[str]:
         """The verdict line, then one line per model."""
-        return [self.verdict(), *("  " + i.line() for i in self.items)]
+        return [self.verdict(), *("  " + i.line(self.asserted) for i in self.items)]
 
     def __repr__(self) -> str:
         return "\n".join(self.lines())
 
     def _repr_html_(self) -> str:
-        rows = html.escape("\n".join(i.line() for i in self.items))
+        rows = html.escape("\n".join(i.line(self.asserted) for i in self.items))
         return (f'<details class="ih-check"><summary>{html.escape(self.verdict())}</summary>'
                 f'<pre class="ih-check-lines">{rows}</pre></details>')
 
@@ -138,7 +142,7 @@ def claim(size: str, claim: str, unit: str = "models") -> Claim:
 
 # ------------------------------------------------------------------ a chapter's closing table
 
-VERDICTS = ("reproduced", "partly", "differs", "not decided")
+VERDICTS = ("reproduced", "partly", "differs", "not decided", NOT_JUDGED)
 
 
 @dataclass(frozen=True)
@@ -158,8 +162,11 @@ class Verdict:
 
 def verdict_of(passed: int, total: int, asserted: bool = True) -> str:
     """``reproduced`` when every model passes, ``differs`` when none does, ``partly`` between
-    (``not decided`` with nothing to check, or at a smoke size that asserts nothing)."""
-    if not asserted or total == 0:
+    (``not decided`` with nothing to check; at a smoke size that asserts nothing,
+    :data:`~induction_heads.book.chapter.NOT_JUDGED`, whatever the counts)."""
+    if not asserted:
+        return NOT_JUDGED
+    if total == 0:
         return "not decided"
     return "reproduced" if passed == total else "differs" if passed == 0 else "partly"
 
@@ -196,7 +203,7 @@ def claim_verdict(claim: Claim, paper: str, key: str | None = None, fmt: str = "
                "; ".join(filter(None, [f"fails for {', '.join(fails)}" if fails else "",
                                        f"does not hold for {', '.join(devs)} (recorded deviation)" if devs else ""])))
         if not claim.asserted:
-            why = f"size {claim.size!r} asserts no claims"
+            why = f"size {claim.size!r} {PIPELINE_ONLY}"
     return Verdict(paper, ours, verdict, why)
 
 

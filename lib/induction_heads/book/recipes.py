@@ -19,7 +19,7 @@ from ..engine.config import NATURAL_MODELS, model_family, parse_model_name
 from ..measure.heads import THRESHOLDS
 from . import argument1, argument2, argument3
 from .argument1 import PhaseChangeReadings, recipe_pairs
-from .chapter import Table
+from .chapter import PIPELINE_ONLY, Table
 from .checks import Verdict, verdict_of
 from .tables import ARGUMENTS, Statement, argument_statements, range_with_intervals, value_ci, window_span, window_text
 
@@ -360,8 +360,9 @@ def _waiting(checks: Sequence[RecipeCheck]) -> dict[tuple[str, ...], list[Recipe
 def recipe_verdicts(checks: Sequence[RecipeCheck], asserted: bool = True) -> list[Verdict]:
     """One closing-table row per statement: the count on each recipe, and a verdict over both
     (*reproduced* when it holds for every model on both recipes, *partly* when on one recipe
-    only or for some models, *not decided* while no natural run of it is trained; a side not
-    trained yet is left out of the count and named)."""
+    only or for some models, *not decided* while no natural run of it is trained, *not judged at
+    this size* at a size that asserts no claims; a side not trained yet is left out of the count and
+    named)."""
     out = []
     for statement, group in checks_by_statement(checks).items():
         counts = []
@@ -370,7 +371,7 @@ def recipe_verdicts(checks: Sequence[RecipeCheck], asserted: bool = True) -> lis
             counts.append((recipe, sum(s.ok for s in sides), len(sides)))
         passed, total = sum(p for _, p, _ in counts), sum(t for _, _, t in counts)
         ours = "; ".join(f"{recipe} {p}/{t}" for recipe, p, t in counts)
-        verdict = verdict_of(passed, total, asserted and counts[1][2] > 0)
+        verdict = "not decided" if asserted and not counts[1][2] else verdict_of(passed, total, asserted)
         why = []
         for kind in ("the repeat recipe only", "natural code only"):
             these = [c for c in group if c.holds_on == kind]
@@ -385,7 +386,7 @@ def recipe_verdicts(checks: Sequence[RecipeCheck], asserted: bool = True) -> lis
         if missing:
             why.append(f"not trained yet: {', '.join(missing)}")
         if not asserted:
-            why = ["this size asserts no claims"]
+            why = [f"the size {PIPELINE_ONLY}"]
         out.append(Verdict(f"{_argument(group[0])}: {statement}", ours, verdict, "; ".join(why)))
     return out
 

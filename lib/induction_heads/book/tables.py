@@ -10,7 +10,7 @@ from ..engine.zoo import Zoo
 from ..measure.phase import PhaseWindow
 from ..measure.scaling import share_before_last_layer
 from . import argument1, argument2, argument3, argument6
-from .chapter import Table
+from .chapter import PIPELINE_ONLY, Table
 from .checks import Verdict, value_range, verdict_of
 from .summary import PAPER, seed_spreads
 
@@ -288,24 +288,27 @@ def argument_statements(rows: dict[str, dict]) -> list[list[Statement]]:
     return [a1, a2, a3, a4, a5, a6]
 
 
-def argument_verdicts(rows: dict[str, dict]) -> list[Verdict]:
+def argument_verdicts(rows: dict[str, dict], asserted: bool = True) -> list[Verdict]:
     """Each argument's claims (:data:`ARGUMENTS`) as the statements of
     :func:`argument_statements`, counted over models and comparisons: *reproduced* when all pass,
     *partly* when some do, *differs* when none does; why names each statement that fails. The
-    chapter's closing table has every claim it checks."""
+    chapter's closing table has every claim it checks. At a size that asserts no claims
+    (``asserted=False``: ``tiny``, the size's ``checks_claims``) every verdict is *not judged at
+    this size*, the counts kept."""
     out = []
     for (_, paper), statements in zip(ARGUMENTS, argument_statements(rows)):
         passed, total = sum(s.passed for s in statements), sum(s.total for s in statements)
-        verdict = verdict_of(passed, total)
+        verdict = verdict_of(passed, total, asserted)
         fails = [f"{s.label}: {s.passed} of {s.total}" for s in statements if s.passed < s.total]
-        why = ("every check passes" if verdict == "reproduced" else "no model to check" if total == 0
-               else "; ".join(fails))
+        why = (f"the size {PIPELINE_ONLY}" if not asserted else "every check passes"
+               if verdict == "reproduced" else "no model to check" if total == 0 else "; ".join(fails))
         out.append(Verdict(paper, "; ".join(f"{s.passed}/{s.total} {s.label}" for s in statements), verdict, why))
     return out
 
 
-def argument_verdict_table(rows: dict[str, dict]) -> Table:
-    """:func:`argument_verdicts` as the introduction's table: one row per argument."""
+def argument_verdict_table(rows: dict[str, dict], asserted: bool = True) -> Table:
+    """:func:`argument_verdicts` as the introduction's table: one row per argument (``asserted``:
+    whether the size asserts the paper's claims)."""
     return Table(["argument", "the paper's claim", "ours", "verdict"],
                  [[ARGUMENTS[i][0], v.paper, v.ours, f"{v.verdict}: {v.why}"]
-                  for i, v in enumerate(argument_verdicts(rows))])
+                  for i, v in enumerate(argument_verdicts(rows, asserted))])
