@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from .book.copying import TRAIN_SAMPLE_FILE, write_train_sample
 from .book.readings import kept_reading, readings_version, write_reading
 from .book.summary import model_summary, seed_spreads, summary
 from .engine.config import (CORE_MODELS, MODEL_NAMES, SIZES, SizeError, parse_model_name, train_config,
@@ -189,9 +190,13 @@ def _verify(size: str, write: bool) -> int:
 
 
 def _readings(size: str, force: bool) -> int:
-    """``readings``: write the summary row of every finished run whose kept reading is missing or
-    stale (all of them with ``force``), one line per run with its time."""
+    """``readings``: keep the size's training-split sample (:func:`induction_heads.book.copying.write_train_sample`)
+    and write the summary row of every finished run whose kept reading is missing or stale (all of
+    them with ``force``), one line per run with its time."""
     torch.set_num_threads(1)
+    if force or not (size_dir(size) / TRAIN_SAMPLE_FILE).exists():
+        write_train_sample(size)
+        print(f"{size}: kept {TRAIN_SAMPLE_FILE} (the training split's successors and plain windows)", flush=True)
     zoo = Zoo.load(size)
     todo = [run for run in zoo.values() if force or kept_reading(run) is None]
     print(f"{size}: {len(zoo) - len(todo)} of {len(zoo)} runs have current readings (code version "

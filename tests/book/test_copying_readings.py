@@ -15,6 +15,7 @@ from induction_heads.book.copying import (N_SEQUENCES, REPEAT_LENGTH, copying_di
 from induction_heads.engine.runs import load_eval_set, load_token_counts
 from induction_heads.engine.tokenizer import random_token_pool
 from induction_heads.engine.zoo import Run
+from induction_heads.measure.intervals import Interval
 from induction_heads.measure.copying import MISS_CLASSES, head_gain_logits, top1_under_head_gain
 from induction_heads.measure.handbuilt import G, V
 from induction_heads.measure.repeats import repeated_sequences
@@ -101,3 +102,42 @@ def test_split_losses_of_the_same_windows_agree(tiny_zoo):
     assert s.train == s.heldout and s.gap == 0.0 and 0 < s.train.lo <= s.train.value <= s.train.hi
     with pytest.raises(ValueError):
         split_losses(run, stream, steps=[-1], n_windows=4)
+
+
+# ---------------------------------------------------------------- kept sample, experiments, the finding
+
+def test_kept_train_sample_equals_the_stream(tiny_zoo):
+    from induction_heads.book.copying import _sample_from_stream, train_sample
+
+    kept, fresh = train_sample("tiny"), _sample_from_stream("tiny")
+    assert torch.equal(kept.successor, fresh.successor) and torch.equal(kept.windows, fresh.windows)
+
+
+@pytest.mark.parametrize("top1, outcome", [
+    (Interval(0.92, 0.90, 0.94), "reaches 0.9"),
+    (Interval(0.45, 0.40, 0.50), "improves"),      # wholly above [0.31, 0.38]
+    (Interval(0.40, 0.36, 0.44), "flat or worse"),  # overlaps
+    (Interval(0.20, 0.15, 0.25), "flat or worse"),
+])
+def test_experiment_outcome(top1, outcome):
+    from induction_heads.book.copying import experiment_outcome
+
+    assert experiment_outcome("x", "ref", top1, Interval(0.34, 0.31, 0.38)).outcome == outcome
+
+
+def test_gain_closes_and_the_finding_on_the_handbuilt_ceiling():
+    from induction_heads.book.copying import copying_finding, gain_closes, handbuilt_diagnostics
+
+    d = handbuilt_diagnostics(n_sequences=4)
+    assert math.isnan(gain_closes(d, 3.0))  # nothing to close: it copies perfectly
+    text = copying_finding(d)
+    assert "hand-built completes 1.00" in text and "gain-limited" in text
+
+
+def test_the_gap_by_path_adds_up(tiny_zoo):
+    from induction_heads.book.copying import gap_by_path
+
+    d = copying_diagnostics(Run("tiny", "attn-only-2l"), n_sequences=4)
+    g = gap_by_path(d)
+    parts = sum(v for k, v in g.items() if k != "gap" and v == v)
+    assert parts == pytest.approx(g["gap"], abs=1e-3)

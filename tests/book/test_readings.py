@@ -56,6 +56,7 @@ def tiny_copy(tiny_zoo, tmp_path, monkeypatch):
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("zoo"))
     for n in ("attn-only-2l", "attn-only-1l"):
         shutil.copytree(src / "zoo" / n, dst / "zoo" / n)
+        (dst / "zoo" / n / readings.READINGS_FILE).unlink(missing_ok=True)  # start without kept readings
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(tmp_path))
     return dst
 

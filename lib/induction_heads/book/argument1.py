@@ -23,11 +23,13 @@ from ..engine.config import model_family, parse_model_name
 from ..engine.runs import load_tokenizer
 from ..engine.zoo import Run, Trajectory
 from ..measure.intervals import SeedSpread, bootstrap_band, seed_spread
+from ..measure.icl_classes import IclByClass, icl_by_class, token_classes
 from ..measure.metrics import per_token_losses
 from ..measure.phase import (PhaseWindow, share_in_window, icl_share_in_window, loss_bump,
                              phase_change_window, smoothed_over_training)
 
 __all__ = [
+    "class_split_over_training",
     "SHARE_IN_WINDOW_MIN",
     "PAPER_SHARE_IN_WINDOW",
     "NO_HEAD_MAX_PREFIX_MATCHING",
@@ -358,3 +360,18 @@ def recipe_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
             pairs.append((n, twin))
     return pairs
 
+
+
+@torch.no_grad()
+def class_split_over_training(run: Run, tokens: Tensor, max_sequences: int = 128) -> dict[int, IclByClass]:
+    """The ICL score split by what an induction head could predict
+    (:func:`induction_heads.measure.icl_classes.icl_by_class`) at every kept checkpoint of ``run``,
+    on the evaluation sequences ``tokens``: for a core model, the last checkpoint before its
+    window, the one nearest its peak rate, the first after it, and the final one. Keyed by step."""
+    classes = token_classes(tokens)
+    out = {}
+    for step in run.checkpoints:
+        model = run.model(step)
+        losses = torch.cat([per_token_losses(model(t), t) for t in tokens.split(max_sequences)])
+        out[step] = icl_by_class(losses, classes)
+    return out

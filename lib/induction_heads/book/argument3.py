@@ -36,6 +36,9 @@ __all__ = [
     "ablation_controls",
     "ClassSplit",
     "class_split",
+    "class_terms",
+    "SUMMARY_KEYS",
+    "removed_share",
 ]
 
 # The ablation Argument 3's claim is decided under (decisions log, "Argument 3's ablation"): chosen
@@ -219,3 +222,26 @@ def class_split(losses_clean: Float[Tensor, "batch pos"], tokens: Tensor,
     classes = token_classes(tokens)
     return ClassSplit(icl_by_class(losses_clean, classes),
                       None if losses_ablated is None else icl_by_class(losses_ablated, classes))
+
+
+def class_terms(icl_by_class: dict) -> dict[str, list[float]]:
+    """From a summary row's ``icl_by_class`` (:meth:`ClassSplit.to_json`): each class's term of the
+    ICL score clean and with the induction heads mean-ablated (clean plus what the ablation
+    removed from it); the clean terms alone when the model has no induction head."""
+    clean = icl_by_class["contribution"]
+    out = {"clean": clean}
+    if icl_by_class.get("removed") is not None:
+        out[f"{DECIDING_METHOD}-ablated"] = [c + r for c, r in zip(clean, icl_by_class["removed"])]
+    return out
+
+
+# The summary row's key of the share of the ICL removed by each method that the summary reads.
+SUMMARY_KEYS = {"zero": "ablation_icl_fraction_removed", DECIDING_METHOD: "ablation_icl_fraction_removed_mean"}
+
+
+def removed_share(row: dict, method: str = DECIDING_METHOD) -> Interval | None:
+    """The share of the ICL score that ablating the induction heads together removes under
+    ``method`` (zero or mean), with its 95% interval, from a summary row
+    (:func:`induction_heads.book.summary.ablation_readings`); None without an induction head or ICL."""
+    key = SUMMARY_KEYS[method]
+    return None if row.get(key) is None else Interval(row[key], *row[f"{key}_ci"])

@@ -22,8 +22,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from ..engine.config import get_size
 from ..engine.dataset import train_stream
-from ..engine.runs import load_eval_set, load_token_counts
+from ..engine.runs import load_eval_set, load_token_counts, size_dir
+from ..engine.store import atomic_save_tensors, read_tensors
 from ..engine.tokenizer import random_token_pool
 from ..engine.zoo import Run
 from ..measure import handbuilt
@@ -35,6 +37,7 @@ from ..measure.intervals import Interval, bootstrap, bootstrap_ci
 from ..measure.metrics import per_token_losses
 from ..measure.repeats import repeated_sequences
 from .argument4 import bridge_and_heads
+from .argument5 import COPYING_REACHED
 
 __all__ = [
     "REPEAT_LENGTH",
@@ -54,7 +57,19 @@ __all__ = [
     "SplitLosses",
     "train_windows",
     "split_losses",
+    "TRAIN_SAMPLE_FILE",
+    "TrainSample",
+    "train_sample",
+    "write_train_sample",
+    "ExperimentOutcome",
+    "experiment_outcome",
+    "gain_closes",
+    "gap_by_path",
+    "copying_finding",
 ]
+
+TRAIN_SAMPLE_FILE = "train_sample.safetensors"
+N_TRAIN_WINDOWS = 128
 
 REPEAT_LENGTH = 30  # the recorder's repeat test: 30 distinct tokens a copy (Recorder.repeat_length)
 N_SEQUENCES = 20  # the recorder's 20 sequences (repeats.repeated_sequences' default)
@@ -165,7 +180,7 @@ def copying_diagnostics(
     counts = load_token_counts(run.size).long()
     pool = random_token_pool(counts)
     if successor is None:
-        successor = most_frequent_successor(train_stream(run.size), counts.numel())
+        successor = train_sample(run.size).successor
     tokens = repeated_sequences(pool, n_sequences, REPEAT_LENGTH)
     return diagnose(run.name, bridge, tokens, REPEAT_LENGTH, heads, counts, pool, successor, frequent_tokens(counts),
                     ks, n_bins, stored_repeat_top1(run))
@@ -284,14 +299,109 @@ def split_losses(run: Run, stream: np.ndarray | None = None, steps: list[int] | 
     """:class:`SplitLosses` at each checkpointed step of ``steps`` (default: every checkpoint):
     the memorisation test the recorded curves cannot give (their training loss includes the
     repeated windows). ``n_windows`` plain windows of the training split
-    (:func:`train_windows`, ``stream`` default the size's) against the first ``n_windows`` windows
+    (:func:`train_windows` of ``stream``; by default the size's kept :func:`train_sample`) against the first ``n_windows`` windows
     of the held-out evaluation set."""
-    stream = train_stream(run.size) if stream is None else stream
     n_ctx = run.model_config.n_ctx
-    train, heldout = train_windows(stream, n_windows, n_ctx), load_eval_set(run.size)[0][:n_windows]
+    train = train_sample(run.size).windows[:n_windows] if stream is None else train_windows(stream, n_windows, n_ctx)
+    heldout = load_eval_set(run.size)[0][:n_windows]
     out = []
     for step in run.checkpoints if steps is None else steps:
         model = run.model(step)
         per_window = [per_token_losses(model(w), w).mean(-1) for w in (train, heldout)]
         out.append(SplitLosses(step, run.tokens_at(step), *(bootstrap_ci(x) for x in per_window)))
     return out
+
+
+# ------------------------------------------------------------------ kept: what the training split gives
+
+@dataclass(frozen=True)
+class TrainSample:
+    """What the copying readings need of the training split, kept in the size's run store so a
+    chapter needs no training stream (which a fresh clone or Colab would have to rebuild from the
+    running interpreter's standard library): the most frequent successor of every token, and
+    :data:`N_TRAIN_WINDOWS` plain windows (:func:`train_windows`)."""
+
+    successor: Int[Tensor, "vocab"]
+    windows: Int[Tensor, "n_windows n_ctx"]
+
+
+def _sample_from_stream(size: str) -> TrainSample:
+    stream, counts = train_stream(size), load_token_counts(size)
+    return TrainSample(most_frequent_successor(stream, counts.numel()),
+                       train_windows(stream, N_TRAIN_WINDOWS, get_size(size).n_ctx))
+
+
+def train_sample(size: str) -> TrainSample:
+    """The size's kept :class:`TrainSample` (``data/<size>/train_sample.safetensors``, checked
+    against the size's manifest), or computed from the training stream if none is kept."""
+    path = size_dir(size) / TRAIN_SAMPLE_FILE
+    if not path.exists():
+        return _sample_from_stream(size)
+    t = read_tensors(path, f"delete it and run `make readings SIZE={size}`")
+    return TrainSample(t["successor"].long(), t["windows"].long())
+
+
+def write_train_sample(size: str) -> TrainSample:
+    """Compute the size's :class:`TrainSample` from its training stream and keep it."""
+    sample = _sample_from_stream(size)
+    atomic_save_tensors({"successor": sample.successor.to(torch.int32), "windows": sample.windows.to(torch.int32)},
+                        size_dir(size) / TRAIN_SAMPLE_FILE)
+    return sample
+
+
+# ------------------------------------------------------------------ the experiments, read as pre-registered
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """A copying experiment read by the rule the decisions log wrote before it trained: top-1 on
+    copies 2-4 of the run and of the run it is compared with, each with its 95% interval, and the
+    outcome: ``"reaches 0.9"``, ``"improves"`` (its interval wholly above the reference's) or
+    ``"flat or worse"``."""
+
+    name: str
+    reference: str
+    top1: Interval
+    reference_top1: Interval
+    outcome: str
+
+
+def experiment_outcome(name: str, reference: str, top1: Interval, reference_top1: Interval,
+                       reached: float = COPYING_REACHED) -> ExperimentOutcome:
+    """:class:`ExperimentOutcome` of ``name`` against ``reference`` (decisions log, "Why the heads
+    copy weakly, and induction forbidden")."""
+    outcome = ("reaches 0.9" if top1.value >= reached else "improves" if top1.lo > reference_top1.hi
+               else "flat or worse")
+    return ExperimentOutcome(name, reference, top1, reference_top1, outcome)
+
+
+def gain_closes(d: CopyingDiagnostics, k: float) -> float:
+    """The share of the shortfall from perfect copying (1 minus top-1 at ``k = 1``) that scaling the
+    induction heads' output by ``k`` closes."""
+    at = {kk: float(row.double().mean()) for kk, row in zip(d.ks, d.gain_top1)}
+    return (at[k] - at[1.0]) / (1 - at[1.0]) if at[1.0] < 1 else float("nan")
+
+
+def copying_finding(d: CopyingDiagnostics, k: float = 3.0) -> str:
+    """The sentence a reader can carry away about one model's copying, from its diagnostics: its
+    top-1, what scaling its induction heads' output does (the gain curve's reading and level), and
+    what wins the misses most often."""
+    at = {kk: float(row.double().mean()) for kk, row in zip(d.ks, d.gain_top1)}
+    top = max(d.miss_shares, key=lambda c: d.miss_shares[c].value if d.miss_shares[c].value == d.miss_shares[c].value else -1)
+    limit = {"gain": "its heads copy the right token too weakly (gain-limited)",
+             "specificity": "more of the same output stops helping below 0.9 (specificity-limited by the rule)",
+             "undecided": "the curve is still rising at the largest gain tried"}[d.gain.limit]
+    return (f"{d.name} completes {d.repeat_top1.format('.2f')} of repeated random tokens; with its induction heads' "
+            f"output scaled by {k:g} it completes {at[k]:.2f}, closing {gain_closes(d, k):.0%} of the shortfall, and the "
+            f"curve levels at {d.gain_level.format('.2f')}: {limit}. The misses are won most often by tokens of the "
+            f"class {top!r} ({d.miss_shares[top].format('.2f')} of them).")
+
+
+def gap_by_path(d: CopyingDiagnostics, klass: str | None = None) -> dict[str, float]:
+    """The mean logit gap of the misses (of ``klass``, or all) between the winner and the copied
+    token, and its parts by path: ``direct`` (the token embedding), ``induction heads`` (their sum),
+    ``other heads``, ``mlp``, ``bias``; they add up to ``gap`` (negative parts favour the copy)."""
+    parts = d.misses.mean_gap_parts(klass)
+    ind = sum(parts[h] for h in d.heads) if d.heads else float("nan")
+    heads = sum(v for k, v in parts.items() if "." in k)
+    return {"gap": parts["gap"], "direct": parts["embed"], "induction heads": ind,
+            "other heads": heads - ind if d.heads else heads, "mlp": parts["mlp"], "bias": parts["bias"]}

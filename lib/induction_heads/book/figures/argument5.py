@@ -18,6 +18,7 @@ from jaxtyping import Float
 from matplotlib.colors import TwoSlopeNorm
 from torch import Tensor
 
+from ...measure.copying import MISS_CLASSES
 from ...measure.heads import head_labels
 from ...measure.phase import PhaseWindow
 from ...measure.intervals import bootstrap_band
@@ -31,6 +32,8 @@ __all__ = [
     "qk_ov_plane",
     "composition_heatmaps",
     "long_run",
+    "copying_gain",
+    "copying_misses",
 ]
 
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
@@ -225,4 +228,75 @@ def long_run(trajectory, mark_tokens: float, head: str, window: PhaseWindow | No
                              label=f"hatched: public 2-layer models' repeat loss falls ({anchor[0] / 1e6:.0f}M-{anchor[1] / 1e6:.0f}M)"),
                window_handle() if window is not None else None]
     figure_legend(fig, handles, ncol=2)
+    return fig
+
+
+def copying_gain(diagnostics: Mapping[str, object], ceiling, reached: float = COPYING_REACHED):
+    """Top-1 on copies 2-4 of repeated random tokens with every induction head's output scaled by
+    ``k`` (:func:`induction_heads.measure.copying.top1_under_head_gain`), one line per model with
+    its 95% band over sequences; the hand-built circuit (``ceiling``) dashed black; ``k = 1`` (the
+    model as trained) and ``reached`` marked."""
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 3.6), layout="constrained")
+    for i, (name, d) in enumerate(diagnostics.items()):
+        curve = d.gain_curve()
+        ks = [k for k, _ in curve]
+        ax.plot(ks, [iv.value for _, iv in curve], marker="o", ms=3, color=f"C{i}", label=name)
+        ax.fill_between(ks, [iv.lo for _, iv in curve], [iv.hi for _, iv in curve], color=f"C{i}", alpha=0.15, lw=0)
+    ceiling_curve = ceiling.gain_curve()
+    ax.plot([k for k, _ in ceiling_curve], [iv.value for _, iv in ceiling_curve], color="black", ls="--", lw=1.2,
+            label="hand-built circuit (the ceiling)")
+    ax.axhline(reached, color="0.4", lw=0.8, ls=":")
+    ax.axvline(1.0, color="0.4", lw=0.8)
+    ax.text(1.05, 0.02, "as trained (k = 1)", fontsize=8, color="0.3")
+    ax.text(ax.get_xlim()[1], reached + 0.015, f"{reached:g}", fontsize=8, color="0.3", ha="right")
+    ax.set_xlabel("k: the induction heads' output multiplied by")
+    ax.set_ylabel("top-1 on copies 2-4")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return fig
+
+
+def copying_misses(diagnostics: Mapping[str, object], ceiling):
+    """Three views of what stops the copy, one row of panels: the share of the vocabulary whose own
+    logit is the largest each induction head's full OV circuit writes (dots: each head; bar: the
+    heads summed; the hand-built circuit's 1 dashed); what wins the misses, by class, as shares of
+    the misses; top-1 on the copies by the target's training count (quartiles of the random-token
+    pool), with 95% intervals."""
+    names = list(diagnostics)
+    fig, (ax_ov, ax_miss, ax_freq) = plt.subplots(1, 3, figsize=(COLUMN_IN, 3.4), layout="constrained",
+                                                   gridspec_kw={"width_ratios": [1.1, 1.1, 1.2]})
+    y = np.arange(len(names))
+    for i, name in enumerate(names):
+        d = diagnostics[name]
+        ax_ov.barh(i, d.ov["summed"].own_share if "summed" in d.ov else 0, color=f"C{i}", alpha=0.5)
+        ax_ov.scatter([v.own_share for h, v in d.ov.items() if h != "summed"], [i] * (len(d.ov) - ("summed" in d.ov)),
+                      color=f"C{i}", s=14, zorder=3)
+    ax_ov.axvline(ceiling.ov["summed"].own_share, color="black", ls="--", lw=1)
+    ax_ov.set_yticks(y, names, fontsize=8)
+    ax_ov.invert_yaxis()
+    ax_ov.set_xlim(0, 1.02)
+    ax_ov.set_xlabel("own token ranked first\n(share of the vocabulary)")
+    miss_colors = {"successor": "#2874a6", "in sequence": "#c0392b", "frequent": "#f5b041", "other": "0.7"}
+    for i, name in enumerate(names):
+        left = 0.0
+        for cls in MISS_CLASSES:
+            share = diagnostics[name].miss_shares[cls].value
+            share = 0.0 if share != share else share
+            ax_miss.barh(i, share, left=left, color=miss_colors[cls], label=cls if i == 0 else None)
+            left += share
+    ax_miss.set_yticks(y, [""] * len(names))
+    ax_miss.invert_yaxis()
+    ax_miss.set_xlim(0, 1)
+    ax_miss.set_xlabel("what wins a miss\n(share of the misses)")
+    ax_miss.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
+    for i, name in enumerate(names):
+        bins = diagnostics[name].top1_by_frequency
+        x = np.arange(len(bins)) + (i - (len(names) - 1) / 2) * 0.08
+        ax_freq.errorbar(x, [b.value for b in bins], yerr=[[b.value - b.lo for b in bins], [b.hi - b.value for b in bins]],
+                         fmt="o-", ms=3, lw=1, capsize=2, color=f"C{i}")
+    ax_freq.axhline(1.0, color="black", ls="--", lw=1)
+    ax_freq.set_xticks(range(len(bins)), [f"Q{q + 1}" for q in range(len(bins))])
+    ax_freq.set_xlabel("the target's count in training\n(quartile; Q4 the commonest)")
+    ax_freq.set_ylabel("top-1 on copies 2-4")
+    ax_freq.set_ylim(0, 1.05)
     return fig

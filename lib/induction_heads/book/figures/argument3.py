@@ -1,0 +1,87 @@
+"""The referee's second-round figures: the ICL score split by what an induction head could predict
+(:mod:`induction_heads.measure.icl_classes`), over training and under ablation, and Argument 3's
+ablation under each method beside its matched control (:func:`induction_heads.book.argument3.ablation_controls`).
+The readings are computed elsewhere; this module only draws them."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ...measure.icl_classes import CLASS_NAMES
+from ..argument3 import DECIDING_METHOD, AblationControls
+from .style import HEAD_CLASS_COLORS, bottom_labels, figure_legend, panel_grid, zero_line
+
+__all__ = ["CLASS_COLORS", "icl_class_terms", "ablation_methods"]
+
+# One colour per class of predicted token, in every figure: the induction head's colour for the
+# tokens it could predict.
+CLASS_COLORS: dict[str, str] = {"induction-predictable": HEAD_CLASS_COLORS["induction"],
+                                "repeated-other": "#7d3c98", "novel": "0.55"}
+
+
+def _class_handles() -> list:
+    return [Patch(color=CLASS_COLORS[c], label=c) for c in CLASS_NAMES]
+
+
+def icl_class_terms(terms: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str = "term of the ICL score (nats)"):
+    """One panel per model; in each, groups of bars along x (e.g. checkpoints before, in and
+    after the window, or clean and ablated), each group one bar per class: that class's term of
+    the ICL score (:class:`induction_heads.measure.icl_classes.IclByClass`'s ``contribution``; the
+    terms of a group add up to its ICL score, drawn as a black tick). ``terms``: model -> group
+    label -> the three terms in :data:`CLASS_NAMES` order."""
+    names = list(terms)
+    fig, axes = panel_grid(len(names), max_cols=3, row_height=2.5)
+    for ax, name in zip(axes.flat, names):
+        groups = list(terms[name])
+        x = np.arange(len(groups))
+        width = 0.8 / len(CLASS_NAMES)
+        for i, cls in enumerate(CLASS_NAMES):
+            ax.bar(x + (i - 1) * width, [terms[name][g][i] for g in groups], width, color=CLASS_COLORS[cls])
+        ax.scatter(x, [sum(terms[name][g]) for g in groups], marker="_", s=400, color="black", zorder=3)
+        zero_line(ax)
+        ax.set_xticks(x, groups, fontsize=8)
+        ax.set_title(name, fontsize=9)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    figure_legend(fig, _class_handles() + [Line2D([], [], color="black", marker="_", ls="", markersize=14,
+                                                 label="their sum: the ICL score")])
+    return fig
+
+
+def ablation_methods(controls: Mapping[str, AblationControls], threshold: float):
+    """One panel per model: the share of the ICL score removed by ablating its induction heads
+    together under each method (zero, mean, resample) with its 95% interval, and, in grey, every
+    matched control set of other heads under :data:`~induction_heads.book.argument3.DECIDING_METHOD`;
+    dashed lines at ``threshold`` (the claim's) and at 1 (all of the ICL)."""
+    names = list(controls)
+    fig, axes = panel_grid(len(names), max_cols=3, row_height=2.6)
+    for ax, name in zip(axes.flat, names):
+        c = controls[name]
+        methods = list(c.together)
+        for i, m in enumerate(methods):
+            iv = c.together[m]
+            ax.errorbar(i, iv.value, yerr=[[iv.value - iv.lo], [iv.hi - iv.value]], fmt="o", capsize=3,
+                        color=HEAD_CLASS_COLORS["induction"], mfc="white" if m != DECIDING_METHOD else None)
+        ctrl_x = len(methods)
+        for _, iv in c.control:
+            ax.errorbar(ctrl_x, iv.value, yerr=[[iv.value - iv.lo], [iv.hi - iv.value]], fmt="o", capsize=2,
+                        color=HEAD_CLASS_COLORS["other"], alpha=0.8)
+        for y in (threshold, 1.0):
+            ax.axhline(y, color="0.4", lw=0.8, ls="--")
+        zero_line(ax)
+        ax.set_xticks(range(len(methods) + 1), [*methods, f"control\n({DECIDING_METHOD})"], fontsize=8)
+        ax.set_xlim(-0.5, len(methods) + 0.5)
+        ax.set_title(name, fontsize=9)
+    bottom_labels(axes, len(names), "")
+    for row in axes:
+        row[0].set_ylabel("share of the ICL removed")
+    figure_legend(fig, [
+        Line2D([], [], color=HEAD_CLASS_COLORS["induction"], marker="o", ls="", label=f"induction heads ({DECIDING_METHOD}: filled, decides)"),
+        Line2D([], [], color=HEAD_CLASS_COLORS["other"], marker="o", ls="", label="as many other heads, same layers"),
+        Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"{threshold:.0%} (the claim) and 100%"),
+    ], ncol=2)
+    return fig

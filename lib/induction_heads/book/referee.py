@@ -1,0 +1,106 @@
+"""The referee's second round, read on the zoo: how much of the ICL score an induction head could
+account for at all (the score split by class over training, chapter 02), and the run trained with
+induction attention forbidden against its controls (chapter 03). The measurements are
+:mod:`induction_heads.measure.icl_classes`' and the summary's; this module turns them into the
+numbers the chapters print and the outcomes the decisions log pre-registered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from torch import Tensor
+
+from ..engine.config import NO_INDUCTION_MODELS, format_model_name, parse_model_name
+from ..engine.zoo import Run
+from ..measure.intervals import Interval, bootstrap
+from ..measure.phase import PhaseWindow
+from .argument1 import class_split_over_training
+from .argument2 import ONE_LAYER_ICL_TOLERANCE
+
+__all__ = ["window_label", "class_terms_over_training", "EQUIVALENCE_MARGIN", "NoInductionOutcome", "OUTCOMES",
+           "paired_icl_difference", "no_induction_outcome", "no_induction_triples", "icl_samples"]
+
+# The margin of "ICL at the one-layer model's level" for the run with induction attention forbidden
+# (decisions log, "Why the heads copy weakly, and induction forbidden"): the paired difference's
+# 95% interval must lie inside +/- this many nats; the referee's K-composition knockout's margin,
+# chosen before these runs trained.
+EQUIVALENCE_MARGIN = ONE_LAYER_ICL_TOLERANCE
+
+
+def window_label(tokens: float, window: PhaseWindow | None) -> str:
+    """Where a checkpoint at ``tokens`` lies against the run's phase-change window: "before",
+    "in" or "after" it (the window's end counts as in it); "no window" without one."""
+    if window is None:
+        return "no window"
+    return "before" if tokens < window.start else "after" if tokens > window.end else "in"
+
+
+def class_terms_over_training(run: Run, window: PhaseWindow | None, tokens: Tensor) -> dict[str, list[float]]:
+    """Each class's term of the ICL score at every kept checkpoint of ``run``
+    (:func:`induction_heads.book.argument1.class_split_over_training` on the evaluation sequences
+    ``tokens``), keyed ``"<before|in|after> (<tokens>M)"`` (3 significant digits) in training order."""
+    out = {}
+    for step, split in class_split_over_training(run, tokens).items():
+        seen = run.tokens_at(step)
+        out[f"{window_label(seen, window)} ({seen / 1e6:.3g}M)"] = [float(v) for v in split.contribution]
+    return out
+
+
+def paired_icl_difference(a: Tensor, b: Tensor) -> Interval:
+    """The mean of ``a - b`` over paired samples (two runs' ICL scores on the same evaluation
+    sequences) with its 95% bootstrap interval."""
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
+    return bootstrap((a.double(), b.double()), lambda x, y: (x - y).mean())
+
+
+@dataclass(frozen=True)
+class NoInductionOutcome:
+    """The pre-registered reading of a run trained with induction attention forbidden
+    (decisions log): ``window`` (whether it has one), ``control_window`` (whether its control
+    does), ``vs_one_layer`` (its final ICL minus the one-layer model's, paired over the evaluation
+    sequences, with its interval) and the outcome's name."""
+
+    window: bool
+    control_window: bool
+    vs_one_layer: Interval
+    outcome: str
+
+
+OUTCOMES = ("induction is the phase change", "something else builds in-context learning", "in between")
+
+
+def no_induction_outcome(window: bool, control_window: bool, vs_one_layer: Interval,
+                         margin: float = EQUIVALENCE_MARGIN) -> NoInductionOutcome:
+    """The outcome the decisions log wrote down before the run trained: *induction is the phase
+    change* when the run has no window while its control has one and its final ICL equals the
+    one-layer model's within ``margin`` (the paired difference's interval inside +/- margin);
+    *something else builds in-context learning* when it has a window, or its ICL is better than
+    the one-layer model's by more than the margin (the interval wholly below -margin); *in
+    between* otherwise."""
+    if (not window) and control_window and -margin < vs_one_layer.lo and vs_one_layer.hi < margin:
+        outcome = OUTCOMES[0]
+    elif window or vs_one_layer.hi < -margin:
+        outcome = OUTCOMES[1]
+    else:
+        outcome = OUTCOMES[2]
+    return NoInductionOutcome(window, control_window, vs_one_layer, outcome)
+
+
+def icl_samples(trajectories: Mapping[str, object], name: str) -> Tensor:
+    """A run's final ICL score per evaluation sequence (the recorder's ``icl_score_by_sequence``)."""
+    return trajectories[name]["icl_score_by_sequence"][-1]
+
+
+def no_induction_triples(names=NO_INDUCTION_MODELS) -> list[tuple[str, str, str]]:
+    """``(run, control, one-layer model)`` for each run trained with induction attention forbidden:
+    the control is its name without the variant (same seed and recipe), the one-layer model the
+    first seed of the one-layer attention-only model on the same recipe."""
+    out = []
+    for name in names:
+        p = parse_model_name(name)
+        control = format_model_name(p._replace(variant=None))
+        one = format_model_name(p._replace(variant=None, n_layers=1, seed=0))
+        out.append((name, control, one))
+    return out
