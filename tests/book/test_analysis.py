@@ -182,13 +182,14 @@ def _summary_row(layers: int, window: bool, prefix: float, **over) -> dict:
             "phase_change_window": {"start": 1e6, "end": 5e6} if window else None,
             "max_prefix_matching_score": prefix, "induction_heads": ["1.0"] if window else [], "loss_bump": window,
             "ablation_icl_fraction_removed": 0.95 if window else None,
+            "ablation_icl_fraction_removed_mean": 0.93 if window else None,
             "argument4": {"copying_gain_share": 0.8 if window else None},
             "argument6": {"rung": True, "induction_heads_by_layer": [0] * (layers - 1) + [int(window)]}, **over}
 
 
 def test_argument_verdicts_count_each_arguments_statements():
     rows = {"attn-only-1l": _summary_row(1, False, 0.03), "attn-only-2l": _summary_row(2, True, 0.8),
-            "attn-only-3l": _summary_row(3, True, 0.8, ablation_icl_fraction_removed=0.5, loss_bump=False,
+            "attn-only-3l": _summary_row(3, True, 0.8, ablation_icl_fraction_removed_mean=0.5, loss_bump=False,
                                          argument6={"rung": True, "induction_heads_by_layer": [1, 0, 1]}),
             "smeared-1l": _summary_row(1, True, 0.5, smeared_key=True, argument6={"rung": False}),
             "smeared-2l": _summary_row(2, True, 0.8, smeared_key=True, argument6={"rung": False},

@@ -14,6 +14,8 @@ def _row(layers: int, window: float | None, prefix: float, repeat: float, ci: tu
             "induction_heads": ["1.0"] if window else [], "loss_bump": bool(window),
             "repeat_top1": repeat, "repeat_top1_ci": list(ci), "passage_top1_second_copy": 0.8,
             "ablation_icl_fraction_removed": 0.95 if window else None,
+            "ablation_icl_fraction_removed_mean": 0.93 if window else None,
+            "ablation_icl_fraction_removed_mean_ci": [0.8, 1.1] if window else None,
             "argument4": {"copying_gain_share": None}, "argument6": {"rung": False}, **over}
 
 
@@ -117,7 +119,7 @@ def test_recipe_checks_know_where_each_statement_holds():
     assert ko.natural.numbers == {"final_icl": -0.40, "one_layer_final_icl": -0.10, "gap": ko.natural.numbers["gap"]}
     assert math.isclose(ko.natural.numbers["gap"], 0.30)
     assert ko.natural.shown == "-0.40 [-0.50, -0.30] against attn-only-1l-natural's -0.10 [-0.80, -0.60] (0.30 nats apart)"
-    assert c[("attn-only-2l", "ablation")].natural.shown == "0.95"  # no interval in these rows
+    assert c[("attn-only-2l", "ablation")].natural.shown == "0.93 [0.80, 1.10]"  # the deciding (mean) share
     lead = c[("smeared-2l", "smeared-earlier")]
     assert lead.repeat.ok is True and lead.repeat.shown == "starts 0.50M against 1.00M (2.0x earlier)"
     assert lead.natural.ok is None and lead.natural.missing == ("smeared-2l-natural",)
@@ -141,7 +143,7 @@ def test_check_table_and_verdicts_say_which_recipe_and_by_how_much():
     assert v.ours == "repeat recipe 3/3; natural code 1/2" and v.verdict == "partly"
     assert v.why == ("holds on the repeat recipe only for mlp-2l (2.00M-4.00M on the repeat recipe against no window on "
                      "natural code); not trained yet: smeared-2l-natural")
-    assert verdicts["Argument 3: ablating its induction heads together removes at least 70% of its ICL"].verdict == "reproduced"
+    assert verdicts["Argument 3: ablating its induction heads together (mean ablation) removes at least 70% of its ICL"].verdict == "reproduced"
     lead = verdicts["Argument 2: smeared-2l's window starts earlier than attn-only-2l's"]
     assert (lead.ours, lead.verdict) == ("repeat recipe 1/1; natural code 0/0", "not decided")
     assert {v.verdict for v in recipes.recipe_verdicts(recipes.recipe_checks(CHECK_ROWS, READINGS), asserted=False)} == {"not judged at this size"}

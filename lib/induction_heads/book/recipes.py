@@ -186,7 +186,7 @@ def recipe_checks(rows: dict[str, dict], readings: Mapping[str, PhaseChangeReadi
       ``ONE_LAYER_ICL_TOLERANCE`` nats of the one-layer model's of its family.
     - Argument 3, attention-only models with two or more layers (no smeared keys): ablating the
       induction heads together removes at least ``FRACTION_REMOVED_MIN`` of the ICL (the
-      summary's ``ablation_icl_fraction_removed``; no head: fails).
+      summary's share under :data:`~induction_heads.book.argument3.DECIDING_METHOD`, mean ablation; no head: fails).
 
     ``rows`` are ``model_summary`` rows and ``readings`` :func:`argument1.phase_change_readings`,
     both by run name, of whichever runs exist; the models are those of ``natural_models``
@@ -301,12 +301,13 @@ def recipe_checks(rows: dict[str, dict], readings: Mapping[str, PhaseChangeReadi
 
         def ablation(names, n=n):
             row = rows[names[n]]
-            frac = row.get("ablation_icl_fraction_removed")
+            key = argument3.SUMMARY_KEYS[argument3.DECIDING_METHOD]
+            frac = row.get(key)
             ok = frac is not None and frac >= argument3.FRACTION_REMOVED_MIN
             return (ok, {"fraction_removed": NAN if frac is None else frac, "icl_clean": row["icl_score_final"]},
-                    "no induction head to ablate" if frac is None else value_ci(row, "ablation_icl_fraction_removed", ".2f"))
-        both(arg3, "ablation", f"ablating its induction heads together removes at least "
-             f"{argument3.FRACTION_REMOVED_MIN:.0%} of its ICL", n, [n], ablation)
+                    "no induction head to ablate" if frac is None else value_ci(row, key, ".2f"))
+        both(arg3, "ablation", f"ablating its induction heads together ({argument3.DECIDING_METHOD} ablation) removes "
+             f"at least {argument3.FRACTION_REMOVED_MIN:.0%} of its ICL", n, [n], ablation)
     return out
 
 
