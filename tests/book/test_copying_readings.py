@@ -131,7 +131,7 @@ def test_gain_closes_and_the_finding_on_the_handbuilt_ceiling():
     d = handbuilt_diagnostics(n_sequences=4)
     assert math.isnan(gain_closes(d, 3.0))  # nothing to close: it copies perfectly
     text = copying_finding(d)
-    assert "hand-built completes 1.00" in text and "gain-limited" in text
+    assert "hand-built completes 1.00" in text and "misses none" in text
 
 
 def test_the_gap_by_path_adds_up(tiny_zoo):

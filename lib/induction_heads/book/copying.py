@@ -383,17 +383,19 @@ def gain_closes(d: CopyingDiagnostics, k: float) -> float:
 
 def copying_finding(d: CopyingDiagnostics, k: float = 3.0) -> str:
     """The sentence a reader can carry away about one model's copying, from its diagnostics: its
-    top-1, what scaling its induction heads' output does (the gain curve's reading and level), and
-    what wins the misses most often."""
+    top-1, what scaling its induction heads' output by ``k`` does (the share of the shortfall it
+    closes, the gain curve's reading and level), and what wins the misses most often."""
     at = {kk: float(row.double().mean()) for kk, row in zip(d.ks, d.gain_top1)}
-    top = max(d.miss_shares, key=lambda c: d.miss_shares[c].value if d.miss_shares[c].value == d.miss_shares[c].value else -1)
+    head = f"{d.name} completes {d.repeat_top1.format('.2f')} of repeated random tokens"
+    if not len(d.misses.winner):
+        return head + f" and misses none: the ceiling (with its output scaled by {k:g}: {at[k]:.2f})."
+    top = max(d.miss_shares, key=lambda c: d.miss_shares[c].value)
     limit = {"gain": "its heads copy the right token too weakly (gain-limited)",
              "specificity": "more of the same output stops helping below 0.9 (specificity-limited by the rule)",
              "undecided": "the curve is still rising at the largest gain tried"}[d.gain.limit]
-    return (f"{d.name} completes {d.repeat_top1.format('.2f')} of repeated random tokens; with its induction heads' "
-            f"output scaled by {k:g} it completes {at[k]:.2f}, closing {gain_closes(d, k):.0%} of the shortfall, and the "
-            f"curve levels at {d.gain_level.format('.2f')}: {limit}. The misses are won most often by tokens of the "
-            f"class {top!r} ({d.miss_shares[top].format('.2f')} of them).")
+    return (f"{head}; with its induction heads' output scaled by {k:g} it completes {at[k]:.2f}, closing "
+            f"{gain_closes(d, k):.0%} of the shortfall, and the curve levels at {d.gain_level.format('.2f')}: {limit}. "
+            f"The misses are won most often by tokens of the class {top!r} ({d.miss_shares[top].format('.2f')} of them).")
 
 
 def gap_by_path(d: CopyingDiagnostics, klass: str | None = None) -> dict[str, float]:
