@@ -7,8 +7,6 @@ numbers the chapters print and the outcomes the decisions log pre-registered."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
-
 from torch import Tensor
 
 from ..engine.config import NO_INDUCTION_MODELS, format_model_name, parse_model_name
@@ -17,6 +15,7 @@ from ..measure.intervals import Interval, bootstrap
 from ..measure.phase import PhaseWindow
 from .argument1 import class_split_over_training
 from .argument2 import ONE_LAYER_ICL_TOLERANCE
+from .summary import final_samples
 
 __all__ = ["window_label", "class_terms_over_training", "EQUIVALENCE_MARGIN", "NoInductionOutcome", "OUTCOMES",
            "paired_icl_difference", "no_induction_outcome", "no_induction_triples", "icl_samples"]
@@ -88,9 +87,11 @@ def no_induction_outcome(window: bool, control_window: bool, vs_one_layer: Inter
     return NoInductionOutcome(window, control_window, vs_one_layer, outcome)
 
 
-def icl_samples(trajectories: Mapping[str, object], name: str) -> Tensor:
-    """A run's final ICL score per evaluation sequence (the recorder's ``icl_score_by_sequence``)."""
-    return trajectories[name]["icl_score_by_sequence"][-1]
+def icl_samples(run: Run) -> Tensor:
+    """A run's final ICL score per evaluation sequence: the recorder's last per-sequence record, or,
+    for a run recorded before it kept them, measured on its final checkpoint the recorder's way
+    (:func:`induction_heads.book.summary.final_samples`)."""
+    return final_samples(run)["icl_score"]
 
 
 def no_induction_triples(names=NO_INDUCTION_MODELS) -> list[tuple[str, str, str]]:
