@@ -374,10 +374,15 @@ def experiment_outcome(name: str, reference: str, top1: Interval, reference_top1
     return ExperimentOutcome(name, reference, top1, reference_top1, outcome)
 
 
+def _mean_top1(d: CopyingDiagnostics) -> dict[float, float]:
+    """The gain curve's mean top-1 at each ``k``."""
+    return {k: float(row.double().mean()) for k, row in zip(d.ks, d.gain_top1)}
+
+
 def gain_closes(d: CopyingDiagnostics, k: float) -> float:
     """The share of the shortfall from perfect copying (1 minus top-1 at ``k = 1``) that scaling the
     induction heads' output by ``k`` closes."""
-    at = {kk: float(row.double().mean()) for kk, row in zip(d.ks, d.gain_top1)}
+    at = _mean_top1(d)
     return (at[k] - at[1.0]) / (1 - at[1.0]) if at[1.0] < 1 else float("nan")
 
 
@@ -385,7 +390,7 @@ def copying_finding(d: CopyingDiagnostics, k: float = 3.0) -> str:
     """The sentence a reader can carry away about one model's copying, from its diagnostics: its
     top-1, what scaling its induction heads' output by ``k`` does (the share of the shortfall it
     closes, the gain curve's reading and level), and what wins the misses most often."""
-    at = {kk: float(row.double().mean()) for kk, row in zip(d.ks, d.gain_top1)}
+    at = _mean_top1(d)
     head = f"{d.name} completes {d.repeat_top1.format('.2f')} of repeated random tokens"
     if not len(d.misses.winner):
         return head + f" and misses none: the ceiling (with its output scaled by {k:g}: {at[k]:.2f})."
