@@ -1,0 +1,319 @@
+"""Guards on the library's shape: what each package may import, and that every name of ours that a
+docstring or a comment cites still exists.
+
+Layering: ``induction_heads.measure`` imports nothing of ``induction_heads`` outside itself (models,
+evaluation sets and token pools come in as arguments), and ``induction_heads.engine`` imports nothing
+of ``induction_heads.book`` (training never needs the book). Both are read from the source with
+:mod:`ast` (every import statement, those inside functions included) and checked once at run time
+in a fresh interpreter.
+
+Citations. A string in a docstring or a comment counts as a reference to our code when it is
+
+1. the target of a Sphinx cross-reference role (``:mod:``, ``:func:``, ``:class:``, ``:meth:``,
+   ``:attr:``, ``:data:``, ``:obj:``, ``:exc:``), a leading ``~`` or ``.`` dropped;
+2. a dotted name that starts with ``induction_heads.``;
+3. a dotted name that starts with one of our subpackages (``engine.``, ``measure.``, ``book.``)
+   whose next part names one of that subpackage's modules or functions (a word, not a file
+   extension: ``heads.py`` is a file, below);
+4. a double-backquoted dotted name (````figures.icl_curves````) whose first part is the name of
+   one of our modules (``metrics``, ``runs``, ``figures``, ...), its last part no file extension;
+5. a path of ours ending in ``.py``: its first folder is one of ``lib``, ``tests``, ``scripts``,
+   ``benchmarks``, ``induction_heads``, or a subpackage (``engine``, ``measure``, ``book``,
+   ``figures``); or a double-backquoted file name ending in ``.py`` (````test_circuits.py````).
+
+A reference resolves when its modules import and its names are attributes of them, looked up as
+Sphinx would and a little wider: the name as given (absolute), in the module that cites it and in
+that module's classes, and under each of our modules whose dotted path ends with the reference's
+first part (``figures.icl_curves`` under ``induction_heads.book.figures``). A path resolves when a
+file of the repository ends with it (a bare file name: when one has that name). Rules 3 and 4 stop at prose: a word followed by a period and
+a space is a sentence's end, never a name; rules 1 and 2 take only what they name explicitly.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import io
+import json
+import pkgutil
+import re
+import subprocess
+import sys
+import tokenize
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import induction_heads
+
+REPO = Path(__file__).resolve().parents[1]
+LIB = REPO / "lib" / "induction_heads"
+SUBPACKAGES = ("engine", "measure", "book")
+ROLES = ("mod", "func", "class", "meth", "attr", "data", "obj", "exc")
+FILE_EXTENSIONS = {"py", "json", "safetensors", "log", "yml", "yaml", "md", "ipynb", "cfg", "txt", "png",
+                   "html", "toml", "csv", "svg", "pdf", "js", "css", "sh"}
+PATH_ROOTS = {"lib", "tests", "scripts", "benchmarks", "induction_heads", *SUBPACKAGES, "figures"}
+
+
+# ------------------------------------------------------------------ layering
+
+def _imports(path: Path, package: str) -> list[tuple[int, str]]:
+    """Every module ``path`` (a module of ``package``) imports, as an absolute dotted name, with
+    its line: ``import x``, ``from x import y`` and relative imports, at any depth of the file."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+                # ``from .. import book`` imports a module too: name each one it could be
+                out += [(node.lineno, f"{mod}.{a.name}") for a in node.names] if not node.module else [(node.lineno, mod)]
+            else:
+                out.append((node.lineno, node.module))
+    return out
+
+
+def _ours_outside(folder: str, allowed: tuple[str, ...]) -> list[str]:
+    package = f"induction_heads.{folder}"
+    bad = []
+    for path in sorted((LIB / folder).glob("*.py")):
+        for line, mod in _imports(path, package):
+            if (mod == "induction_heads" or mod.startswith("induction_heads.")) and \
+                    not any(mod == a or mod.startswith(a + ".") for a in allowed):
+                bad.append(f"{path.relative_to(REPO)}:{line} imports {mod}")
+    return bad
+
+
+def test_measure_imports_nothing_of_ours_outside_measure():
+    assert _ours_outside("measure", ("induction_heads.measure",)) == []
+
+
+def test_engine_imports_nothing_of_the_book():
+    bad = [b for b in _ours_outside("engine", ("induction_heads.engine", "induction_heads.measure"))
+           if " induction_heads.book" in b or b.endswith(" induction_heads")]
+    assert bad == []
+
+
+def test_the_layering_holds_at_run_time():
+    """Importing every module of ``measure`` loads no other package of ours; every module of
+    ``engine`` loads no module of ``book``."""
+    code = """if True:
+        import json, pkgutil, sys, importlib
+        def load(name):
+            pkg = importlib.import_module(name)
+            for info in pkgutil.iter_modules(pkg.__path__):
+                importlib.import_module(f"{name}.{info.name}")
+        load("induction_heads.measure")
+        after_measure = sorted(k for k in sys.modules if k.startswith(("induction_heads.engine", "induction_heads.book")))
+        load("induction_heads.engine")
+        after_engine = sorted(k for k in sys.modules if k.startswith("induction_heads.book"))
+        print(json.dumps([after_measure, after_engine]))
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    after_measure, after_engine = json.loads(out.stdout.strip().splitlines()[-1])
+    assert after_measure == [] and after_engine == []
+
+
+def test_the_layering_check_sees_imports():
+    """The checker itself: relative, absolute and function-level imports are all seen."""
+    tree = "import torch\nfrom ..book import summary\nfrom .. import book\n" \
+           "def f():\n    import induction_heads.engine.train\n"
+    path = REPO / ".pytest-guard-probe.py"
+    try:
+        path.write_text(tree)
+        mods = [m for _, m in _imports(path, "induction_heads.measure")]
+    finally:
+        path.unlink()
+    assert mods == ["torch", "induction_heads.book", "induction_heads.book", "induction_heads.engine.train"]
+
+
+# ------------------------------------------------------------------ citations
+
+@lru_cache(maxsize=None)
+def _our_modules() -> dict[str, object]:
+    """Every module of ``induction_heads``, imported, by dotted name."""
+    mods = {"induction_heads": induction_heads}
+    for info in pkgutil.walk_packages(induction_heads.__path__, "induction_heads."):
+        if info.name.endswith("__main__"):
+            continue
+        mods[info.name] = importlib.import_module(info.name)
+    return mods
+
+
+@lru_cache(maxsize=None)
+def _module_names() -> frozenset[str]:
+    """The last part of every module name of ours (``metrics``, ``runs``, ``figures``, ...)."""
+    return frozenset(m.rsplit(".", 1)[-1] for m in _our_modules()) - {"induction_heads"}
+
+
+@lru_cache(maxsize=None)
+def _repo_files() -> tuple[str, ...]:
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout.split("\n")
+    return tuple("/" + p for p in out if p.endswith(".py"))
+
+
+def _has(obj, parts: list[str]) -> bool:
+    for p in parts:
+        if hasattr(obj, p):
+            obj = getattr(obj, p)
+            continue
+        fields = getattr(obj, "__dataclass_fields__", None) or {}
+        annotations = getattr(obj, "__annotations__", None) if isinstance(obj, type) else None
+        if p in fields or (annotations and p in annotations) or p in getattr(obj, "_fields", ()):
+            obj = None  # a field without a default: a name, nothing further below it
+            continue
+        return False
+    return True
+
+
+def _resolve_absolute(dotted: str) -> bool:
+    parts = dotted.split(".")
+    mods = _our_modules()
+    for i in range(len(parts), 0, -1):
+        head = ".".join(parts[:i])
+        if head in mods:
+            return _has(mods[head], parts[i:])
+    return False
+
+
+def resolves(ref: str, module: str | None) -> bool:
+    """Whether ``ref`` names something of ours, cited from ``module`` (a dotted module name, or
+    ``None`` outside the library)."""
+    ref = ref.lstrip("~.").removesuffix("()")
+    if ref.startswith("induction_heads.") or ref == "induction_heads":
+        return _resolve_absolute(ref)
+    parts = ref.split(".")
+    mods = _our_modules()
+    if module is not None:
+        here = mods[module]
+        if _has(here, parts):
+            return True
+        if any(isinstance(v, type) and v.__module__ == module and _has(v, parts) for v in vars(here).values()):
+            return True
+    for i in range(len(parts), 0, -1):
+        head = ".".join(parts[:i])
+        for name, mod in mods.items():
+            if (name == f"induction_heads.{head}" or name.endswith(f".{head}")) and _has(mod, parts[i:]):
+                return True
+    return False
+
+
+ROLE_RE = re.compile(r":(?:py:)?(" + "|".join(ROLES) + r"):`([^`<]+?)(?:\s*<([^>]+)>)?`")
+ABSOLUTE_RE = re.compile(r"(?<![\w./])induction_heads(?:\.\w+)+")
+SUBPACKAGE_RE = re.compile(r"(?<![\w./-])(?:" + "|".join(SUBPACKAGES) + r")(?:\.\w+)+(?!\w|\.\w|/)")
+BACKQUOTED_RE = re.compile(r"``([A-Za-z_]\w*(?:\.\w+)+)(?:\(\))?``")
+PATH_RE = re.compile(r"(?<![\w./-])((?:[\w-]+/)+\w+\.py)\b")
+FILE_NAME_RE = re.compile(r"``(\w+\.py)``")
+
+
+def _strip_role_targets(text: str) -> str:
+    return ROLE_RE.sub(" ", text)
+
+
+def references(text: str) -> list[tuple[str, str]]:
+    """``(kind, string)`` of every reference to our code in ``text`` (a docstring or a comment),
+    by the rules of this module's docstring; ``kind`` is ``"name"`` or ``"path"``."""
+    refs = [("name", (m.group(3) or m.group(2)).strip()) for m in ROLE_RE.finditer(text)]
+    rest = _strip_role_targets(text)
+    refs += [("name", m.group(0)) for m in ABSOLUTE_RE.finditer(rest)]
+    refs += [("name", m.group(0)) for m in SUBPACKAGE_RE.finditer(rest)
+             if m.group(0).split(".")[1] not in FILE_EXTENSIONS and m.group(0).rsplit(".", 1)[-1] not in FILE_EXTENSIONS]
+    refs += [("name", m.group(1)) for m in BACKQUOTED_RE.finditer(rest)
+             if m.group(1).split(".")[0] in _module_names() and m.group(1).rsplit(".", 1)[-1] not in FILE_EXTENSIONS
+             and not m.group(1).startswith(("induction_heads.", *(f"{s}." for s in SUBPACKAGES)))]
+    refs += [("path", m.group(1)) for m in PATH_RE.finditer(rest) if m.group(1).split("/")[0] in PATH_ROOTS]
+    refs += [("path", m.group(1)) for m in FILE_NAME_RE.finditer(rest)]
+    return refs
+
+
+def _docs_and_comments(path: Path) -> list[tuple[int, str]]:
+    """``(line, text)`` of every docstring (module, class, function) and every comment of a file."""
+    source = path.read_text()
+    out = []
+    for node in ast.walk(ast.parse(source, str(path))):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                out.append((body[0].lineno, body[0].value.value))
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            out.append((tok.start[0], tok.string))
+    return out
+
+
+def _module_of(path: Path) -> str | None:
+    try:
+        rel = path.relative_to(LIB.parent)
+    except ValueError:
+        return None
+    parts = list(rel.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def external(ref: str, module: str | None) -> bool:
+    """Whether a role's target names another project's module (``:mod:`ast```, ``:class:`torch.Tensor```):
+    its first part is no name of ours (no module of ours, no name in the citing module) and imports
+    from outside this library."""
+    first = ref.lstrip("~.").split(".")[0]
+    if first in {"induction_heads", *SUBPACKAGES} | _module_names():
+        return False
+    if module is not None and hasattr(_our_modules()[module], first):
+        return False
+    try:
+        spec = importlib.util.find_spec(first)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and not str(spec.origin or "").startswith(str(LIB))
+
+
+def dangling(path: Path) -> list[str]:
+    """``file:line: reference`` of every reference in ``path``'s docstrings and comments that names
+    nothing of ours."""
+    module = _module_of(path)
+    out = []
+    for line, text in _docs_and_comments(path):
+        for kind, ref in references(text):
+            if kind == "path":
+                ok = any(f.endswith("/" + ref) for f in _repo_files())
+            else:
+                ok = resolves(ref, module) or external(ref, module)
+            if not ok:
+                out.append(f"{path.relative_to(REPO)}:{line}: {ref}")
+    return out
+
+
+SOURCES = sorted(p for p in [*LIB.rglob("*.py"), *(REPO / "tests").rglob("*.py")] if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_cited_name_of_ours_exists(path):
+    assert dangling(path) == []
+
+
+def test_the_citation_rules():
+    """What counts as a reference, and what resolves, on examples (a dangling one among them)."""
+    text = ("The store (:func:`~induction_heads.engine.runs.verify_store`, ``figures.icl_curves``), "
+            "engine.train.make_recorder and tests/book/test_abstract.py, ``test_ladder.py``; not book.py, ``t.lr``, "
+            "``metrics.safetensors``, the book. Nor data/small/zoo. Dangling: :mod:`induction_heads.book.abstract`.")
+    assert references(text) == [
+        ("name", "~induction_heads.engine.runs.verify_store"), ("name", "induction_heads.book.abstract"),
+        ("name", "engine.train.make_recorder"), ("name", "figures.icl_curves"),
+        ("path", "tests/book/test_abstract.py"), ("path", "test_ladder.py")]
+    assert resolves("~induction_heads.engine.runs.verify_store", None)
+    assert resolves("verify_store", "induction_heads.engine.runs")
+    assert not resolves("verify_store", "induction_heads.engine.store")
+    assert not resolves("induction_heads.book.abstract", None)
+    assert not resolves("induction_heads.handbuilt", None) and resolves("induction_heads.measure.handbuilt", None)
+    assert resolves("Zoo.load", "induction_heads.engine.zoo") and resolves("load", "induction_heads.engine.zoo")
+    assert resolves("ModelConfig.n_layers", "induction_heads.engine.config")
+    assert external("ast", None) and external("torch.Tensor", None)
+    assert not external("verify_store", "induction_heads.engine.store") and not external("metrics.nothing", None)
