@@ -1,4 +1,4 @@
-"""Chapter 05's analyses (book/abstract.py) on the hand-built circuit, whose answers are known,
+"""Chapter 05's analyses (book/argument4.py) on the hand-built circuit, whose answers are known,
 and on the committed small tokenizer (the pattern task's structure)."""
 
 import pytest

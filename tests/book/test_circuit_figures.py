@@ -100,7 +100,7 @@ def test_composition_heatmaps_three_layers():
 
 def test_handbuilt_reference_scores():
     """The chapter's reference numbers: an exact previous-token head 0.0 and an exact induction
-    head 1.0 (tests/test_circuits.py derives each value)."""
+    head 1.0 (tests/measure/test_metrics.py and tests/measure/test_circuits.py derive each value)."""
     from induction_heads.measure import handbuilt
 
     ref = handbuilt.reference_scores()

@@ -1,4 +1,4 @@
-"""Chapter 07's figures take their colours from book.style: a rung keeps its colour from figure to
+"""Chapter 07's figures take their colours from book.figures.style: a rung keeps its colour from figure to
 figure, and an induction head is drawn in the one induction colour."""
 
 import matplotlib.pyplot as plt

@@ -1,5 +1,5 @@
 """One colour per head class on every page: the ablation figure and the mechanism chapter's
-figures take their colours from book.style."""
+figures take their colours from book.figures.style."""
 
 import matplotlib.pyplot as plt
 import torch

@@ -1,6 +1,6 @@
 """Known-answer tests of the per-model measurements (metrics.py) and the head classes (heads.py).
 
-The hand-built model (tests/handbuilt.py) has an exact previous-token head 0.0, a uniform head
+The hand-built model (measure/handbuilt.py) has an exact previous-token head 0.0, a uniform head
 0.1, an exact induction head 1.0 and a random head 1.1.
 """
 

@@ -303,7 +303,8 @@ def verify_folder(folder: Path, hint: str) -> None:
 
 @dataclass
 class StoreReport:
-    """What :func:`verify_store` or :func:`write_manifests` went through, and what is wrong."""
+    """What :func:`~induction_heads.engine.runs.verify_store` or
+    :func:`~induction_heads.engine.runs.write_manifests` went through, and what is wrong."""
 
     files: int = 0
     bytes: int = 0

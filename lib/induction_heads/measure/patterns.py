@@ -9,7 +9,7 @@ What the paper leaves open and we chose: "correct positions" are the tokens of e
 demonstration line with the query's template (its two items, its ``:`` and its label). Accuracy
 is read among the four labels only (the label with the highest logit of the four), so chance is
 25% whatever else the model predicts. The task's items and labels depend on the tokenizer and
-are built by the book (:mod:`induction_heads.book.abstract`); this module only scores.
+are built by the book (:mod:`induction_heads.book.argument4`); this module only scores.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The first experiment of every interpretability course: show a model a sequence of random
 tokens several times and read its loss and top-1 accuracy on the later copies. A model with
 working induction heads predicts the second and later copies almost perfectly (the hand-built
-circuit of :mod:`induction_heads.handbuilt` does); without them it stays near chance. The
+circuit of :mod:`induction_heads.measure.handbuilt` does); without them it stays near chance. The
 prefix-matching score says whether the heads *attend* to the right token; this test says
 whether what they copy wins the logits.
 
@@ -11,7 +11,7 @@ Two inputs:
 
 - **random repeats** (:func:`repeated_sequences`): ``length`` distinct tokens drawn from a token
   pool, repeated ``repeats`` times after a BOS, drawn exactly like the prefix-matching
-  evaluator's input (:func:`induction_heads.metrics.repeated_random_tokens`), only longer and
+  evaluator's input (:func:`induction_heads.measure.metrics.repeated_random_tokens`), only longer and
   more of them by default (30 tokens, 20 sequences);
 - **a held-out passage twice** (:func:`passage_twice`): the first ``length`` tokens of
   evaluation-set windows, shown twice after a BOS, so copying is tested on text the model was

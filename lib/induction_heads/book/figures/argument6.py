@@ -71,7 +71,7 @@ def icl_by_rung(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, 
 
 def icl_after_by_rung(readings: Mapping[str, object], band: tuple[float, float] | None, band_label: str):
     """Each rung's smoothed ICL score before its window, at its end and at the last snapshot
-    (``readings``: :class:`~induction_heads.book.ladder.IclAfter`), over the tolerance band."""
+    (``readings``: :class:`~induction_heads.book.argument6.IclAfter`), over the tolerance band."""
     names = list(readings)
     fig, ax = plt.subplots(figsize=(min(max(4.5, 0.5 * len(names) + 2), COLUMN_IN), 3.6), layout="constrained")
     if band is not None:
