@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg
 SIZE ?= small
 
-.PHONY: book test unit nbval chapters readings sync check-site check-colab zoo venv clean
+.PHONY: book test unit unit-fast nbval chapters readings sync check-site check-colab zoo venv clean
 
 # The pinned environment. torch comes first, from its CPU wheel: an unpinned torch (pulled in by
 # transformer-lens) would download gigabytes of CUDA libraries.
@@ -29,8 +29,13 @@ book: $(STAMP)
 ## make test: unit tests, nbval on the stored chapters (default size), then the book build
 test: unit nbval book
 
+## make unit: every unit test (tests/), those marked slow included (they train tiny models or
+## execute a chapter with papermill); make unit-fast: the same without the slow ones, while editing
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+unit-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -q $(NBVAL) chapters

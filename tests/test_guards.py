@@ -90,6 +90,7 @@ def _ours_outside(folder: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 def test_measure_imports_nothing_of_ours_outside_measure():
+    assert len(list((LIB / "measure").glob("*.py"))) > 10  # the folder is read
     assert _ours_outside("measure", ("induction_heads.measure",)) == []
 
 
@@ -134,14 +135,21 @@ def test_the_layering_check_sees_imports():
 
 # ------------------------------------------------------------------ citations
 
+IMPORT_ERRORS: dict[str, str] = {}  # module -> why it did not import (its own file's test reports it)
+
+
 @lru_cache(maxsize=None)
 def _our_modules() -> dict[str, object]:
-    """Every module of ``induction_heads``, imported, by dotted name."""
+    """Every module of ``induction_heads`` that imports, by dotted name."""
     mods = {"induction_heads": induction_heads}
-    for info in pkgutil.walk_packages(induction_heads.__path__, "induction_heads."):
+    for info in pkgutil.walk_packages(induction_heads.__path__, "induction_heads.",
+                                      onerror=lambda name: IMPORT_ERRORS.setdefault(name, "its package did not import")):
         if info.name.endswith("__main__"):
             continue
-        mods[info.name] = importlib.import_module(info.name)
+        try:
+            mods[info.name] = importlib.import_module(info.name)
+        except Exception as e:  # noqa: BLE001  (a module broken mid-edit: reported once, by its own file)
+            IMPORT_ERRORS[info.name] = f"{type(e).__name__}: {e}"
     return mods
 
 
@@ -279,6 +287,9 @@ def dangling(path: Path) -> list[str]:
     """``file:line: reference`` of every reference in ``path``'s docstrings and comments that names
     nothing of ours."""
     module = _module_of(path)
+    _our_modules()
+    if module in IMPORT_ERRORS:
+        return [f"{path.relative_to(REPO)}: does not import ({IMPORT_ERRORS[module]})"]
     out = []
     for line, text in _docs_and_comments(path):
         for kind, ref in references(text):
@@ -287,7 +298,8 @@ def dangling(path: Path) -> list[str]:
             else:
                 ok = resolves(ref, module) or external(ref, module)
             if not ok:
-                out.append(f"{path.relative_to(REPO)}:{line}: {ref}")
+                broken = [m for m in IMPORT_ERRORS if m.rsplit(".", 1)[-1] in ref.lstrip("~.").split(".")]
+                out.append(f"{path.relative_to(REPO)}:{line}: {ref}" + (f" (not imported: {', '.join(broken)})" if broken else ""))
     return out
 
 
@@ -317,3 +329,78 @@ def test_the_citation_rules():
     assert resolves("ModelConfig.n_layers", "induction_heads.engine.config")
     assert external("ast", None) and external("torch.Tensor", None)
     assert not external("verify_store", "induction_heads.engine.store") and not external("metrics.nothing", None)
+
+
+# ------------------------------------------------------------------ slow marks
+
+# What makes a test slow: a training run (the trainer's ``train``, the live mode's
+# ``watch_phase_change``) or a chapter executed by papermill (``execute_notebook``), called by the
+# test, by a helper function of its module or by a fixture it uses (of its module or conftest.py),
+# at any depth. A method ``x.train()`` (a torch module's mode) is no training run. Training through
+# the command line in a subprocess is not seen here: such a test is marked by hand.
+SLOW_CALLS = {"train", "watch_phase_change", "execute_notebook"}
+SLOW_METHODS = {"watch_phase_change", "execute_notebook"}
+
+
+def _called(fn: ast.AST) -> set[str]:
+    out = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                out.add(node.func.id)
+            elif isinstance(node.func, ast.Attribute):
+                out.add("." + node.func.attr)
+    return out
+
+
+def _decorators(fn: ast.FunctionDef) -> list[str]:
+    return [ast.unparse(d.func if isinstance(d, ast.Call) else d) for d in fn.decorator_list]
+
+
+def _functions(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text(), str(path))
+    return {f.name: f for f in tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _module_marked_slow(path: Path) -> bool:
+    tree = ast.parse(path.read_text(), str(path))
+    return any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+               and "mark.slow" in ast.unparse(n.value) for n in tree.body)
+
+
+def slow_tests(path: Path) -> dict[str, bool]:
+    """``{test name: marked slow}`` of every test of ``path`` that trains or executes a chapter."""
+    local = _functions(path)
+    conftests = [c for c in (REPO / "tests").rglob("conftest.py") if path.is_relative_to(c.parent)]
+    fixtures = {n: f for c in conftests for n, f in _functions(c).items()
+                if any(d.startswith("pytest.fixture") for d in _decorators(f))}
+    fixtures.update({n: f for n, f in local.items() if any(d.startswith("pytest.fixture") for d in _decorators(f))})
+
+    def slow(fn: ast.FunctionDef, seen: frozenset[str]) -> bool:
+        called = _called(fn)
+        if called & SLOW_CALLS or {c[1:] for c in called if c.startswith(".")} & SLOW_METHODS:
+            return True
+        helpers = [local[c] for c in called if c in local and c not in seen]
+        used = [fixtures[a.arg] for a in fn.args.args if a.arg in fixtures and a.arg not in seen]
+        return any(slow(f, seen | {f.name}) for f in helpers + used)
+
+    module_mark = _module_marked_slow(path)
+    return {n: module_mark or any(d == "pytest.mark.slow" for d in _decorators(f))
+            for n, f in local.items() if n.startswith("test_") and slow(f, frozenset({n}))}
+
+
+TEST_FILES = sorted((REPO / "tests").rglob("test_*.py"))
+
+
+def test_every_test_that_trains_or_executes_a_chapter_is_marked_slow():
+    unmarked = [f"{p.relative_to(REPO)}::{n}" for p in TEST_FILES for n, marked in slow_tests(p).items() if not marked]
+    assert unmarked == []
+
+
+def test_the_slow_detector_sees_training_through_fixtures_and_helpers():
+    """Positive controls: a fixture that trains (``store`` -> ``trained_store`` -> ``train``), a
+    helper that runs papermill, the live mode; and a torch module's ``.train()`` is no training."""
+    assert "test_verify_command" in slow_tests(REPO / "tests" / "engine" / "test_runs.py")
+    assert "test_a_bad_live_value_stops_the_chapter_with_one_line" in slow_tests(REPO / "tests" / "book" / "test_live.py")
+    assert "test_papermill_unknown_size_stops_with_one_line" in slow_tests(REPO / "tests" / "book" / "test_book.py")
+    assert not any("recorder" in n for n in slow_tests(REPO / "tests" / "measure" / "test_recorder.py"))

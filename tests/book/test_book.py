@@ -193,8 +193,7 @@ def test_size_pages_and_switcher_links():
     assert bookbuild.size_page(ch, "tiny", "tiny") == ch
     assert bookbuild.size_page(ch, "small", "tiny") == "chapters/sizes/small/02_argument1_phase_change"
     main = bookbuild.switcher_markdown(ch, "tiny", ["tiny", "small"], "tiny")
-    assert main == ("Model size: **tiny** (this page) · [small](sizes/small/02_argument1_phase_change.ipynb)"
-                    " · base (not trained in this build)")
+    assert main == "Model size: **tiny** (this page) · [small](sizes/small/02_argument1_phase_change.ipynb)"
     sub = bookbuild.switcher_markdown(ch, "small", ["tiny", "small"], "tiny")
     assert "[tiny](../../02_argument1_phase_change.ipynb)" in sub and "**small** (this page)" in sub
 
@@ -292,6 +291,7 @@ def _papermill_error(tmp_path, size: str):
     return errors[0]
 
 
+@pytest.mark.slow
 def test_papermill_unknown_size_stops_with_one_line(tmp_path):
     """What a reader sees after `papermill ... -p size huge`: one line naming the valid sizes."""
     error = _papermill_error(tmp_path, "huge")
@@ -300,6 +300,7 @@ def test_papermill_unknown_size_stops_with_one_line(tmp_path):
     assert json.dumps(error.traceback).count("\\n") == 0
 
 
+@pytest.mark.slow
 def test_papermill_size_without_a_run_store_stops_with_one_line(tmp_path):
     """A size that is offered nowhere here (no data/base): one line, no traceback, with the build command."""
     size = next(s for s in SIZES if s not in book.chapter.chapter_sizes())

@@ -74,6 +74,7 @@ def test_onset_points_read_batch_and_context_from_the_runs(tiny_zoo):
     assert ladder.missing_onset_points(points, ladder.onset_sweep("tiny")) == [(4, 128), (16, 128), (32, 128)]
 
 
+@pytest.mark.slow
 def test_a_batch_variant_is_an_onset_point_with_its_trained_batch(tiny_data):
     """`attn-only-2l-b32` trains at batch 32 on the same tokens, with the same warm-up in tokens,
     and enters the onset law with the batch its info.json records; other variants do not."""

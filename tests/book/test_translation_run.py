@@ -4,11 +4,13 @@ Argument 4 numbers read from it. Tiny models train for seconds and form no trans
 this checks shapes and ranges; the known answer of the score is in
 tests/measure/test_abstract_measures.py (the hand-built circuit)."""
 
+import pytest
 import torch
 
 torch.set_num_threads(1)
 
 
+@pytest.mark.slow
 def test_tiny_translation_model_through_the_chapter_analyses(tiny_data):
     from induction_heads.book import argument4 as abstract
     from induction_heads.engine.dataset import translation_map

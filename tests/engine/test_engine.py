@@ -261,6 +261,7 @@ def test_cooldown_continues_its_source_and_decays_to_zero():
         config.parse_model_name("attn-only-2l-cooldown-long")  # the cool-down comes last
 
 
+@pytest.mark.slow
 def test_cooldown_trains_from_its_sources_final_weights(tiny_data, tmp_path, monkeypatch):
     """A cool-down refuses to start before its source has finished; then its step 0 is the
     source's final checkpoint and its tokens seen continue the source's."""
@@ -398,6 +399,7 @@ def _read_run(path):
     return metrics, load_file(str(final)), json.loads((path / "info.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "torch.compile"])
 def test_training_records_every_snapshot_and_resumes_bit_identically(tiny_data, tmp_path, compiled):
     from dataclasses import replace
@@ -465,6 +467,7 @@ def test_cli_rejects_bad_choices_with_one_line(args, msg):
     assert r.stderr.count("\n") == 1 and msg in r.stderr
 
 
+@pytest.mark.slow
 def test_cli_zoo_trains_in_parallel_workers(tiny_data, tmp_path):
     """`zoo --jobs 2` trains each model in its own process, like `train` would, and skips finished runs."""
     import json
@@ -494,6 +497,7 @@ def test_cli_zoo_trains_in_parallel_workers(tiny_data, tmp_path):
     assert (tiny_data / "tiny" / RUNS_FOLDER / names[0] / "metrics.safetensors").stat().st_mtime == mtime
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["attn-only-2l-k-knockout", "attn-only-2l-no-prev-token",
                                   "attn-only-2l-clamped-induction", "attn-only-2l-warmup10x",
                                   "attn-only-2l-translation", "attn-only-2l-no-induction-target",

@@ -80,6 +80,7 @@ def _expect_one_line(exc: pytest.ExceptionInfo, *parts: str) -> None:
 # ---------------------------------------------------------------- what the writers leave
 
 
+@pytest.mark.slow
 def test_resumed_and_finished_run_leaves_a_manifest_of_exactly_its_files(trained_store, monkeypatch):
     root, stopped = trained_store
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(root))
@@ -97,6 +98,7 @@ def test_resumed_and_finished_run_leaves_a_manifest_of_exactly_its_files(trained
     assert runs.verify_store("tiny").problems == []
 
 
+@pytest.mark.slow
 def test_manifest_is_sorted_relative_json(trained_store):
     text = (trained_store[0] / "tiny" / MANIFEST).read_text()
     assert text == json.dumps({"sha256": json.loads(text)["sha256"]}, indent=1, sort_keys=True) + "\n"
@@ -106,6 +108,7 @@ def test_manifest_is_sorted_relative_json(trained_store):
 # ---------------------------------------------------------------- verification on read
 
 
+@pytest.mark.slow
 def test_flipped_bytes_in_a_checkpoint_tensor_are_one_line_error(store):
     path = runs.run_dir("tiny", MODEL) / "checkpoints" / f"step_{runs.list_checkpoints('tiny', MODEL)[-1]:07d}.safetensors"
     runs.load_model("tiny", MODEL)  # fine before, and remembered as checked
@@ -118,6 +121,7 @@ def test_flipped_bytes_in_a_checkpoint_tensor_are_one_line_error(store):
     _expect_one_line(e, str(path), "damaged", TRAIN_HINT)
 
 
+@pytest.mark.slow
 def test_flipped_bytes_in_metrics_are_one_line_error(store):
     path = runs.run_dir("tiny", MODEL) / "metrics.safetensors"
     _flip_tensor_bytes(path)
@@ -126,6 +130,7 @@ def test_flipped_bytes_in_metrics_are_one_line_error(store):
     _expect_one_line(e, str(path), "damaged", TRAIN_HINT)
 
 
+@pytest.mark.slow
 def test_each_file_is_hashed_once_per_process_while_unchanged(store, monkeypatch):
     calls = []
     real = store_io.sha256_file
@@ -139,6 +144,7 @@ def test_each_file_is_hashed_once_per_process_while_unchanged(store, monkeypatch
     assert len(calls) == 2
 
 
+@pytest.mark.slow
 def test_file_missing_from_its_manifest(store):
     run = runs.run_dir("tiny", MODEL)
     table = _entries(run)
@@ -149,6 +155,7 @@ def test_file_missing_from_its_manifest(store):
     _expect_one_line(e, str(run / "metrics.safetensors"), "not listed", TRAIN_HINT)
 
 
+@pytest.mark.slow
 def test_run_without_manifest_names_the_trust_command(store):
     (runs.run_dir("tiny", MODEL) / MANIFEST).unlink()
     with pytest.raises(RunStoreError) as e:
@@ -156,6 +163,7 @@ def test_run_without_manifest_names_the_trust_command(store):
     _expect_one_line(e, "info.json", "has no manifest", TRAIN_HINT, "verify --size tiny --write")
 
 
+@pytest.mark.slow
 def test_damaged_or_missing_tokenizer_file(store):
     folder = runs.size_dir("tiny") / "tokenizer"
     text = (folder / "tokenizer.json").read_text()
@@ -216,6 +224,7 @@ def test_folder_outside_data_without_manifest_is_read_as_before(tiny_data, tmp_p
 # ---------------------------------------------------------------- the verify command
 
 
+@pytest.mark.slow
 def test_verify_command(store, capsys):
     from induction_heads.cli import main
 
@@ -247,6 +256,7 @@ def _sparse_clone(src, dest, monkeypatch):
     monkeypatch.setenv("INDUCTION_HEADS_DATA", str(dest / "data"))
 
 
+@pytest.mark.slow
 def test_colab_fetch_is_verified(trained_store, tmp_path, monkeypatch):
     from induction_heads.book.chapter import ensure_data
 
@@ -269,6 +279,7 @@ def test_colab_fetch_is_verified(trained_store, tmp_path, monkeypatch):
     _expect_one_line(e, "metrics.safetensors", "damaged", TRAIN_HINT)
 
 
+@pytest.mark.slow
 def test_a_retrain_trains_into_another_runs_folder_that_the_book_does_not_read(store, monkeypatch):
     """INDUCTION_HEADS_RUNS sends training (and every reader) to another folder of data/<size>/;
     without it the runs the book reads are untouched and the staged run is not among them."""
