@@ -31,6 +31,7 @@ from ``_config.yml`` and :data:`induction_heads.book.DEFAULT_SIZE`.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import posixpath
@@ -383,7 +384,9 @@ def _relative(from_page: str, to_page: str) -> str:
 
 
 def switcher_markdown(chapter: str, size: str, sizes: list[str], default: str = DEFAULT_SIZE) -> str:
-    """The line under a chapter's title that links its pages for the other sizes."""
+    """The line under a chapter's title that links its pages for the other sizes built (a size
+    this build has not rendered is not named: no dead entry). On another size's page it also says
+    how to run that size in Colab, whose button opens the chapter's notebook at ``default``."""
     here = size_page(chapter, size, default)
     items = []
     for s in SIZES:
@@ -391,9 +394,11 @@ def switcher_markdown(chapter: str, size: str, sizes: list[str], default: str = 
             items.append(f"**{s}** (this page)")
         elif s in sizes:
             items.append(f"[{s}]({_relative(here, size_page(chapter, s, default))})")
-        else:
-            items.append(f"{s} (not trained in this build)")
-    return "Model size: " + " · ".join(items)
+    line = "Model size: " + " · ".join(items)
+    if size != default:
+        line += (f". In Colab (the rocket button above) this chapter opens at `{default}`: set "
+                 f'`size = "{size}"` in its parameters cell to run it at `{size}`.')
+    return line
 
 
 # Code cells whose source stays in view: the Colab cell (folded by its own ``hide-cell`` tag) and
@@ -571,19 +576,273 @@ def _fix_colab_links(html_dir: Path, root: Path, sizes: list[str]) -> None:
             page.write_text(fixed)
 
 
-def build_book(root: Path = ROOT, force: bool = False) -> Path:
-    """Execute (cached), assemble and build the book into ``_build/html``."""
-    sizes = _available_sizes(root)
-    execute_chapters(root, sizes, force=force)
+# ---------------------------------------------------------------------- the published site
+
+CITATION_FILE = "CITATION.cff"
+
+
+def build_info(root: Path = ROOT, today: datetime.date | None = None) -> dict[str, str]:
+    """What the site says about this build: ``version``, the commit's short hash (``-dirty`` when
+    tracked files differ from it; ``unknown`` outside a git checkout), and ``date``, the day of
+    the build (UTC, ISO)."""
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    version = git("rev-parse", "--short", "HEAD") or "unknown"
+    if version != "unknown" and git("status", "--porcelain", "--untracked-files=no"):
+        version += "-dirty"
+    today = today or datetime.datetime.now(datetime.timezone.utc).date()
+    return {"version": version, "date": today.isoformat()}
+
+
+def load_citation(root: Path = ROOT) -> dict:
+    """``CITATION.cff`` (the repository's citation file), parsed."""
+    return yaml.safe_load((Path(root) / CITATION_FILE).read_text())
+
+
+def _names(cff: dict) -> str:
+    people = [a.get("name") or " ".join(p for p in (a.get("given-names"), a.get("family-names")) if p)
+              for a in cff.get("authors", [])]
+    return ", ".join(p for p in people if p)
+
+
+def cite_as(cff: dict, info: dict[str, str]) -> str:
+    """The "cite as" line: the authors (the build's year). The title (version, date). The address."""
+    return (f"{_names(cff)} ({info['date'][:4]}). {cff['title']} (version {info['version']}, "
+            f"built {info['date']}). {cff.get('url', cff.get('repository-code', ''))}").strip()
+
+
+def footer_html(cff: dict, info: dict[str, str], config: dict) -> str:
+    """The footer under every page (the theme's ``extra_footer``): the build's version, linked
+    to its commit, and date, and how to cite the book."""
+    repo = config["repository"]["url"].rstrip("/")
+    branch = config["repository"].get("branch", "main")
+    commit = info["version"].removesuffix("-dirty")
+    version = f"<code>{_escape(info['version'])}</code>"
+    if commit != "unknown":
+        version = f'<a href="{repo}/tree/{commit}">{version}</a>'
+    return (f'<p class="ih-build">Version {version}, built {info["date"]}. '
+            f'<span class="ih-cite">Cite as: {_escape(cite_as(cff, info))} '
+            f'(<a href="{repo}/blob/{branch}/{CITATION_FILE}">{CITATION_FILE}</a>)</span></p>')
+
+
+def site_config(config: dict, cff: dict, info: dict[str, str]) -> dict:
+    """``_config.yml`` as the build uses it: the authors from ``CITATION.cff`` and the footer of
+    :func:`footer_html`."""
+    out = json.loads(json.dumps(config))
+    out["author"] = _names(cff)
+    out.setdefault("html", {})["extra_footer"] = footer_html(cff, info, config)
+    return out
+
+
+_INLINE_SCRIPT = re.compile(r"[ \t]*<script>(.*?)</script>\n?", re.S)
+
+
+def dedupe_inline_scripts(html: str) -> str:
+    """Drop every repeat of an inline ``<script>`` already on the page.
+
+    Sphinx 7.4 writes an inline script that an extension adds after the builder has started
+    twice (the builder's copy is registered with no file name, the registry's with an empty one,
+    and the two do not compare equal): sphinx-thebe's ``const THEBE_JS_URL = ...``, written twice,
+    is a SyntaxError in every page's console ("Identifier 'THEBE_JS_URL' has already been
+    declared"); sphinx-togglebutton's selector is a harmless repeat."""
+    seen: set[str] = set()
+
+    def keep(m: re.Match) -> str:
+        if m.group(1) in seen:
+            return ""
+        seen.add(m.group(1))
+        return m.group(0)
+
+    return _INLINE_SCRIPT.sub(keep, html)
+
+
+def fill_build_info(html: str, info: dict[str, str], cite: str) -> str:
+    """Fill the empty placeholders a chapter may print (``<span class="ih-build-version"></span>``,
+    ``ih-build-date``, ``ih-cite-as``) with this build's version, date and "cite as" line."""
+    for cls, text in (("ih-build-version", info["version"]), ("ih-build-date", info["date"]),
+                      ("ih-cite-as", cite)):
+        html = html.replace(f'<span class="{cls}"></span>', f'<span class="{cls}">{_escape(text)}</span>')
+    return html
+
+
+_SIDEBAR = re.compile(r'<nav class="bd-links bd-docs-nav".*?</nav>', re.S)
+_SIDEBAR_ENTRY = re.compile(r'<li class="toctree-l1([^"]*)">(\s*)<a class="([^"]*)" href="([^"]*)">(.*?)</a>', re.S)
+_EMPTY_PREV_NEXT = re.compile(r'<div class="prev-next-area">\s*</div>')
+# The theme's Previous/Next links (sphinx-book-theme 1.3's prev-next area), for the pages that
+# Sphinx leaves out of its chain.
+_PREV = """
+    <a class="left-prev"
+       href="{href}"
+       title="previous page">
+      <i class="fa-solid fa-angle-left"></i>
+      <div class="prev-next-info">
+        <p class="prev-next-subtitle">previous</p>
+        <p class="prev-next-title">{title}</p>
+      </div>
+    </a>"""
+_NEXT = """
+    <a class="right-next"
+       href="{href}"
+       title="next page">
+      <div class="prev-next-info">
+        <p class="prev-next-subtitle">next</p>
+        <p class="prev-next-title">{title}</p>
+      </div>
+      <i class="fa-solid fa-angle-right"></i>
+    </a>"""
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+def _site_path(page: str, href: str) -> str:
+    """The site path a link ``href`` of ``page`` leads to (no anchor)."""
+    href = href.split("#")[0]
+    return page if not href else posixpath.normpath(posixpath.join(posixpath.dirname(page), href))
+
+
+def sidebar_titles(html: str, page: str) -> dict[str, str]:
+    """``{page: title}`` of every entry of a page's sidebar (paths relative to the site)."""
+    m = _SIDEBAR.search(html)
+    if not m:
+        return {}
+    return {_site_path(page, href): " ".join(text.split())
+            for _, _, _, href, text in _SIDEBAR_ENTRY.findall(m.group(0))}
+
+
+def size_order(order: Sequence[str], size_pages: dict[str, str]) -> list[str]:
+    """The reading order of one size's pages: each page of ``order`` replaced by its page for the
+    size (``size_pages``: ``{default page: size page}``) where it has one, else kept (a Markdown
+    page, the same for every size)."""
+    return [size_pages.get(p, p) for p in order]
+
+
+def chain_size_page(html: str, page: str, chain: Sequence[str], size_pages: dict[str, str],
+                    titles: dict[str, str]) -> str:
+    """Give another size's page what Sphinx gives the default size's pages: Previous/Next through
+    ``chain`` (:func:`size_order`), and a sidebar whose entries lead to that size's pages with this
+    page's entry marked current. ``page`` and every path are ``.html`` paths relative to the site;
+    ``titles`` maps the default pages to their titles (:func:`sidebar_titles`)."""
+    here = posixpath.dirname(page) or "."
+    default_of = {v: k for k, v in size_pages.items()}
+    i = chain.index(page)
+    links = {"prev": chain[i - 1] if i else None, "next": chain[i + 1] if i + 1 < len(chain) else None}
+
+    def link(template: str, target: str | None) -> str:
+        if target is None:
+            return ""
+        title = titles.get(default_of.get(target, target), posixpath.basename(target))
+        return template.format(href=posixpath.relpath(target, here), title=_escape(title))
+
+    area = f'<div class="prev-next-area">{link(_PREV, links["prev"])}{link(_NEXT, links["next"])}\n</div>'
+    html = _EMPTY_PREV_NEXT.sub(lambda _: area, html, count=1)
+
+    def entry(m: re.Match) -> str:
+        li, space, a_cls, href, text = m.groups()
+        target = _site_path(page, href)
+        target = size_pages.get(target, target)
+        li_cls = [c for c in li.split() if c not in ("current", "active")]
+        a_classes = [c for c in a_cls.split() if c != "current"]
+        if target == page:
+            li_cls, a_classes, href = li_cls + ["current", "active"], ["current", *a_classes], "#"
+        else:
+            href = posixpath.relpath(target, here)
+        return (f'<li class="toctree-l1{"".join(" " + c for c in li_cls)}">{space}'
+                f'<a class="{" ".join(a_classes)}" href="{href}">{text}</a>')
+
+    return _SIDEBAR.sub(lambda m: _SIDEBAR_ENTRY.sub(entry, m.group(0)), html, count=1)
+
+
+_SEARCH_INDEX = re.compile(r"^(Search\.setIndex\()(.*)(\)\s*)$", re.S)
+
+
+def label_search_titles(index_js: str, sizes: Sequence[str], chapters: Sequence[str],
+                        default: str = DEFAULT_SIZE) -> str:
+    """Sphinx's ``searchindex.js`` with the title of each chapter's pages labelled by their size
+    ("Methods (size: tiny)"): search lists a chapter once per size and says which is which.
+    ``chapters`` (no suffix) have a page per size; a page with one size only stays as it is."""
+    m = _SEARCH_INDEX.match(index_js)
+    if not m:
+        raise ValueError("searchindex.js is not Search.setIndex({...})")
+    index = json.loads(m.group(2))
+    if len(sizes) < 2:
+        return index_js
+    label = {size_page(c, s, default): s for c in chapters for s in sizes}
+    index["titles"] = [f"{t} (size: {label[d]})" if d in label else t
+                       for d, t in zip(index["docnames"], index["titles"])]
+    return m.group(1) + json.dumps(index, ensure_ascii=False, separators=(",", ":")) + m.group(3)
+
+
+def finish_site(html_dir: Path, root: Path, sizes: list[str], info: dict[str, str], cite: str) -> None:
+    """What the build does to the HTML that Sphinx wrote: no page repeats an inline script
+    (:func:`dedupe_inline_scripts`); the build's version fills its placeholders
+    (:func:`fill_build_info`); the other sizes' pages get Previous/Next and their sidebar entry
+    (:func:`chain_size_page`) and their Colab button opens the chapter's notebook; search labels
+    each chapter's pages with their size (:func:`label_search_titles`)."""
+    _fix_colab_links(html_dir, root, sizes)
+    for page in sorted(html_dir.rglob("*.html")):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        text = page.read_text()
+        fixed = fill_build_info(dedupe_inline_scripts(text), info, cite)
+        if fixed != text:
+            page.write_text(fixed)
+    order = [f"{p}.html" for p in _toc_files(root)]
+    chapters = toc_chapters(root)
+    titles = sidebar_titles((html_dir / order[-1]).read_text(), order[-1])
+    for size in sizes:
+        if size == DEFAULT_SIZE:
+            continue
+        pages = {f"{c}.html": f"{size_page(c, size)}.html" for c in chapters}
+        chain = size_order(order, pages)
+        for page in pages.values():
+            path = html_dir / page
+            path.write_text(chain_size_page(path.read_text(), page, chain, pages, titles))
+    index = html_dir / "searchindex.js"
+    if index.is_file():
+        index.write_text(label_search_titles(index.read_text(), sizes, chapters))
+
+
+def executed_sizes(root: Path = ROOT) -> list[str]:
+    """The sizes, in size order, of which every chapter has an executed notebook in
+    ``_build/executed``."""
+    return [s for s in SIZES if all((root / "_build" / "executed" / s / f"{c}.ipynb").is_file()
+                                    for c in toc_chapters(root))]
+
+
+def render_site(root: Path = ROOT, sizes: list[str] | None = None) -> Path:
+    """Assemble the executed chapters of ``sizes`` (default: :func:`executed_sizes`), build
+    ``_build/html`` with Jupyter Book (its settings: :func:`site_config`), then
+    :func:`finish_site`. Executes nothing."""
+    sizes = sizes if sizes is not None else executed_sizes(root)
+    if DEFAULT_SIZE not in sizes:
+        raise SystemExit(f"no executed chapters at the default size {DEFAULT_SIZE!r} in _build/executed: "
+                         "run `make book`")
+    info, cff = build_info(root), load_citation(root)
     src = assemble(root, sizes)
+    config = site_config(load_config(root), cff, info)
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(src), "--path-output", str(root),
            "--warningiserror", "--keep-going", "--all"]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=root)
     html_dir = root / "_build" / "html"
-    _fix_colab_links(html_dir, root, sizes)
-    print(f"book: {html_dir / 'index.html'} (sizes: {', '.join(sizes)})")
+    finish_site(html_dir, root, sizes, info, cite_as(cff, info))
+    print(f"book: {html_dir / 'index.html'} (sizes: {', '.join(sizes)}; version {info['version']}, "
+          f"built {info['date']})")
     return html_dir
+
+
+def build_book(root: Path = ROOT, force: bool = False) -> Path:
+    """Execute (cached), assemble and build the book into ``_build/html``."""
+    sizes = _available_sizes(root)
+    execute_chapters(root, sizes, force=force)
+    return render_site(root, sizes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -593,11 +852,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="ignore the execution cache")
     c = sub.add_parser("chapters", help="re-execute chapters/*.ipynb in place at the default size")
     c.add_argument("only", nargs="*", help="only the chapters whose file name starts with one of these (e.g. 03)")
+    sub.add_parser("html", help="build _build/html from the chapters already executed in _build/executed "
+                   "(executes nothing; `book` re-executes what changed)")
     sub.add_parser("sync", help="rewrite each chapter's Colab cell and default size from the settings")
     sub.add_parser("sizes", help="print the sizes whose run store exists")
     args = p.parse_args(argv)
     if args.cmd == "book":
         build_book(force=args.force)
+    elif args.cmd == "html":
+        render_site()
     elif args.cmd == "chapters":
         try:
             update_stored_chapters(only=args.only)
