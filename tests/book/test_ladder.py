@@ -101,16 +101,3 @@ def test_estimated_minutes_along_depth():
     assert ladder.estimated_minutes(measured, r("mlp", 6)) == pytest.approx(100.0)
     assert ladder.estimated_minutes(measured, r("attn-only", 4)) is None  # one depth measured
     assert ladder.estimated_minutes(measured, r("mlp", 2, 256)) is None  # no run at that width
-
-
-def test_reported_verdicts_count_the_papers_statements():
-    from induction_heads.book import argument6
-
-    assert argument6.advantage_verdict(127, 127, 0.95).verdict == "reproduced"
-    v = argument6.advantage_verdict(120, 127, 0.95)
-    assert v.verdict == "partly" and "not better at every index" in v.why and v.why.startswith("reported, not asserted")
-    assert argument6.advantage_verdict(120, 127, float("nan")).verdict == "differs"  # NaN meets no threshold
-    assert argument6.crossing_verdict(0.1, -0.1).verdict == "reproduced"
-    v = argument6.crossing_verdict(-0.096, -0.036)
-    assert v.verdict == "partly" and "before the windows the larger model is the faster" in v.why
-    assert argument6.crossing_verdict(-0.1, 0.1).verdict == "differs"

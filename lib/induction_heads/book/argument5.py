@@ -22,9 +22,21 @@ from ..measure.heads import head_labels, parse_head
 from ..measure.intervals import Interval, bootstrap_band, bootstrap_ci
 from ..measure.metrics import per_token_losses
 from ..measure.repeats import repeat_scores, repeated_sequences
+from ..measure.heads import THRESHOLDS
+from .argument1 import COPIES, COPYING_REACHED, FORMS_HEAD
+from .claims import AFTER, ClaimDef, Reading, Threshold, register
+from .copying import EXPERIMENTS, ExperimentOutcome, experiment_outcome
 
 __all__ = [
+    "OV_POSITIVE",
+    "OV_COPIES",
     "OV_CORNER",
+    "HEAD_COPYING",
+    "PAPER_COPYING",
+    "CORE_MODEL",
+    "repeat_table_rows",
+    "experiment_outcomes",
+    "CLAIMS",
     "normalise_by_max_abs",
     "corner_entry",
     "top_compositions",
@@ -44,9 +56,14 @@ __all__ = [
 ]
 
 
-# The OV positivity an induction head must pass (the chapter's claim); the K-composition trace
-# must be positive.
-OV_CORNER = 0.5
+# The OV eigenvalue positivity an induction head's circuit must exceed to count as copying
+# (the chapter's claim, OV_COPIES below); with a positive K-composition trace, the corner of the
+# QK/OV plane. OV_CORNER is the same number for the figures, which draw it.
+OV_POSITIVE = 0.5
+# An induction head's OV circuit copies: its eigenvalue positivity above this (the paper: "mostly
+# positive eigenvalues", no number). Whether data drove the choice is not recorded, so: after.
+OV_COPIES = Threshold(OV_POSITIVE, "above", "book", AFTER, "Argument 5: copying read from the OV eigenvalues")
+OV_CORNER = OV_COPIES.value
 
 
 def normalise_by_max_abs(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
@@ -69,7 +86,7 @@ def corner_entry(
     tokens: Float[Tensor, "snapshot"],
     k_trace: Float[Tensor, "snapshot"],
     ov_positivity: Float[Tensor, "snapshot"],
-    ov_min: float = OV_CORNER,
+    ov_min: float = OV_COPIES.value,
 ) -> float | None:
     """Training tokens at the first snapshot from which a head stays in the positive corner of
     the QK/OV plane (K-composition trace > 0 and OV positivity > ``ov_min``) to the end of
@@ -176,7 +193,6 @@ def later_copy_drop(profile: Mapping[str, Tensor]) -> Interval:
 # The pre-registered outcome of the long run (the decisions log, "The long run: what the book
 # will say, written before it finished"): copying "reaches" the public models' completion when
 # the repeat test's top-1 on copies 2-4 is at or above this at some snapshot after the mark.
-COPYING_REACHED = 0.9
 # Where a public 2-layer model's loss on repeated random tokens falls (TransformerLens's main demo,
 # its checkpoints of a 2-layer model at 22M, 200M, 500M, 1.6B and 21.8B tokens): between about
 # 200M and 500M training tokens, at a batch of hundreds of thousands of tokens per step.
@@ -275,3 +291,95 @@ def long_run_verdict(o: CopyingOutcome) -> str:
                 "foresee: training longer does not make these heads copy.")
     return (f"Copying is flat ({at}: the intervals overlap; the best snapshot after the mark {o.best:.2f}): training "
             "length is not the cause at this scale.")
+
+
+# ------------------------------------------------------------------ the claims (the book's registry)
+
+CORE_MODEL = "attn-only-2l"  # the model whose heads the chapter reads
+# A head counts as copying when its copying score is above this (0.25 above chance), chosen after
+# the trained heads had scored about -0.5; the paper's "positive copying" is judged beside it.
+HEAD_COPYING = Threshold(THRESHOLDS.copying, "above", "book", AFTER, "What counts as copying: the induction-head threshold")
+SIGN = 0.0  # "positive": above 0
+PAPER_COPYING = Threshold(SIGN, "above", "paper")
+
+
+def repeat_table_rows(profiles: Mapping[str, Mapping[str, Tensor]], hand: Mapping[str, Tensor]) -> list[list]:
+    """The repeat test's table: per model (and the hand-built circuit, last) the loss and top-1 on
+    copy 1 and on copies 2-4 (:func:`repeat_profiles` entries; ``hand``: the circuit's
+    :func:`~induction_heads.measure.repeats.repeat_scores`)."""
+    rows = [[n, float(p["loss"][0]), float(p["loss"][1:].mean()), float(p["top1"][0]), float(p["top1"][1:].mean())]
+            for n, p in profiles.items()]
+    rows.append(["hand-built circuit", float(hand["loss"][0]), float(hand["loss"][1:].mean()), float(hand["top1"][0]),
+                 float(hand["top1"][1:].mean())])
+    return rows
+
+
+def _row_interval(row: dict, key: str) -> Interval:
+    lo, hi = row.get(f"{key}_ci") or (math.nan, math.nan)
+    return Interval(row[key], lo, hi)
+
+
+def experiment_outcomes(rows: Mapping[str, dict]) -> dict[str, ExperimentOutcome]:
+    """Each copying experiment of :data:`~induction_heads.book.copying.EXPERIMENTS` whose run and
+    reference are among the summary rows, read by its pre-registered rule on their top-1 on copies
+    2-4 with its interval (:func:`~induction_heads.book.copying.experiment_outcome`)."""
+    return {n: experiment_outcome(n, ref, _row_interval(rows[n], "repeat_top1"), _row_interval(rows[ref], "repeat_top1"))
+            for n, ref, _ in EXPERIMENTS if n in rows and ref in rows and rows[n].get("repeat_top1") is not None
+            and rows[ref].get("repeat_top1") is not None}
+
+
+def _core(rows):
+    return [CORE_MODEL] if CORE_MODEL in rows else []
+
+
+def _has_head(rows, n):
+    r = rows[n]
+    return Reading(ok=bool(r["induction_heads"]), numbers={"induction_heads": ",".join(r["induction_heads"]) or "none",
+                                                           "largest_prefix_matching": r["max_prefix_matching_score"]})
+
+
+def _experiment(rows, n):
+    o = experiment_outcomes(rows)[n]
+    return Reading(ok=True, numbers={"top1": o.top1, "against": o.reference, "its_top1": o.reference_top1,
+                                     "outcome": o.outcome})
+
+
+_WHERE = "Argument 5; the mechanism in Elhage et al. (2021), 'Analyzing a Two-Layer Model'"
+CLAIMS = {
+    "head": register(ClaimDef(
+        "arg5.head", 5, f"{CORE_MODEL} has at least one induction head (prefix matching {FORMS_HEAD.text()} and "
+        f"copying score {HEAD_COPYING.text('.2f')})",
+        paper="A two-layer attention-only model forms induction heads (heads that prefix-match and copy)",
+        where=_WHERE, subjects=_core, read=_has_head,
+        note=f"the copying cutoff is the book's, chosen after the data; the paper's 'positive copying' is judged in "
+             f"arg5.head-copies")),
+    "head-copies": register(ClaimDef(
+        "arg5.head-copies", 5, "its copying score is {threshold}",
+        paper="Induction heads copy: a positive copying score", where="Argument 5; the paper's definition of an "
+        "induction head (prefix matching and positive copying)", reading="copying", threshold=HEAD_COPYING,
+        paper_threshold=PAPER_COPYING, unit="heads",
+        note="the score averages over positions where nothing can be copied, so a trained head scores below 0")),
+    "later-copies-cheaper": register(ClaimDef(
+        "arg5.later-copies-cheaper", 5, "the later copies of a random sequence cost less than its first showing",
+        paper="Induction heads make the later copies of a random sequence cheap", where=_WHERE, kind="sanity",
+        note="any model that uses its context passes; how well it copies is arg1.copies")),
+    "ov-copies": register(ClaimDef(
+        "arg5.ov-copies", 5, "OV eigenvalue positivity {threshold}", paper="Their OV circuit copies: mostly positive "
+        "eigenvalues", where=_WHERE, reading="ov_positivity", threshold=OV_COPIES, unit="heads")),
+    "k-composition": register(ClaimDef(
+        "arg5.k-composition", 5, "its largest K-composition comes from the previous-token head and is its largest "
+        "Q/K/V composition", paper="Their keys K-compose with a previous-token head, the largest composition into them",
+        where=_WHERE, unit="heads")),
+    "long-run": register(ClaimDef(
+        "arg5.long-run", 5, "copying after ten times the training, read by the rule written before the run finished "
+        f"(reaches {COPIES.text()}, improves, or flat)",
+        paper="The heads copy (the public models' heads complete repeated sequences after hundreds of millions of "
+              "tokens)", where=_WHERE, kind="reported", unit="runs",
+        note="decisions log: 'The long run: what the book will say, written before it finished'")),
+    "experiments": register(ClaimDef(
+        "arg5.experiments", 5, "each copying experiment read by the rule written before it trained (reaches "
+        f"{COPIES.text()}, improves: its interval wholly above the reference's, or flat or worse)",
+        paper="The heads copy; why ours copy weakly, tested by runs pre-registered in the decisions log",
+        where="the decisions log, 'Why the heads copy weakly, and induction forbidden'", kind="reported", unit="runs",
+        subjects=lambda rows: list(experiment_outcomes(rows)), read=_experiment)),
+}

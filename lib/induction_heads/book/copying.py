@@ -37,7 +37,7 @@ from ..measure.intervals import Interval, bootstrap, bootstrap_ci
 from ..measure.metrics import per_token_losses
 from ..measure.repeats import repeated_sequences
 from .argument4 import bridge_and_heads
-from .argument5 import COPYING_REACHED
+from .argument1 import COPYING_REACHED
 
 __all__ = [
     "REPEAT_LENGTH",
@@ -61,9 +61,14 @@ __all__ = [
     "TrainSample",
     "train_sample",
     "write_train_sample",
+    "EXPERIMENTS",
+    "DIAGNOSED",
     "ExperimentOutcome",
     "experiment_outcome",
     "gain_closes",
+    "experiment_question",
+    "clamped_comparison",
+    "experiments_text",
     "gap_by_path",
     "copying_finding",
 ]
@@ -351,6 +356,18 @@ def write_train_sample(size: str) -> TrainSample:
 
 # ------------------------------------------------------------------ the experiments, read as pre-registered
 
+# The copying experiments, each ``(run, the run it is compared with, the question it tests)``, as
+# the decisions log pre-registered them ("Why the heads copy weakly, and induction forbidden").
+EXPERIMENTS: tuple[tuple[str, str, str], ...] = (
+    ("attn-only-2l-h2", "attn-only-2l", "capacity"), ("attn-only-2l-h1", "attn-only-2l", "capacity"),
+    ("attn-only-2l-cooldown", "attn-only-2l", "optimisation noise"),
+    ("attn-only-2l-long-cooldown", "attn-only-2l-long", "optimisation noise"),
+    ("attn-only-2l-b16", "attn-only-2l", "batch size"), ("attn-only-2l-b32", "attn-only-2l", "batch size"),
+)
+# The runs whose copying chapter 06 diagnoses (those of them that are trained).
+DIAGNOSED = ("attn-only-2l", "attn-only-2l-long", "attn-only-2l-clamped-induction", "attn-only-2l-natural", "mlp-6l")
+
+
 @dataclass(frozen=True)
 class ExperimentOutcome:
     """A copying experiment read by the rule the decisions log wrote before it trained: top-1 on
@@ -372,6 +389,28 @@ def experiment_outcome(name: str, reference: str, top1: Interval, reference_top1
     outcome = ("reaches 0.9" if top1.value >= reached else "improves" if top1.lo > reference_top1.hi
                else "flat or worse")
     return ExperimentOutcome(name, reference, top1, reference_top1, outcome)
+
+
+def experiment_question(name: str) -> str:
+    """The question an experiment of :data:`EXPERIMENTS` tests."""
+    return next(q for n, _, q in EXPERIMENTS if n == name)
+
+
+def experiments_text(outcomes) -> str:
+    """The experiments' outcomes in one line for a verdict row: ``run (question): outcome`` each."""
+    return "; ".join(f"{o.name} ({experiment_question(o.name)}): {o.outcome}" for o in outcomes) or "none trained"
+
+
+def clamped_comparison(diagnostics: dict[str, CopyingDiagnostics], vanilla: str = "attn-only-2l",
+                       clamped: str = "attn-only-2l-clamped-induction") -> str | None:
+    """One line: the level of the gain curve with perfect attention (the clamped twin) against the
+    vanilla model's, and whether their intervals overlap (None unless both are diagnosed)."""
+    if not {vanilla, clamped} <= diagnostics.keys():
+        return None
+    a, c = diagnostics[vanilla].gain_level, diagnostics[clamped].gain_level
+    return (f"perfect attention (the clamped twin) levels at {c.format('.2f')} against {vanilla}'s {a.format('.2f')}: "
+            + ("the intervals overlap: attention is not what sets the level" if c.lo <= a.hi and a.lo <= c.hi
+               else "the intervals are apart"))
 
 
 def _mean_top1(d: CopyingDiagnostics) -> dict[float, float]:
