@@ -13,7 +13,7 @@ from induction_heads.engine import config
 from induction_heads.engine.config import CORE_MODELS, MODEL_NAMES, ModelConfig, model_config
 from induction_heads.engine.corpus import CorpusUnavailableError, is_heldout, load_corpus
 from induction_heads.engine.model import InductionLM, to_bridge
-from induction_heads.engine.runs import RUNS_FOLDER
+from induction_heads.engine.runs import CHECKPOINT_GLOB, CHECKPOINTS, RUNS_FOLDER
 
 torch.set_num_threads(1)
 
@@ -395,7 +395,7 @@ def _read_run(path):
     from safetensors.torch import load_file
 
     metrics = load_file(str(path / "metrics.safetensors"))
-    final = max((path / "checkpoints").glob("step_*.safetensors"))
+    final = max((path / CHECKPOINTS).glob(CHECKPOINT_GLOB))
     return metrics, load_file(str(final)), json.loads((path / "info.json").read_text())
 
 

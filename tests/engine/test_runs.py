@@ -89,7 +89,7 @@ def test_resumed_and_finished_run_leaves_a_manifest_of_exactly_its_files(trained
     entries = _entries(run)
     assert set(entries) == _files(run)  # every file listed, nothing else
     assert "resume.safetensors" not in entries and "train.log" in entries
-    kept = {f"checkpoints/step_{s:07d}.safetensors" for s in runs.run_info("tiny", MODEL)["checkpoints"]}
+    kept = {f"{runs.CHECKPOINTS}/{runs.checkpoint_file(s)}" for s in runs.run_info("tiny", MODEL)["checkpoints"]}
     deleted = {r for r in stopped if r.startswith("checkpoints/")} - kept
     assert deleted and not deleted & set(entries)
     assert "writing" not in json.loads((run / MANIFEST).read_text())
@@ -110,7 +110,7 @@ def test_manifest_is_sorted_relative_json(trained_store):
 
 @pytest.mark.slow
 def test_flipped_bytes_in_a_checkpoint_tensor_are_one_line_error(store):
-    path = runs.run_dir("tiny", MODEL) / "checkpoints" / f"step_{runs.list_checkpoints('tiny', MODEL)[-1]:07d}.safetensors"
+    path = runs.run_dir("tiny", MODEL) / runs.CHECKPOINTS / runs.checkpoint_file(runs.list_checkpoints("tiny", MODEL)[-1])
     runs.load_model("tiny", MODEL)  # fine before, and remembered as checked
     before = {k: v.clone() for k, v in load_file(str(path)).items()}  # not a view of the file
     _flip_tensor_bytes(path)

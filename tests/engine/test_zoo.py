@@ -6,8 +6,39 @@ from __future__ import annotations
 import pytest
 import torch
 
-from induction_heads.engine.config import model_config, train_config
+import json
+from dataclasses import asdict
+
+from induction_heads.engine import runs
+from induction_heads.engine.config import MODEL_NAMES, SIZES, ModelConfig, TrainConfig, model_config, train_config
 from induction_heads.engine.zoo import Run, Trajectory, Zoo
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_configs_decode_what_info_json_holds(size):
+    """``from_dict`` reads back what ``finish_run`` writes (``asdict``, then JSON: tuples become
+    lists), for every model of every size and a recipe with marks (a ``-long`` run)."""
+    for name in [*MODEL_NAMES, "attn-only-2l-long"]:
+        m, t = model_config(size, name), train_config(size, name)
+        stored = json.loads(json.dumps({"model_config": asdict(m), "train_config": asdict(t)}))
+        assert isinstance(stored["train_config"]["betas"], list)  # what the decoding has to undo
+        assert ModelConfig.from_dict(stored["model_config"]) == m
+        assert TrainConfig.from_dict(stored["train_config"]) == t
+    assert TrainConfig.from_dict(stored["train_config"]).marks == t.marks != ()
+
+
+def test_the_run_and_the_store_decode_info_json_alike(tiny_zoo):
+    run = Run("tiny", "attn-only-2l")
+    assert runs._model_config("tiny", "attn-only-2l") == run.model_config == run.model().cfg
+
+
+def test_checkpoint_file_names():
+    """The one spelling of a checkpoint's file name, zero-padded so the files sort by step."""
+    assert runs.checkpoint_file(1200) == "step_0001200.safetensors"
+    assert runs.checkpoint_step(f"/x/{runs.CHECKPOINTS}/{runs.checkpoint_file(24_000)}") == 24_000
+    from fnmatch import fnmatch
+
+    assert fnmatch(runs.checkpoint_file(0), runs.CHECKPOINT_GLOB)
 
 
 def test_run_reads_back_its_configs_and_tokens(tiny_zoo):

@@ -9,7 +9,7 @@ one frozen :class:`ModelConfig` and one frozen :class:`TrainConfig`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, NamedTuple
 
 __all__ = [
@@ -51,6 +51,13 @@ __all__ = [
 ]
 
 
+def _from_dict(cls, d: dict):
+    """``cls(**d)`` for a config read back from JSON (a run's ``info.json``), whose lists are made
+    tuples again where the field is a tuple (JSON has no tuples)."""
+    tuples = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
+    return cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in d.items()})
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of one model of the zoo.
@@ -89,6 +96,11 @@ class ModelConfig:
         ``d_model x d_mlp``; biases and layer norms left out."""
         per_layer = 4 * self.d_model * self.n_heads * self.d_head + (0 if self.attn_only else 2 * self.d_model * self.d_mlp)
         return self.n_layers * per_layer
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """The config that ``dataclasses.asdict`` wrote (``info.json``'s ``model_config``)."""
+        return _from_dict(cls, d)
 
     def __post_init__(self) -> None:
         if self.d_head % 2:
@@ -136,6 +148,12 @@ class TrainConfig:
         """Training tokens seen after ``step`` steps of this run (``step x batch x context``), counted
         from the start of the run it continues, if any (``init_step``)."""
         return (self.init_step + step) * self.batch_size * n_ctx
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The config that ``dataclasses.asdict`` wrote (``info.json``'s ``train_config``), its
+        tuples (``betas``, ``dense``, ``marks``) read back from JSON's lists."""
+        return _from_dict(cls, d)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,10 @@ __all__ = [
     "run_info",
     "load_metrics",
     "list_checkpoints",
+    "CHECKPOINTS",
+    "CHECKPOINT_GLOB",
+    "checkpoint_file",
+    "checkpoint_step",
     "load_model",
     "load_bridge",
     "load_tokenizer",
@@ -173,15 +177,29 @@ def load_metrics(size: str, name: str) -> dict[str, torch.Tensor]:
     return read_tensors(run_dir(size, name) / "metrics.safetensors", _regen_hint(size, name))
 
 
+CHECKPOINTS = "checkpoints"  # a run's folder of full checkpoints, one file per step
+CHECKPOINT_GLOB = "step_*.safetensors"  # every checkpoint file in it
+
+
+def checkpoint_file(step: int) -> str:
+    """The file name of a run's full checkpoint at ``step`` (``step_0001200.safetensors``, zero-padded
+    so that the files sort by step); :func:`checkpoint_step` reads it back."""
+    return f"step_{step:07d}.safetensors"
+
+
+def checkpoint_step(path: Path | str) -> int:
+    """The step of a checkpoint file named by :func:`checkpoint_file`."""
+    return int(Path(path).stem.split("_")[1])
+
+
 def list_checkpoints(size: str, name: str) -> list[int]:
     """Training steps that have a full checkpoint, ascending."""
-    folder = run_dir(size, name) / "checkpoints"
-    return sorted(int(p.stem.split("_")[1]) for p in folder.glob("step_*.safetensors"))
+    folder = run_dir(size, name) / CHECKPOINTS
+    return sorted(checkpoint_step(p) for p in folder.glob(CHECKPOINT_GLOB))
 
 
 def _model_config(size: str, name: str) -> ModelConfig:
-    cfg = run_info(size, name)["model_config"]
-    return ModelConfig(**cfg)
+    return ModelConfig.from_dict(run_info(size, name)["model_config"])
 
 
 def load_model(size: str, name: str, step: int | None = None):
@@ -193,7 +211,7 @@ def load_model(size: str, name: str, step: int | None = None):
     if step not in steps:
         raise ValueError(f"no checkpoint at step {step} for {size}/{name}; checkpointed steps: {steps}")
     model = InductionLM(_model_config(size, name))
-    path = run_dir(size, name) / "checkpoints" / f"step_{step:07d}.safetensors"
+    path = run_dir(size, name) / CHECKPOINTS / checkpoint_file(step)
     model.load_state_dict(read_tensors(path, _regen_hint(size, name)))
     return model.eval()
 

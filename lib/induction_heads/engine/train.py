@@ -36,7 +36,8 @@ from .config import ModelConfig, TrainConfig, checkpoints_kept, get_size, model_
 from .dataset import (prepare_data, sample_batch, train_stream, translation_map, with_repeated_windows,
                       with_translated_windows)
 from .model import InductionLM, to_bridge
-from .runs import RunStoreError, load_eval_set, load_model, load_token_counts, run_dir, size_dir
+from .runs import (CHECKPOINT_GLOB, CHECKPOINTS, RunStoreError, checkpoint_file, checkpoint_step, load_eval_set,
+                   load_model, load_token_counts, run_dir, size_dir)
 from .store import atomic_save_tensors, atomic_write_json, delete_file, read_tensors, record_file
 from .tokenizer import random_token_pool
 
@@ -233,8 +234,8 @@ def finish_run(run: Path, size: str, name: str, cfg: ModelConfig, t: TrainConfig
     (complete now) in the run's manifest. Returns the kept steps."""
     steps = metrics["step"].tolist()
     keep = select_checkpoints(metrics["tokens"], metrics["icl_score"], steps, checkpoints_kept(size, name), t.marks)
-    for path in (run / "checkpoints").glob("step_*.safetensors"):
-        if int(path.stem.split("_")[1]) not in keep:
+    for path in (run / CHECKPOINTS).glob(CHECKPOINT_GLOB):
+        if checkpoint_step(path) not in keep:
             delete_file(path)
     info = {
         "size": size, "name": name, "model_config": asdict(cfg), "train_config": asdict(t),
@@ -402,7 +403,7 @@ def record_snapshot(run: Path, model: InductionLM, recorder: Recorder, history: 
            **recorder(model)}
     history.append(row)
     history.save(run / "metrics.safetensors")
-    atomic_save_tensors(model.state_dict(), run / "checkpoints" / f"step_{step:07d}.safetensors")
+    atomic_save_tensors(model.state_dict(), run / CHECKPOINTS / checkpoint_file(step))
     state.loss_sum, state.loss_n = 0.0, 0
     summary = (f"loss={float(row['train_loss']):.3f} icl={float(row['icl_score']):+.3f} "
                f"prefix_max={float(row['prefix_matching'].max()):.3f} prev_max={float(row['previous_token'].max()):.3f}")

@@ -75,15 +75,11 @@ class Run:
 
     @cached_property
     def model_config(self) -> ModelConfig:
-        return ModelConfig(**self.info["model_config"])
+        return ModelConfig.from_dict(self.info["model_config"])
 
     @cached_property
     def train_config(self) -> TrainConfig:
-        t = dict(self.info["train_config"])
-        for k in ("betas", "dense", "marks"):  # JSON gives lists
-            if k in t:
-                t[k] = tuple(t[k])
-        return TrainConfig(**t)
+        return TrainConfig.from_dict(self.info["train_config"])
 
     @cached_property
     def trajectory(self) -> Trajectory:
