@@ -18,9 +18,19 @@
    its number, caption and alt text from ``chapters/figures.yml`` (:func:`caption_figures`). A page of the toc
    written in Markdown (``<name>.md``, such as the decisions log) runs no code and depends on no
    size: it is copied as it is, with no size pages.
-3. ``jupyter-book build`` with warnings as errors into ``_build/html``, then point the Colab
-   button of the size pages at the chapter's notebook in the repository (Colab opens
-   ``chapters/<name>.ipynb``; the reader changes ``size`` in its parameters cell).
+3. ``jupyter-book build`` with warnings as errors into ``_build/html``, its settings the
+   repository's ``_config.yml`` with the authors from ``CITATION.cff`` and a footer giving the
+   build's version (the commit's short hash) and date and a "cite as" line (:func:`site_config`).
+4. Finish the HTML (:func:`finish_site`): no page repeats an inline script (the console error
+   "THEBE_JS_URL has already been declared"); the other sizes' pages get Previous/Next through
+   their own size's pages in the toc's order and their sidebar entry marked; search labels each
+   chapter's pages with their size; the Colab button of the size pages opens the chapter's
+   notebook in the repository (Colab opens ``chapters/<name>.ipynb``; the size switcher on those
+   pages tells the reader to change ``size`` in its parameters cell).
+
+``python -m induction_heads.book.build html`` does steps 2-4 only, from the chapters already
+executed in ``_build/executed`` (to rebuild the site after a change to ``_static/``, the settings
+or this module without executing anything).
 
 ``python -m induction_heads.book.build chapters`` re-executes the chapters at the default size in
 place, so ``chapters/*.ipynb`` hold the reference outputs nbval compares and Colab shows.
@@ -72,6 +82,21 @@ __all__ = [
     "out_of_chain",
     "build_book",
     "execute_chapters",
+    "CITATION_FILE",
+    "build_info",
+    "load_citation",
+    "cite_as",
+    "footer_html",
+    "site_config",
+    "dedupe_inline_scripts",
+    "fill_build_info",
+    "sidebar_titles",
+    "size_order",
+    "chain_size_page",
+    "label_search_titles",
+    "finish_site",
+    "executed_sizes",
+    "render_site",
 ]
 
 ROOT = REPO_ROOT
