@@ -10,13 +10,14 @@ in a fresh interpreter.
 Citations. A string in a docstring or a comment counts as a reference to our code when it is
 
 1. the target of a Sphinx cross-reference role (``:mod:``, ``:func:``, ``:class:``, ``:meth:``,
-   ``:attr:``, ``:data:``, ``:obj:``, ``:exc:``), a leading ``~`` or ``.`` dropped;
+   ``:attr:``, ``:data:``, ``:obj:``, ``:exc:``), a leading ``~`` or ``.`` dropped, unless it names
+   another project (``:mod:`ast```: its first part is no name of ours and imports from elsewhere);
 2. a dotted name that starts with ``induction_heads.``;
-3. a dotted name that starts with one of our subpackages (``engine.``, ``measure.``, ``book.``)
-   whose next part names one of that subpackage's modules or functions (a word, not a file
-   extension: ``heads.py`` is a file, below);
+3. a dotted name that starts with one of our subpackages (``engine.``, ``measure.``, ``book.``),
+   its parts words, not a file extension (``heads.py`` is a file, rule 5);
 4. a double-backquoted dotted name (````figures.icl_curves````) whose first part is the name of
-   one of our modules (``metrics``, ``runs``, ``figures``, ...), its last part no file extension;
+   one of our modules (``metrics``, ``runs``, ``figures``, ...), its last part no file extension
+   (````t.lr````, ````metrics.safetensors```` are no references);
 5. a path of ours ending in ``.py``: its first folder is one of ``lib``, ``tests``, ``scripts``,
    ``benchmarks``, ``induction_heads``, or a subpackage (``engine``, ``measure``, ``book``,
    ``figures``); or a double-backquoted file name ending in ``.py`` (````test_circuits.py````).
@@ -24,9 +25,10 @@ Citations. A string in a docstring or a comment counts as a reference to our cod
 A reference resolves when its modules import and its names are attributes of them, looked up as
 Sphinx would and a little wider: the name as given (absolute), in the module that cites it and in
 that module's classes, and under each of our modules whose dotted path ends with the reference's
-first part (``figures.icl_curves`` under ``induction_heads.book.figures``). A path resolves when a
-file of the repository ends with it (a bare file name: when one has that name). Rules 3 and 4 stop at prose: a word followed by a period and
-a space is a sentence's end, never a name; rules 1 and 2 take only what they name explicitly.
+first part (``figures.icl_curves`` under ``induction_heads.book.figures``); a dataclass field or a
+named tuple's field counts as a name of its class. A path resolves when a file of the repository
+ends with it (a bare file name: when one has that name). Rules 3 and 4 stop at prose: a word
+followed by a period and a space is a sentence's end, never a name.
 """
 
 from __future__ import annotations
