@@ -59,7 +59,9 @@ def test_the_removal_verdict_at_the_books_threshold_names_the_failure_and_its_ma
     v = d.verdict(c)
     assert v.key == "arg3.removes-most" and v.verdict == "partly" and v.ours.startswith("3/4 models")
     assert "fails for 1: attn-only-3l (0.65, 0.05 short)" in v.why
-    assert "partly for any threshold between 0.65 and 0.90" in v.why
+    values = [i.numbers["fraction_removed"] for i in c.items]
+    assert d.threshold.stable_range(values) == (0.65, 0.90) and "0.65 and 0.90" in v.why
+    assert v.near_flip  # 0.65 lies within 10% of 0.7
     assert d.margins(c)[2:5] == ["attn-only-3l", "0.65", "-0.05"]
 
 
@@ -124,3 +126,12 @@ def test_control_numbers(specific, controls):
     rows = argument3.control_rows({"m": c})
     assert rows[0] == ["m", "together: ", *["1.000 [0.900, 1.100]"] * 3]
     assert [r[:2] for r in rows[1:]] == [["m", "control: 1.0"]] * 2 and rows[1][2] == "-" and rows[1][4] == "-"
+
+
+def test_head_class_rows():
+    import torch
+
+    traj = {"m": {"prefix_matching": torch.zeros(3, 2, 2)}}
+    rows = argument3.head_class_rows(traj, {"m": ["other", "previous-token", "induction", "induction"]})
+    assert rows == [["m", "1.0, 1.1", "0.1"]]
+    assert argument3.head_class_rows(traj, {"m": ["other"] * 4}) == [["m", "none", "none"]]

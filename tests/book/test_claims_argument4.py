@@ -47,7 +47,8 @@ def test_the_gain_share_verdict_is_partly_when_one_model_misses_half():
     assert c.failures == ["mlp-6l"]
     v = d.verdict(c)
     assert v.verdict == "partly" and v.ours == "3/4 models; share_of_gain 0.45 to 1.03"
-    assert "fails for 1: mlp-6l (0.45, 0.05 short)" in v.why and "FLIPS NEAR" in v.why  # 0.45 and 0.55 within 10% of 0.5
+    assert "fails for 1: mlp-6l (0.45, 0.05 short)" in v.why and v.near_flip  # 0.45 and 0.55 within 10% of 0.5
+    assert "0.45 and 0.55" in v.why  # the thresholds over which the verdict stays the same
     assert argument4.gain_above_one_why(c).startswith("above 1 in 1 of 4 (up to 1.03)")
     assert argument4.gain_above_one_why(d.evaluate("small", {"a": row(0.9)}, ["a"])) == ""
 

@@ -52,6 +52,7 @@ __all__ = [
     "above_one_why",
     "control_numbers",
     "control_rows",
+    "head_class_rows",
 ]
 
 # The ablation Argument 3's claim is decided under (decisions log, "Argument 3's ablation"): chosen
@@ -400,4 +401,15 @@ def control_rows(controls: dict[str, AblationControls]) -> list[list]:
              for n, c in controls.items() for h in c.heads]
     rows += [[n, "control: " + ", ".join(hs), *[iv.format(".3f") if m == DECIDING_METHOD else "-" for m in ABLATION_METHODS]]
              for n, c in controls.items() for hs, iv in c.control]
+    return rows
+
+
+def head_class_rows(trajectories, classes: dict[str, list[str]]) -> list[list[str]]:
+    """Chapter 04's first table: per model, its induction heads and previous-token heads at the end
+    of training (``classes``: :func:`final_head_classes` of each trajectory), "none" for neither."""
+    rows = []
+    for n, m in trajectories.items():
+        labels = head_labels(*m["prefix_matching"].shape[1:])
+        rows.append([n, *(", ".join(h for h, c in zip(labels, classes[n]) if c == kind) or "none"
+                          for kind in ("induction", "previous-token"))])
     return rows
