@@ -165,61 +165,64 @@ def test_smear_strengths_of_the_tiny_smeared_model(tiny_zoo):
     assert all(0 < s < 1 for _, s in strengths)
 
 
-def test_disagreements_name_the_missing_bump_and_ablation_above_one():
-    row = {"layers": 2, "smeared_key": False, "attn_only": True, "loss_bump": True, "ablation_icl_fraction_removed": 0.9}
-    rows = {"attn-only-2l": row, "attn-only-3l": {**row, "loss_bump": False, "ablation_icl_fraction_removed": 1.12},
-            "attn-only-2l-k-knockout": {**row, "loss_bump": False}}  # an intervention: not counted
-    bump, ablation = tables.disagreements(rows)
-    assert "finds one in 1 of our 2" in bump
-    assert ablation.startswith("ICL removed by ablating the induction heads: more than all of it (1.12) in 1 of 2")
-    agree = {"attn-only-2l": row}
-    assert tables.disagreements(agree) == []
+def _intro_rows() -> dict[str, dict]:
+    """Summary rows of the tiny zoo's kept readings (every field each registered claim reads),
+    edited to known answers: two- and three-layer attention-only models with a window, a head and
+    most of their ICL in it, a one-layer model with neither, the smeared pair, a knockout."""
+    import json
+
+    from induction_heads.engine.runs import run_dir
+
+    template = json.loads((run_dir("tiny", "attn-only-2l") / "readings.json").read_text())["summary"]
+    seqs = [-0.9, -0.5, -0.7, -0.3] * 8
+
+    def row(layers, window, prefix, icl=-0.7, **over):
+        return {**template, "layers": layers, "attn_only": True, "smeared_key": False, "icl_score_final": icl,
+                "icl_share_in_window": 0.8 if window else None, "head_share_in_window": 0.8 if window else None,
+                "phase_change_window": {"start": window, "end": 2 * window} if window else None,
+                "peak_icl_rate": 0.5 if window else 0.1, "max_prefix_matching_over_training": prefix,
+                "max_prefix_matching_score": prefix, "induction_heads": ["1.0"] if window else [],
+                "loss_bump": bool(window), "repeat_top1": 0.4, "repeat_onset": 1.5 * window if window else None,
+                "copying_score_induction_heads": [-0.5] if window else [],
+                "icl_score_final_by_sequence": [v + 0.6 + icl for v in seqs], **over}
+
+    return {"attn-only-1l": row(1, None, 0.03, icl=-0.1), "attn-only-2l": row(2, 1e6, 0.8),
+            "attn-only-3l": row(3, 1e6, 0.8, icl_share_in_window=0.76, loss_bump=False),
+            "smeared-1l": row(1, 1e5, 0.5, smeared_key=True), "smeared-2l": row(2, 5e5, 0.8, smeared_key=True),
+            "attn-only-2l-k-knockout": row(2, None, 0.04, icl=-0.12)}
 
 
-def _summary_row(layers: int, window: bool, prefix: float, **over) -> dict:
-    return {"layers": layers, "attn_only": True, "smeared_key": False, "icl_score_final": -0.7,
-            "icl_share_in_window": 0.8 if window else None,
-            "phase_change_window": {"start": 1e6, "end": 5e6} if window else None,
-            "max_prefix_matching_score": prefix, "induction_heads": ["1.0"] if window else [], "loss_bump": window,
-            "ablation_icl_fraction_removed": 0.95 if window else None,
-            "ablation_icl_fraction_removed_mean": 0.93 if window else None,
-            "argument4": {"copying_gain_share": 0.8 if window else None},
-            "argument6": {"rung": True, "induction_heads_by_layer": [0] * (layers - 1) + [int(window)]}, **over}
-
-
-def test_argument_verdicts_count_each_arguments_statements():
-    rows = {"attn-only-1l": _summary_row(1, False, 0.03), "attn-only-2l": _summary_row(2, True, 0.8),
-            "attn-only-3l": _summary_row(3, True, 0.8, ablation_icl_fraction_removed_mean=0.5, loss_bump=False,
-                                         argument6={"rung": True, "induction_heads_by_layer": [1, 0, 1]}),
-            "smeared-1l": _summary_row(1, True, 0.5, smeared_key=True, argument6={"rung": False}),
-            "smeared-2l": _summary_row(2, True, 0.8, smeared_key=True, argument6={"rung": False},
-                                       phase_change_window={"start": 2e6, "end": 4e6}),
-            "attn-only-2l-k-knockout": _summary_row(2, False, 0.04, argument6={"rung": False})}
-    v = tables.argument_verdicts(rows)
-    assert len(v) == len(tables.ARGUMENTS) == 6
-    # smeared-2l is a multi-layer model of Argument 1 but not one of the bump's (no smeared keys there)
-    assert v[0].verdict == "partly" and v[0].ours.startswith("3/3 window") and v[0].why == "a loss bump (2+ layers): 1 of 2"
-    assert v[1].verdict == "partly" and v[1].why == "smeared-2l's window starts earlier: 0 of 1"  # 2e6 is not before 1e6
-    assert v[2].verdict == "partly" and v[2].ours.startswith("1/2 most ICL removed")
-    assert v[3].verdict == "reproduced" and v[3].why == "every check passes" and v[4].verdict == "reproduced"
-    assert v[5].ours == ("2/2 a window in every rung with 2+ layers; "
-                         "1/2 induction heads in the last layer (attention-only rungs)") and v[5].verdict == "partly"
-    text = repr(tables.argument_verdict_table(rows))
-    assert "1. The phase change" in text and "partly: a loss bump (2+ layers): 1 of 2" in text
-    none = tables.argument_verdicts({"attn-only-1l": _summary_row(1, True, 0.5)})
-    assert none[0].verdict == "differs" and none[2].verdict == "not decided" and none[2].why == "no model to check"
+def test_argument_verdicts_count_the_registered_claims_on_summary_rows():
+    rows = _intro_rows()
+    v = tables.argument_verdicts("small", rows)
+    assert [a.name for a in v] == [a[0] for a in tables.ARGUMENTS] and len(v) == 6
+    one = {r.key: r for r in v[0].rows}
+    # the bump: attn-only-3l has none (1 of 2); copying: no model reaches the pre-registered 0.9
+    assert one["arg1.loss-bump"].verdict == "partly" and one["arg1.loss-bump"].ours == "1/2 models"
+    assert one["arg1.copies"].verdict == "differs" and one["arg1.share-in-window"].verdict == "reproduced"
+    assert one["arg1.share-in-window"].near_flip  # 0.76 sits within 10% of the paper's 0.75
+    assert v[0].verdict == "partly" and "arg1.share-in-window" in v[0].near_flip
+    two = {r.key: r.verdict for r in v[1].rows}
+    assert two["arg2.smeared-1l"] == "reproduced" and two["arg2.knockout-icl"] == "reproduced"  # -0.12 vs -0.1: 0.02 apart
+    text = repr(tables.argument_verdict_table(v))
+    assert "Argument 1: the phase change" in text and "partly" in text and "near its threshold: arg1.share-in-window" in text
 
 
 def test_argument_verdicts_at_a_size_that_asserts_no_claims_are_not_judged():
-    rows = {"attn-only-1l": _summary_row(1, True, 0.5), "attn-only-2l": _summary_row(2, False, 0.01)}
-    judged = tables.argument_verdicts(rows)
-    assert {v.verdict for v in judged} & {"partly", "differs"}  # the same counts would fail
-    smoke = tables.argument_verdicts(rows, asserted=False)
-    assert {v.verdict for v in smoke} == {"not judged at this size"}
-    assert [v.ours for v in smoke] == [v.ours for v in judged]  # the counts stay
-    assert all("pipeline, not the science" in v.why and " of " not in v.why for v in smoke)
-    text = repr(tables.argument_verdict_table(rows, asserted=False))
+    v = tables.argument_verdicts("tiny", _intro_rows())
+    assert {a.verdict for a in v} == {"not judged at this size"}
+    text = repr(tables.argument_verdict_table(v))
     assert "partly" not in text and "differs" not in text and text.count("not judged at this size") == 6
+
+
+def test_disagreements_name_each_claim_not_reproduced():
+    rows = _intro_rows()
+    v = tables.argument_verdicts("small", rows)
+    sentences = tables.disagreements(v, rows)
+    not_reproduced = [r for a in v for r in a.rows if r.verdict in ("partly", "differs")]
+    assert len(sentences) == len(not_reproduced) > 0
+    copying = next(s for s in sentences if s.startswith("Argument 1: the phase change. The heads complete repeated"))
+    assert "differs (0/2 models" in copying and "copying score is -0.50 (the paper: positive)" in copying
 
 
 def test_table_aligns_numbers_right_and_text_left():
@@ -236,14 +239,6 @@ def test_range_with_intervals_prints_the_extremes_with_theirs():
     assert tables.range_with_intervals(rows, "x") == "-0.90 [-0.95, -0.85] to -0.50 [-0.60, -0.40]"
     assert tables.range_with_intervals(rows[2:3], "x", ".1f") == "-0.7"  # no interval: the value alone
     assert tables.range_with_intervals(rows[3:], "x") == "none"
-
-
-def test_disagreements_count_ablation_intervals_wholly_above_one():
-    row = {"layers": 2, "smeared_key": False, "attn_only": True, "loss_bump": True}
-    rows = {"attn-only-2l": {**row, "ablation_icl_fraction_removed": 1.12, "ablation_icl_fraction_removed_ci": [0.94, 1.36]},
-            "attn-only-3l": {**row, "ablation_icl_fraction_removed": 1.3, "ablation_icl_fraction_removed_ci": [1.1, 1.5]}}
-    (sentence,) = tables.disagreements(rows)
-    assert "(1.12 to 1.30) in 2 of 2 attention-only models; the 95% interval lies wholly above 1 in 1 of them" in sentence
 
 
 def test_final_samples_average_to_the_recorded_numbers(tiny_zoo):

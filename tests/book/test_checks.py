@@ -11,15 +11,15 @@ def test_all_pass_gives_one_pass_line_with_the_count(capsys):
     with book.claim("small", "the second copy costs less") as c:
         c.check("a", True, loss=1.0)
         c.check("b", True, loss=2.0)
-    assert c.verdict() == "PASS 2/2 models: the second copy costs less"
+    assert c.verdict() == "PASS 2 of 2 models hold: the second copy costs less"
     assert c.lines()[1:] == ["  PASS a (loss=1.000)", "  PASS b (loss=2.000)"]
     html = c._repr_html_()
-    assert html.startswith('<details class="ih-check"><summary>PASS 2/2 models') and "PASS b (loss=2.000)" in html
+    assert html.startswith('<details class="ih-check"><summary>PASS 2 of 2 models') and "PASS b (loss=2.000)" in html
     assert repr(c).splitlines()[0] == c.verdict()
 
 
 def test_a_failure_is_named_and_stops_the_chapter_after_showing_the_lines():
-    with pytest.raises(AssertionError, match=r"FAIL 1/2 models: x; fails for b"):
+    with pytest.raises(AssertionError, match=r"FAIL 1 of 2 models hold: x; fails for b"):
         with book.claim("small", "x") as c:
             c.check("a", True)
             c.check("b", False, share=0.2)
@@ -30,7 +30,7 @@ def test_a_recorded_deviation_must_still_fail():
     c = book.claim("small", "heads in the last layer")
     c.check("a", True)
     c.deviation("d", False, per_layer="0 1 2 0")
-    assert c.verdict() == ("PASS 1/1 models: heads in the last layer; DEVIATION (recorded, checked to still fail): d")
+    assert c.verdict() == ("PARTLY 1 of 2 models hold: heads in the last layer; 1 recorded deviation, checked to still fail: d")
     c.report()  # passes: the deviation still fails
     c.deviation("e", True)
     with pytest.raises(AssertionError, match="recorded as a deviation but now met, rewrite the text: e"):
@@ -53,26 +53,22 @@ def test_a_smoke_size_asserts_nothing_and_says_so():
     assert book.claim("small", "nothing to check").verdict() == "NONE: nothing to check (no models of this size to check)"
 
 
-def test_verdict_rows_from_claims():
-    c = book.claim("small", "x")
-    c.check("a", True, share=0.8)
-    c.check("b", True, share=1.1)
-    row = book.claim_verdict(c, "the paper says x", key="share")
-    assert (row.ours, row.verdict, row.why) == ("2/2 models; share 0.80 to 1.10", "reproduced", "holds for every model checked")
-    c.deviation("d", False)
-    assert book.claim_verdict(c, "p").verdict == "partly"
-    c.check("e", False)
-    assert book.claim_verdict(c, "p").why == "fails for e; does not hold for d (recorded deviation)"
-    assert [book.verdict_of(*a) for a in ((3, 3), (1, 3), (0, 3), (0, 0), (3, 3, False), (0, 3, False))] == [
-        "reproduced", "partly", "differs", "not decided", "not judged at this size", "not judged at this size"]
-    tiny = book.claim("tiny", "y")
-    tiny.check("a", False)
-    row = book.claim_verdict(tiny, "p")
-    assert row.verdict == "not judged at this size" and "pipeline, not the science" in row.why
+def test_verdict_tables_take_only_registered_claims():
+    from induction_heads.book import argument1
+
+    d = argument1.CLAIMS["loss-bump"]
+    c = d.open("small")
+    c.check("a", True)
+    table = book.verdict_table([d.verdict(c)])
+    assert table.header == ["the paper", "ours", "verdict"] and table.rows[0][2].startswith("reproduced")
+    with pytest.raises(ValueError, match="not produced by a registered claim"):
+        book.verdict_table([book.Verdict("typed by hand", "1/1", "reproduced", "why")])
     with pytest.raises(ValueError, match="verdict must be one of"):
         book.Verdict("p", "o", "maybe", "w")
-    table = book.verdict_table([book.claim_verdict(c, "the paper says x", key="share")])
-    assert table.header == ["the paper", "ours", "verdict"] and table.rows[0][2].startswith("partly: fails for e")
+    tiny = d.open("tiny")
+    tiny.check("a", False)
+    row = d.verdict(tiny)
+    assert row.verdict == "not judged at this size" and "pipeline, not the science" in row.why
 
 
 def test_value_range_leaves_out_missing_numbers():
@@ -90,4 +86,4 @@ def test_a_number_with_its_interval_prints_and_counts_by_its_value():
     c.check("a", True, share=Interval(0.8, 0.7, 0.9), n=3)
     assert c.items[0].line() == "PASS a (share=0.800 [0.700, 0.900], n=3)"
     assert value_range([Interval(0.8, 0.7, 0.9), 0.5, Interval(float("nan"), 0.0, 1.0)]) == "0.50 to 0.80"
-    assert book.claim_verdict(c, "p", key="share").ours == "1/1 models; share 0.80"
+    assert value_range([i.numbers["share"] for i in c.items]) == "0.80"

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from induction_heads.book.referee import (EQUIVALENCE_MARGIN, OUTCOMES, class_terms_over_training,
-                                          no_induction_outcome, paired_icl_difference, window_label)
+                                          no_induction_outcome, window_label)
+from induction_heads.measure.intervals import paired_difference as paired_icl_difference
 from induction_heads.engine.zoo import Run
 from induction_heads.measure.intervals import Interval
 from induction_heads.measure.phase import PhaseWindow
@@ -34,9 +35,11 @@ def test_paired_difference_is_exact_for_a_constant_shift():
 ])
 def test_no_induction_outcomes(window, control, iv, outcome):
     assert no_induction_outcome(window, control, iv).outcome == outcome
-    from induction_heads.book.argument2 import ONE_LAYER_ICL_TOLERANCE
+    from induction_heads.book.argument2 import EQUIVALENCE
+    from induction_heads.book.referee import NO_INDUCTION
 
-    assert EQUIVALENCE_MARGIN is ONE_LAYER_ICL_TOLERANCE == 0.15  # one margin, defined once
+    # one margin, written once: the knockout's; the second run reads it, with its own provenance (pre-registered)
+    assert EQUIVALENCE_MARGIN == NO_INDUCTION.value == EQUIVALENCE.value == 0.15 and NO_INDUCTION.when == "before the data"
 
 
 def test_no_induction_triples():
@@ -62,3 +65,21 @@ def test_class_terms_over_training_on_the_tiny_zoo(tiny_zoo):
         losses = per_token_losses(run.model()(tokens), tokens)
     final = list(terms.values())[-1]
     assert final == pytest.approx(icl_by_class(losses, token_classes(tokens)).contribution.tolist())
+
+
+def test_the_no_induction_claim_reads_its_outcome_from_rows():
+    """The registered claim on constructed summary rows: a run with no window whose per-sequence ICL
+    equals the one-layer model's (+0.01 on every sequence) while its control has a window holds; the
+    farther end of the paired difference is 0.01 exactly (a constant difference has a point interval)."""
+    from induction_heads.book.referee import CLAIMS
+
+    seqs = [-0.5, -0.2, 0.1, -0.3] * 8
+    row = lambda w, shift: {"phase_change_window": w, "peak_icl_rate": 0.1,  # noqa: E731
+                            "icl_score_final_by_sequence": [v + shift for v in seqs]}
+    rows = {"attn-only-2l-no-induction-target": row(None, 0.01), "attn-only-2l": row({"start": 1, "end": 2}, -0.8),
+            "attn-only-1l": row(None, 0.0)}
+    c = CLAIMS["no-induction"].evaluate("small", rows)
+    assert [(i.name, i.ok) for i in c.items] == [("attn-only-2l-no-induction-target", True)]
+    assert c.items[0].numbers["farther_end"] == pytest.approx(0.01)
+    rows["attn-only-2l-no-induction-target"] = row(None, -0.3)  # better than one layer by more than the margin
+    assert not CLAIMS["no-induction"].evaluate("small", rows).items[0].ok

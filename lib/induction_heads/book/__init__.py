@@ -26,8 +26,9 @@ Apart from what chapters import: ``build``, which executes the chapters and buil
 
 from .chapter import (DEFAULT_SIZE, ParameterError, Table, check, check_claim, check_deviation, ensure_data, in_colab,
                       setup_chapter, validate_live)
-from .checks import Claim, Verdict, claim, claim_verdict, verdict_of, verdict_table
+from . import claims
+from .checks import Claim, Verdict, claim, verdict_table
 
 __all__ = ["DEFAULT_SIZE", "ParameterError", "Table", "check", "check_claim", "check_deviation", "ensure_data",
-           "in_colab", "setup_chapter", "validate_live", "Claim", "claim", "Verdict", "claim_verdict", "verdict_of",
-           "verdict_table"]
+           "in_colab", "setup_chapter", "validate_live", "Claim", "claim", "Verdict",
+           "verdict_table", "claims"]

@@ -30,8 +30,7 @@ from ..engine.config import get_size
 from ..measure.intervals import Interval
 from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table, claim_line, smoke_line, would_hold
 
-__all__ = ["Claim", "ClaimItem", "claim", "VERDICTS", "Verdict", "verdict_of", "value_range", "claim_verdict",
-           "verdict_table"]
+__all__ = ["Claim", "ClaimItem", "claim", "VERDICTS", "Verdict", "value_range", "verdict_table"]
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,23 @@ class Claim:
     claim: str
     unit: str = "models"
     items: list[ClaimItem] = field(default_factory=list)
+    definition: object = None  # the registered ClaimDef (induction_heads.book.claims) this checks, if any
 
     def check(self, name: str, ok: bool, **numbers: float) -> None:
-        """Record ``name``'s check of the claim with the numbers it rests on."""
+        """Record ``name``'s check of the claim with the numbers it rests on (a model the claim's
+        definition records among its deviations is recorded as one)."""
+        if self.definition is not None and name in self.definition.deviations:
+            self.deviation(name, ok, **numbers)
+            return
         self.items.append(ClaimItem(name, bool(ok), numbers))
+
+    def measure(self, name: str, value, **numbers: float) -> None:
+        """Record ``name``'s reading ``value`` of a registered claim: it holds when the value meets
+        the definition's asserted threshold; the value is kept under the definition's reading."""
+        d = self.definition
+        if d is None or d.threshold is None:
+            raise ValueError(f"measure() needs a registered claim with a threshold: {self.claim!r}")
+        self.check(name, d.threshold.holds(value), **{d.reading: value, **numbers})
 
     def deviation(self, name: str, ok: bool, **numbers: float) -> None:
         """Record a model for which the claim was measured *not* to hold (the decisions log says
@@ -88,24 +100,42 @@ class Claim:
         """Models that fail the claim, and recorded deviations that now meet it."""
         return [i.name for i in self.items if i.ok == i.deviation]
 
+    @property
+    def kind(self) -> str:
+        """``evidence``, ``sanity`` or ``reported`` (the definition's; evidence without one)."""
+        return getattr(self.definition, "kind", "evidence")
+
     def verdict(self) -> str:
-        """The visible line: verdict, count and claim; failures and deviations named."""
-        passed, total = sum(i.ok for i in self.regular), len(self.regular)
-        count = f"{passed}/{total} {self.unit}"
+        """The visible line: how many of the models checked hold, how many deviate, and the claim.
+        PASS only when every model checked holds (at the paper's threshold too, where the claim
+        has one); PARTLY when the chapter's assertion holds but recorded deviations or the paper's
+        threshold leave some models out; FAIL when the assertion fails. A sanity check says so."""
+        total = len(self.items)
         if not self.items:
             return f"NONE: {self.claim} (no {self.unit} of this size to check)"
+        held = sum(i.ok for i in self.regular)
         if not self.asserted:
-            return smoke_line(self.size, f"{count} would hold", self.claim)
+            return smoke_line(self.size, f"{held}/{len(self.regular)} {self.unit} would hold", self.claim)
         fails = [i.name for i in self.regular if not i.ok]
         met = [i.name for i in self.items if i.deviation and i.ok]
         devs = [i.name for i in self.items if i.deviation and not i.ok]
-        line = f"{'FAIL' if fails or met else 'PASS'} {count}: {self.claim}"
+        d = self.definition
+        paper = d.paper_threshold if d is not None else None
+        paper_fails = [i.name for i in self.regular if i.ok and paper is not None
+                       and not paper.holds(i.numbers.get(d.reading))]
+        tag = "FAIL" if fails or met else "PARTLY" if devs or paper_fails else "PASS"
+        if self.kind == "sanity":
+            tag = f"SANITY CHECK, not evidence ({tag})"
+        line = f"{tag} {held} of {total} {self.unit} hold: {self.claim}"
+        if paper_fails:
+            line += (f"; at the paper's {paper.text()}: {total - len(paper_fails) - len(devs) - len(fails)} of "
+                     f"{total} (not {', '.join(paper_fails)})")
         if fails:
             line += f"; fails for {', '.join(fails)}"
         if met:
             line += f"; recorded as a deviation but now met, rewrite the text: {', '.join(met)}"
         if devs:
-            line += f"; DEVIATION (recorded, checked to still fail): {', '.join(devs)}"
+            line += f"; {len(devs)} recorded deviation{'s' if len(devs) > 1 else ''}, checked to still fail: {', '.join(devs)}"
         return line
 
     def lines(self) -> list[str]:
@@ -154,21 +184,12 @@ class Verdict:
     ours: str
     verdict: str
     why: str
+    key: str = ""  # the registered claim (induction_heads.book.claims) the row judges
+    near_flip: bool = False  # a model sits within 10% of the threshold the row is judged at
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-
-def verdict_of(passed: int, total: int, asserted: bool = True) -> str:
-    """``reproduced`` when every model passes, ``differs`` when none does, ``partly`` between
-    (``not decided`` with nothing to check; at a smoke size that asserts nothing,
-    :data:`~induction_heads.book.chapter.NOT_JUDGED`, whatever the counts)."""
-    if not asserted:
-        return NOT_JUDGED
-    if total == 0:
-        return "not decided"
-    return "reproduced" if passed == total else "differs" if passed == 0 else "partly"
 
 
 def value_range(values: Sequence[float | None], fmt: str = ".2f", empty: str = "-") -> str:
@@ -184,29 +205,14 @@ def value_range(values: Sequence[float | None], fmt: str = ".2f", empty: str = "
     return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}} to {hi:{fmt}}"
 
 
-def claim_verdict(claim: Claim, paper: str, key: str | None = None, fmt: str = ".2f", why: str = "") -> Verdict:
-    """The closing-table row of a checked :class:`Claim`: its pass count, the range of the number
-    ``key`` over the models, and a verdict from the count (a recorded deviation makes a claim
-    that otherwise holds ``partly``). ``why`` defaults to naming the models that fail."""
-    regular = claim.regular
-    passed = sum(i.ok for i in regular)
-    devs = [i.name for i in claim.items if i.deviation]
-    ours = f"{passed}/{len(regular)} {claim.unit}"
-    if key is not None:
-        ours += f"; {key} {value_range([i.numbers[key] for i in claim.items if key in i.numbers], fmt)}"
-    verdict = verdict_of(passed, len(regular), claim.asserted)
-    if verdict == "reproduced" and devs:
-        verdict = "partly"
-    if not why:
-        fails = [i.name for i in regular if not i.ok]
-        why = ("holds for every model checked" if not fails and not devs else
-               "; ".join(filter(None, [f"fails for {', '.join(fails)}" if fails else "",
-                                       f"does not hold for {', '.join(devs)} (recorded deviation)" if devs else ""])))
-        if not claim.asserted:
-            why = f"size {claim.size!r} {PIPELINE_ONLY}"
-    return Verdict(paper, ours, verdict, why)
-
-
 def verdict_table(rows: Sequence[Verdict]) -> Table:
-    """A chapter's closing table: one row per statement of the paper."""
+    """A chapter's closing table: one row per claim, each produced by a registered claim
+    (:meth:`induction_heads.book.claims.ClaimDef.verdict`; a row whose key is not in the registry
+    is refused: no verdict is typed by hand)."""
+    from .claims import registered
+
+    known = registered()
+    stray = [r.paper for r in rows if r.key not in known]
+    if stray:
+        raise ValueError(f"verdict rows not produced by a registered claim: {stray}")
     return Table(["the paper", "ours", "verdict"], [[r.paper, r.ours, f"{r.verdict}: {r.why}"] for r in rows])

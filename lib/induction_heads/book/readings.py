@@ -31,7 +31,8 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # lib/induction_heads
 _ROOT_MODULE = "induction_heads.book.summary"
 # Modules the summary's imports reach that shape what a reader sees, never a number of a reading:
 # the chapters' claim lines, verdict tables and figures. Their edits leave kept readings current.
-_PRESENTATION = ("induction_heads.book.chapter", "induction_heads.book.checks", "induction_heads.book.figures")
+_PRESENTATION = ("induction_heads.book.chapter", "induction_heads.book.checks", "induction_heads.book.claims",
+                 "induction_heads.book.figures")
 
 
 def _module_path(module: str) -> Path | None:

@@ -3,11 +3,11 @@ recipes, side by side. The ``small`` recipe opens half of the training sequences
 of the corpus shown twice; the ``-natural`` runs train the same models on the corpus alone
 (:func:`induction_heads.engine.config.natural_recipe`). Each natural run is compared with its
 twin on the repeat recipe (:func:`induction_heads.book.argument1.recipe_pairs`), and the same
-statements (:func:`induction_heads.book.tables.argument_statements`) are counted on each recipe's
-runs, so that a claim that holds on one recipe only shows as such. :func:`recipe_checks` checks,
-model by model, the claims chapters 02-04 assert on the repeat recipe, with their thresholds, on
-both recipes; :func:`recipe_verdicts` and :func:`recipe_verdict` turn them into the section's
-closing table and its plain verdict.
+registered claims (:data:`RECIPE_CLAIMS`, :mod:`induction_heads.book.claims`: the definitions,
+thresholds and readings chapters 02-04 use) are checked model by model on each recipe's runs, so
+that a claim that holds on one recipe only shows as such. :func:`recipe_checks` checks them;
+:func:`recipe_table`, :func:`recipe_verdicts` and :func:`recipe_verdict` turn them into the
+section's count table, closing table and plain verdict.
 """
 
 from __future__ import annotations
@@ -15,55 +15,48 @@ from __future__ import annotations
 import re
 from typing import Mapping, NamedTuple, Sequence
 
-from ..engine.config import NATURAL_MODELS, model_family, parse_model_name
-from ..measure.heads import THRESHOLDS
-from . import argument1, argument2, argument3
-from .argument1 import PhaseChangeReadings, recipe_pairs
-from .chapter import PIPELINE_ONLY, Table
-from .checks import Verdict, verdict_of
-from .tables import ARGUMENTS, Statement, argument_statements, range_with_intervals, value_ci, window_span, window_text
+from ..engine.config import NATURAL_MODELS, parse_model_name
+from .argument1 import recipe_pairs
+from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table
+from .checks import Verdict
+from .claims import ClaimDef, number, register, registered, verdict_rule
+from .tables import ARGUMENTS, range_with_intervals, window_text
 
-__all__ = ["RECIPE_ARGUMENTS", "recipe_rows", "recipe_statements", "recipe_table", "recipe_numbers", "recipe_effects",
+__all__ = ["SANITY", "natural_claims", "RECIPE_CLAIMS", "recipe_rows", "recipe_table", "recipe_numbers", "recipe_effects",
            "RecipeSide", "RecipeCheck", "NATURAL_DEVIATIONS", "natural_name", "recipe_checks", "checks_by_statement",
            "check_table", "recipe_verdicts", "recipe_changes", "recipe_verdict"]
 
 NAN = float("nan")
 
-# The arguments the natural set can check: its five models cover Arguments 1-3 and the referee's
-# knockout (Argument 2's statements).
-RECIPE_ARGUMENTS = (0, 1, 2)
+# The registered claims the natural set checks on both recipes: its five models cover Arguments 1-3
+# and the referee's knockout (the claims chapters 02-04 assert model by model and that hold on the
+# repeat recipe; the loss bump, the copying onset and the copying level are Argument 1's
+# departures, compared between the recipes by :func:`recipe_changes`).
+RECIPE_CLAIMS = ("arg1.window", "arg1.share-in-window", "arg1.head", "arg1.head-in-window", "arg1.one-layer-no-window",
+                 "arg1.one-layer-no-head", "arg2.smeared-earlier", "arg2.knockout-no-head", "arg2.knockout-no-window",
+                 "arg2.knockout-icl", "arg3.removes-most")
 
 
 def recipe_rows(rows: dict[str, dict]) -> tuple[dict[str, dict], dict[str, dict]]:
     """``(repeat, natural)``: the summary rows of the paired runs on each recipe, both keyed by
-    the repeat-recipe name (``attn-only-2l``), so that the same statements read either."""
+    the repeat-recipe name (``attn-only-2l``), so that the same claims read either."""
     pairs = recipe_pairs(rows)
     return {twin: rows[twin] for _, twin in pairs}, {twin: rows[nat] for nat, twin in pairs}
 
 
-def recipe_statements(rows: dict[str, dict]) -> list[tuple[str, str, Statement | None, Statement | None]]:
-    """``(argument, statement, on the repeat recipe, on natural code)`` for every statement of
-    :data:`RECIPE_ARGUMENTS` that either recipe's paired runs can check (None: not checkable on
-    that recipe, e.g. a comparison whose partner has no natural twin)."""
-    repeat, natural = recipe_rows(rows)
-    a, b = argument_statements(repeat), argument_statements(natural)
-    out = []
-    for i in RECIPE_ARGUMENTS:
-        on_repeat = {s.label: s for s in a[i] if s.total}
-        on_natural = {s.label: s for s in b[i] if s.total}
-        for label in dict.fromkeys([*on_repeat, *on_natural]):
-            out.append((ARGUMENTS[i][0], label, on_repeat.get(label), on_natural.get(label)))
-    return out
+def _cell(checks: Sequence["RecipeCheck"], attr: str) -> str:
+    sides = [getattr(c, attr) for c in checks if getattr(c, attr).ok is not None]
+    if not sides:
+        return "-"
+    held = sum(s.ok for s in sides)
+    return f"{held}/{len(sides)} ({verdict_rule(held, len(sides))})"
 
 
-def _cell(s: Statement | None) -> str:
-    return "-" if s is None else f"{s.passed}/{s.total} ({verdict_of(s.passed, s.total)})"
-
-
-def recipe_table(rows: dict[str, dict]) -> Table:
-    """:func:`recipe_statements` as a table: each statement's count and verdict on each recipe."""
-    return Table(["argument", "statement (paired runs)", "repeat recipe", "natural code"],
-                 [[arg, label, _cell(r), _cell(n)] for arg, label, r, n in recipe_statements(rows)])
+def recipe_table(checks: Sequence["RecipeCheck"]) -> Table:
+    """Each claim's count and verdict on each recipe (:func:`recipe_checks`)."""
+    return Table(["argument", "claim (paired runs)", "repeat recipe", "natural code"],
+                 [[group[0].argument, statement, _cell(group, "repeat"), _cell(group, "natural")]
+                  for statement, group in checks_by_statement(checks).items()])
 
 
 def recipe_numbers(rows: dict[str, dict]) -> Table:
@@ -130,8 +123,7 @@ class RecipeCheck(NamedTuple):
     recipe), checked on both recipes with the same threshold."""
 
     argument: str  # :data:`ARGUMENTS`' name of the argument
-    key: str  # the statement's id: window, icl-in-window, head, head-in-window, one-layer, smeared-earlier,
-    # knockout-head, knockout-window, knockout-icl, ablation
+    key: str  # the registered claim's key (:data:`RECIPE_CLAIMS`)
     statement: str  # the claim as the chapters word it, threshold included
     model: str
     repeat: RecipeSide
@@ -161,162 +153,84 @@ def natural_name(name: str) -> str:
     return f"{m.group(1)}-natural{m.group(2) or ''}"
 
 
-def _side(run: str, needs: Sequence[str], rows: dict, readings: dict, test, deviations=frozenset(), key="") -> RecipeSide:
-    missing = tuple(n for n in dict.fromkeys(needs) if n not in rows or n not in readings)
-    if missing:
-        return RecipeSide(run, None, {}, f"not trained yet ({', '.join(missing)})", missing)
-    ok, numbers, shown = test()
-    return RecipeSide(run, bool(ok), numbers, shown, deviation=(run, key) in deviations)
+def _side(definition: ClaimDef, rows: Mapping[str, dict], model: str, run: str, deviations=frozenset()) -> RecipeSide:
+    """One claim read for one model on one recipe's rows (keyed by the repeat-recipe name)."""
+    if model not in definition.subjects(rows):
+        return RecipeSide(run, None, {}, f"not trained yet ({run})", (run,))
+    r = definition.read(rows, model)
+    if r.ok is None:
+        ok, numbers = definition.threshold.holds(r.value), {definition.reading: r.value, **r.numbers}
+    else:
+        ok, numbers = bool(r.ok), dict(r.numbers)
+    shown = ", ".join(f"{k} {_f(v)}" for k, v in numbers.items())
+    return RecipeSide(run, ok, numbers, shown, deviation=(run, definition.key) in deviations)
 
 
-def recipe_checks(rows: dict[str, dict], readings: Mapping[str, PhaseChangeReadings],
-                  natural_models: Sequence[str] = NATURAL_MODELS,
-                  deviations: frozenset[tuple[str, str]] = NATURAL_DEVIATIONS) -> list[RecipeCheck]:
-    """The per-model claims of chapters 02-04 on the natural-code set and on each natural run's
-    twin, with the chapters' thresholds (:mod:`argument1`, :mod:`argument2`, :mod:`argument3`):
-
-    - Argument 1, each model with two or more layers: a phase-change window; at least
-      ``SHARE_IN_WINDOW_MIN`` of the final ICL gained in it; an induction head (largest
-      prefix-matching score over training at least ``THRESHOLDS.prefix_matching``); at least
-      ``SHARE_IN_WINDOW_MIN`` of that head's final score gained in the window. The one-layer model:
-      no window and largest prefix matching at most ``NO_HEAD_MAX_PREFIX_MATCHING``.
-    - Argument 2: ``smeared-2l``'s window starts before ``attn-only-2l``'s (on the same recipe).
-      The referee's test, each K-composition knockout: no head (at most
-      ``KNOCKOUT_MAX_PREFIX_MATCHING``), no window while its control has one, a final ICL within
-      ``ONE_LAYER_ICL_TOLERANCE`` nats of the one-layer model's of its family.
-    - Argument 3, attention-only models with two or more layers (no smeared keys): ablating the
-      induction heads together removes at least ``FRACTION_REMOVED_MIN`` of the ICL (the
-      summary's share under :data:`~induction_heads.book.argument3.DECIDING_METHOD`, mean ablation; no head: fails).
-
-    ``rows`` are ``model_summary`` rows and ``readings`` :func:`argument1.phase_change_readings`,
-    both by run name, of whichever runs exist; the models are those of ``natural_models``
-    (their twins: the names without ``-natural``). A side whose runs are missing is *not
-    trained yet* (``ok`` None). ``deviations``: ``(natural run, key)`` recorded as not holding."""
+def recipe_checks(rows: dict[str, dict], deviations: frozenset[tuple[str, str]] = NATURAL_DEVIATIONS,
+                  keys: Sequence[str] = RECIPE_CLAIMS, natural_models: Sequence[str] = NATURAL_MODELS) -> list[RecipeCheck]:
+    """Each registered claim of ``keys`` checked model by model on both recipes: ``rows`` are
+    summary rows of whichever runs exist; each recipe's rows are those of ``natural_models`` and of
+    their twins (keyed by the repeat-recipe name), so a model the claim covers on one recipe whose
+    run on the other is missing is *not trained yet* there (``ok`` None). ``deviations``:
+    ``(natural run, claim key)`` recorded as not holding."""
     twins = [t for n in natural_models if (t := n.replace("-natural", "", 1)) != n]
-    out: list[RecipeCheck] = []
-    arg1, arg2, arg3 = ARGUMENTS[0][0], ARGUMENTS[1][0], ARGUMENTS[2][0]
-    share_min, head_min = argument1.SHARE_IN_WINDOW_MIN, THRESHOLDS.prefix_matching
-
-    def both(argument: str, key: str, statement: str, model: str, needs, test) -> None:
-        """``test(names)`` on each recipe, ``names`` mapping each needed repeat-recipe name to that recipe's run."""
-        sides = []
-        for natural in (False, True):
-            names = {n: natural_name(n) if natural else n for n in needs}
-            sides.append(_side(names[model], list(names.values()), rows, readings, lambda: test(names),
-                               deviations if natural else frozenset(), key))
-        out.append(RecipeCheck(argument, key, statement, model, *sides))
-
-    def window_test(n):
-        def test(names):
-            w = readings[names[n]].window
-            return (w is not None, {"has_window": w is not None},
-                    window_span(w, 2) if w is not None else "no window")
-        return test
-
-    def icl_share_test(n):
-        def test(names):
-            r = readings[names[n]]
-            return (r.icl_share_in_window >= share_min,
-                    {"share_in_window": r.icl_share_in_window, "final_icl": r.final_icl},
-                    (f"{_f(r.icl_share_in_window)} of" if r.window is not None else "no window;")
-                    + f" final ICL {value_ci(rows[names[n]], 'icl_score_final', '+.2f')}")
-        return test
-
-    def head_test(n):
-        def test(names):
-            r, row = readings[names[n]], rows[names[n]]
-            return (r.max_prefix_matching >= head_min, {"max_prefix_matching": r.max_prefix_matching},
-                    f"{_f(r.max_prefix_matching)} (at the end {value_ci(row, 'max_prefix_matching_score', '.2f')})")
-        return test
-
-    def head_window_test(n):
-        def test(names):
-            r = readings[names[n]]
-            return (r.head_share_in_window >= share_min,
-                    {"share_in_window": r.head_share_in_window, "window_start": r.window_start, "window_end": r.window_end},
-                    f"{_f(r.head_share_in_window)} in {window_span(r.window, 2)}" if r.window is not None else "no window")
-        return test
-
-    def one_layer_test(n):
-        def test(names):
-            r = readings[names[n]]
-            return (r.window is None and r.max_prefix_matching <= argument1.NO_HEAD_MAX_PREFIX_MATCHING,
-                    {"max_prefix_matching": r.max_prefix_matching, "has_window": r.window is not None},
-                    f"window {window_span(r.window, 2)}, largest prefix matching {_f(r.max_prefix_matching)}")
-        return test
-
-    for n in argument1.multi_layer(twins):
-        both(arg1, "window", "has a phase-change window", n, [n], window_test(n))
-        both(arg1, "icl-in-window", f"a phase-change window holds at least {share_min:.0%} of the final ICL", n, [n],
-             icl_share_test(n))
-        both(arg1, "head", f"forms an induction head (largest prefix-matching score at least {head_min})", n, [n],
-             head_test(n))
-        both(arg1, "head-in-window", f"its induction head forms in the window (at least {share_min:.0%} of its final "
-             "score gained there)", n, [n], head_window_test(n))
-    for n in argument1.one_layer_vanilla(twins):
-        both(arg1, "one-layer", "no induction head and no phase change in a one-layer model", n, [n], one_layer_test(n))
-
-    if {"smeared-2l", "attn-only-2l"} <= set(twins):
-        def smeared_test(names):
-            ws, wv = readings[names["smeared-2l"]].window, readings[names["attn-only-2l"]].window
-            s, v = (w.start if w is not None else NAN for w in (ws, wv))
-            return (s < v, {"smeared_start": s, "vanilla_start": v},
-                    f"starts {_m(s)} against {_m(v)}" + (f" ({v / s:.1f}x earlier)" if s < v else ""))
-        both(arg2, "smeared-earlier", "smeared-2l's window starts earlier than attn-only-2l's", "smeared-2l",
-             ["smeared-2l", "attn-only-2l"], smeared_test)
-
-    for n in twins:
-        if parse_model_name(n).variant != "k-knockout":
+    repeat = {t: rows[t] for t in twins if t in rows}
+    natural = {t: rows[natural_name(t)] for t in twins if natural_name(t) in rows}
+    defs = registered()
+    out = []
+    for key in keys:
+        d = defs.get(key)
+        if d is None or d.read is None:
             continue
-        control = dict(argument2.INTERVENTION_PAIRS).get(n)
-        reference = argument2.ONE_LAYER_REFERENCE.get(model_family(n)[0])
-
-        def ko_head(names, n=n):
-            m = readings[names[n]].max_prefix_matching
-            return (m <= argument2.KNOCKOUT_MAX_PREFIX_MATCHING, {"max_prefix_matching": m},
-                    f"largest prefix matching {_f(m)}")
-        both(arg2, "knockout-head", "a K-composition knockout forms no induction head (largest prefix matching at most "
-             f"{argument2.KNOCKOUT_MAX_PREFIX_MATCHING})", n, [n], ko_head)
-        if control is not None:
-            def ko_window(names, n=n, control=control):
-                w, cw = readings[names[n]].window, readings[names[control]].window
-                return (w is None and cw is not None, {"has_window": w is not None, "control_has_window": cw is not None},
-                        f"window {window_span(w, 2)}; {names[control]}'s {window_span(cw, 2)}")
-            both(arg2, "knockout-window", "a K-composition knockout has no phase-change window, while its control has one",
-                 n, [n, control], ko_window)
-        if reference is not None:
-            def ko_icl(names, n=n, reference=reference):
-                a, b = rows[names[n]], rows[names[reference]]
-                gap = abs(a["icl_score_final"] - b["icl_score_final"])
-                return (gap <= argument2.ONE_LAYER_ICL_TOLERANCE,
-                        {"final_icl": a["icl_score_final"], "one_layer_final_icl": b["icl_score_final"], "gap": gap},
-                        f"{value_ci(a, 'icl_score_final', '+.2f')} against {names[reference]}'s "
-                        f"{value_ci(b, 'icl_score_final', '+.2f')} ({gap:.2f} nats apart)")
-            both(arg2, "knockout-icl", f"a K-composition knockout's final ICL lies within {argument2.ONE_LAYER_ICL_TOLERANCE} "
-                 "nats of the one-layer model's of its family", n, [n, reference], ko_icl)
-
-    for n in argument1.plain(twins):
-        if model_family(n)[1] < 2 or model_family(n)[0] != "attn-only":
-            continue
-
-        def ablation(names, n=n):
-            row = rows[names[n]]
-            key = argument3.SUMMARY_KEYS[argument3.DECIDING_METHOD]
-            frac = row.get(key)
-            ok = frac is not None and frac >= argument3.FRACTION_REMOVED_MIN
-            return (ok, {"fraction_removed": NAN if frac is None else frac, "icl_clean": row["icl_score_final"]},
-                    "no induction head to ablate" if frac is None else value_ci(row, key, ".2f"))
-        both(arg3, "ablation", f"ablating its induction heads together ({argument3.DECIDING_METHOD} ablation) removes "
-             f"at least {argument3.FRACTION_REMOVED_MIN:.0%} of its ICL", n, [n], ablation)
+        for model in dict.fromkeys([*d.subjects(repeat), *d.subjects(natural)]):
+            argument = ARGUMENTS[d.argument - 1][0]
+            out.append(RecipeCheck(argument, key, d.claim_text(), model, _side(d, repeat, model, model),
+                                   _side(d, natural, model, " against ".join(map(natural_name, model.split(" against "))),
+                                         deviations)))
     return out
 
 
-def _f(v: float) -> str:
-    return "none" if v is None or v != v else f"{v:.2f}"
+def _f(v) -> str:
+    if isinstance(v, (bool, str)):
+        return str(v)
+    x = number(v)
+    if x != x:
+        return "none"
+    return f"{x:,.0f}" if abs(x) >= 1e4 else v.format(".2f") if hasattr(v, "format") else f"{x:.2f}"
 
 
-def _m(tokens: float) -> str:
-    return "none" if tokens != tokens else f"{tokens / 1e6:.2f}M"
+def natural_claims(size: str, checks: Sequence[RecipeCheck]) -> list:
+    """Each claim of :func:`recipe_checks` on the natural runs, as the registered claim's check
+    (:class:`~induction_heads.book.checks.Claim`, its statement marked "natural code"), not shown;
+    a claim none of whose natural runs is trained yet is left out (:func:`recipe_verdict` names it)."""
+    defs = registered()
+    out = []
+    for statement, group in checks_by_statement(checks).items():
+        sides = [c.natural for c in group if c.natural.trained]
+        if not sides:
+            continue
+        claim = defs[group[0].key].open(size)
+        claim.claim = f"{statement} (natural code)"
+        for side in sides:
+            (claim.deviation if side.deviation else claim.check)(side.run, side.ok, **side.numbers)
+        out.append(claim)
+    return out
+
+
+# ------------------------------------------------------------------ the sanity checks of Methods
+
+SANITY = {
+    "beats-uniform": register(ClaimDef(
+        "methods.beats-uniform", 0, "ends with a training loss below a uniform guess over the vocabulary",
+        paper="(a sanity check: a trained model beats a uniform guess)", kind="sanity", unit="runs")),
+    "loss-fell": register(ClaimDef(
+        "methods.loss-fell", 0, "ends with a lower training loss than it started with (runs trained from scratch; a "
+        "cool-down continues a trained run)", paper="(a sanity check: training lowers the loss)", kind="sanity",
+        unit="runs")),
+    "bridge-exact": register(ClaimDef(
+        "methods.bridge-exact", 0, "the TransformerLens bridge reproduces the fast twin's logits (largest difference "
+        "below 1e-4)", paper="(a sanity check of the analysis pipeline)", kind="sanity", unit="models")),
+}
 
 
 def checks_by_statement(checks: Sequence[RecipeCheck]) -> dict[str, list[RecipeCheck]]:
@@ -345,7 +259,7 @@ def _one_recipe(c: RecipeCheck) -> str:
 
 
 def _argument(c: RecipeCheck) -> str:
-    return f"Argument {c.argument.split('.')[0]}"
+    return c.argument.split(":")[0]
 
 
 def _waiting(checks: Sequence[RecipeCheck]) -> dict[tuple[str, ...], list[RecipeCheck]]:
@@ -372,7 +286,7 @@ def recipe_verdicts(checks: Sequence[RecipeCheck], asserted: bool = True) -> lis
             counts.append((recipe, sum(s.ok for s in sides), len(sides)))
         passed, total = sum(p for _, p, _ in counts), sum(t for _, _, t in counts)
         ours = "; ".join(f"{recipe} {p}/{t}" for recipe, p, t in counts)
-        verdict = "not decided" if asserted and not counts[1][2] else verdict_of(passed, total, asserted)
+        verdict = ("not decided" if not counts[1][2] else verdict_rule(passed, total)) if asserted else NOT_JUDGED
         why = []
         for kind in ("the repeat recipe only", "natural code only"):
             these = [c for c in group if c.holds_on == kind]
@@ -388,7 +302,7 @@ def recipe_verdicts(checks: Sequence[RecipeCheck], asserted: bool = True) -> lis
             why.append(f"not trained yet: {', '.join(missing)}")
         if not asserted:
             why = [f"the size {PIPELINE_ONLY}"]
-        out.append(Verdict(f"{_argument(group[0])}: {statement}", ours, verdict, "; ".join(why)))
+        out.append(Verdict(f"{_argument(group[0])}: {statement}", ours, verdict, "; ".join(why), key=group[0].key))
     return out
 
 

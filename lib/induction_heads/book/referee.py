@@ -11,20 +11,22 @@ from torch import Tensor
 
 from ..engine.config import NO_INDUCTION_MODELS, format_model_name, parse_model_name
 from ..engine.zoo import Run
-from ..measure.intervals import Interval, bootstrap
+from ..measure.intervals import Interval
 from ..measure.phase import PhaseWindow
 from .argument1 import class_split_over_training
-from .argument2 import ONE_LAYER_ICL_TOLERANCE
-from .summary import final_samples
+from .argument2 import EQUIVALENCE, equivalence_reading, paired_final_icl
+from .claims import BEFORE, ClaimDef, Reading, Threshold, register
 
 __all__ = ["window_label", "class_terms_over_training", "EQUIVALENCE_MARGIN", "NoInductionOutcome", "OUTCOMES",
-           "paired_icl_difference", "no_induction_outcome", "no_induction_triples", "icl_samples"]
+           "no_induction_outcome", "no_induction_triples", "NO_INDUCTION", "CLAIMS"]
 
 # The margin of "ICL at the one-layer model's level" for the run with induction attention forbidden
 # (decisions log, "Why the heads copy weakly, and induction forbidden"): the paired difference's
 # 95% interval must lie inside +/- this many nats; the referee's K-composition knockout's margin,
 # chosen before these runs trained.
-EQUIVALENCE_MARGIN = ONE_LAYER_ICL_TOLERANCE
+NO_INDUCTION = Threshold(EQUIVALENCE.value, "below", "book", BEFORE,
+                         "Why the heads copy weakly, and induction forbidden: what each run will mean, written before they trained")
+EQUIVALENCE_MARGIN = NO_INDUCTION.value
 
 
 def window_label(tokens: float, window: PhaseWindow | None) -> str:
@@ -44,14 +46,6 @@ def class_terms_over_training(run: Run, window: PhaseWindow | None, tokens: Tens
         seen = run.tokens_at(step)
         out[f"{window_label(seen, window)} ({seen / 1e6:.3g}M)"] = [float(v) for v in split.contribution]
     return out
-
-
-def paired_icl_difference(a: Tensor, b: Tensor) -> Interval:
-    """The mean of ``a - b`` over paired samples (two runs' ICL scores on the same evaluation
-    sequences) with its 95% bootstrap interval."""
-    if a.shape != b.shape:
-        raise ValueError(f"paired samples differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
-    return bootstrap((a.double(), b.double()), lambda x, y: (x - y).mean())
 
 
 @dataclass(frozen=True)
@@ -87,13 +81,6 @@ def no_induction_outcome(window: bool, control_window: bool, vs_one_layer: Inter
     return NoInductionOutcome(window, control_window, vs_one_layer, outcome)
 
 
-def icl_samples(run: Run) -> Tensor:
-    """A run's final ICL score per evaluation sequence: the recorder's last per-sequence record, or,
-    for a run recorded before it kept them, measured on its final checkpoint the recorder's way
-    (:func:`induction_heads.book.summary.final_samples`)."""
-    return final_samples(run)["icl_score"]
-
-
 def no_induction_triples(names=NO_INDUCTION_MODELS) -> list[tuple[str, str, str]]:
     """``(run, control, one-layer model)`` for each run trained with induction attention forbidden:
     the control is its name without the variant (same seed and recipe), the one-layer model the
@@ -105,3 +92,28 @@ def no_induction_triples(names=NO_INDUCTION_MODELS) -> list[tuple[str, str, str]
         one = format_model_name(p._replace(variant=None, n_layers=1, seed=0))
         out.append((name, control, one))
     return out
+
+
+def _no_induction(rows, n):
+    """The pre-registered outcome of one run with induction attention forbidden, read from summary rows."""
+    _, control, one = next(t for t in no_induction_triples([n]))
+    diff = paired_final_icl(rows, n, one)
+    o = no_induction_outcome(rows[n]["phase_change_window"] is not None, rows[control]["phase_change_window"] is not None, diff)
+    return Reading(ok=o.outcome == OUTCOMES[0], numbers={"farther_end": equivalence_reading(diff), "outcome": o.outcome,
+                                                          "minus_one_layer": diff, "peak_icl_rate": rows[n]["peak_icl_rate"],
+                                                          "control_has_window": o.control_window})
+
+
+def _no_induction_runs(rows):
+    return [n for n, c, one in no_induction_triples() if {n, c, one} <= set(rows)]
+
+
+CLAIMS = {
+    "no-induction": register(ClaimDef(
+        "arg2.no-induction", 2, "with induction attention forbidden, no phase change while its control has one, and "
+        "the one-layer model's ICL (paired difference's 95% interval inside +/-margin: its farther end {threshold} nats)",
+        paper="(the referee's second test) With induction attention forbidden and composition intact, no phase change: "
+              "ICL stays at the one-layer level", where="not in the paper: a referee's test of its Argument 2",
+        reading="farther_end", threshold=NO_INDUCTION, unit="runs", fmt=".3f", subjects=_no_induction_runs,
+        read=_no_induction)),
+}

@@ -18,9 +18,9 @@ from ..engine.zoo import Run, Trajectory, Zoo
 from ..measure.heads import induction_heads
 from ..measure.intervals import Interval, bootstrap_ci, seed_spread
 from ..measure.metrics import icl_score, prefix_matching_score
-from ..measure.phase import icl_share_in_window, smoothed_over_training
+from ..measure.phase import icl_share_in_window, peak_icl_rate, smoothed_over_training
 from ..measure.scaling import induction_heads_by_layer
-from .argument1 import bump, seeds_by_model, windows
+from .argument1 import bump, phase_change_readings, repeat_readings, seeds_by_model, windows
 from ..engine.runs import load_eval_set
 from ..measure.ablation import clean_losses
 from .argument3 import DECIDING_METHOD, class_split, fraction_removed_interval, induction_ablation
@@ -28,7 +28,7 @@ from .argument4 import argument4_summary
 from .argument6 import rung
 from .readings import reading
 
-__all__ = ["PAPER", "argument6_summary", "model_summary", "ablation_readings", "summary", "FinalSamples", "final_samples",
+__all__ = ["PAPER", "argument6_summary", "model_summary", "phase_readings", "ablation_readings", "summary", "FinalSamples", "final_samples",
            "final_intervals", "interval_readings", "final_readings", "final_readings_by_name", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "seed_spreads"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
@@ -44,6 +44,7 @@ PAPER = {
     # attending to the earlier occurrence. The hand-built circuit (measure.handbuilt) scores 1.0.
     "repeat_top1": "no number (repeats are copied); a hand-built induction circuit: 1.0",
     "passage_top1_second_copy": "no number (its Harry Potter passage is copied)",
+    "copying_score": "positive ('positive copying')",
 }
 
 
@@ -95,16 +96,48 @@ def model_summary(run: Run, with_ablation: bool = True, with_argument4: bool = T
         else round(icl_share_in_window(tokens, icl, window), 4),
         "max_prefix_matching_score": round(float(prefix_final.max()), 4),
         "induction_heads": heads,
+        # each induction head's copying score at the end (the order of induction_heads)
+        "copying_score_induction_heads": [round(float(_final_copying(m).flatten()[_flat(h, prefix_final)]), 4) for h in heads],
         "loss_bump": loss_bump is not None,
         **final_repeat_test(run),
+        **phase_readings(m, window),
     }
-    out.update(final_intervals(final_samples(run, prefix_final)))
+    samples = final_samples(run, prefix_final)
+    out.update(final_intervals(samples))
+    # per evaluation sequence, for paired differences between runs (the same sequences in every run)
+    out["icl_score_final_by_sequence"] = [round(float(v), 4) for v in samples["icl_score"]]
     if with_ablation:
         out.update(ablation_readings(run, heads))
     out["argument6"] = argument6_summary(run)
     if with_argument4:
         out["argument4"] = argument4_summary(run, heads)
     return out
+
+
+def _flat(head: str, scores: Tensor) -> int:
+    """The flat index of head ``"layer.head"`` in a ``[layer, head]`` score tensor."""
+    layer, h = map(int, head.split("."))
+    return layer * scores.shape[1] + h
+
+
+def phase_readings(trajectory: Trajectory, window) -> dict:
+    """Argument 1's readings over training that its claims compare with a threshold: the fastest
+    fall of the smoothed ICL score (``peak_icl_rate``, nats per e-fold; a window needs
+    :data:`~induction_heads.measure.phase.MIN_PEAK_RATE`), the largest prefix-matching score of any
+    head at any snapshot (``max_prefix_matching_over_training``), the share of that head's final
+    score gained inside the window (``head_share_in_window``, None without one) and where copying
+    of repeated random tokens starts (``repeat_onset``, training tokens; None if it never climbs or
+    the run has no repeat test)."""
+    tokens, icl = trajectory.tokens_seen.double(), trajectory["icl_score"].double()
+    r = phase_change_readings(trajectory, window)
+    rep = repeat_readings(trajectory, window)
+    share = r.head_share_in_window
+    return {
+        "peak_icl_rate": round(peak_icl_rate(tokens, icl), 4),
+        "max_prefix_matching_over_training": round(r.max_prefix_matching, 4),
+        "head_share_in_window": None if share != share else round(share, 4),
+        "repeat_onset": None if rep is None or rep.onset is None else round(rep.onset),
+    }
 
 
 def ablation_readings(run: Run, heads: list[str]) -> dict:

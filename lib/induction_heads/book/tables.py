@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import html
 from typing import NamedTuple, Sequence
 
-from ..engine.config import MODEL_NAMES, SIZES, model_config, parse_model_name
+from ..engine.config import MODEL_NAMES, SIZES, get_size, model_config, parse_model_name
 from ..engine.runs import available_runs
 from ..engine.zoo import Zoo
 from ..measure.phase import PhaseWindow
-from ..measure.scaling import share_before_last_layer
-from . import argument1, argument2, argument3, argument6
-from .argument5 import COPYING_REACHED
-from .chapter import PIPELINE_ONLY, Table
-from .checks import Verdict, value_range, verdict_of
+from . import argument1, argument3, claims
+from .argument1 import COPYING_REACHED
+from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table
+from .checks import value_range
 from .summary import PAPER, seed_spreads
 
 __all__ = ["sizes_table", "zoo_table", "run_summary", "summary_table", "paper_vs_ours", "window_text", "window_span", "window_cells",
-           "disagreements", "range_with_intervals", "seed_table", "ARGUMENTS", "Statement", "argument_statements", "argument_verdicts",
-           "argument_verdict_table"]
+           "disagreements", "range_with_intervals", "seed_table", "ARGUMENTS", "ArgumentVerdict", "argument_verdicts",
+           "argument_verdict_table", "verdict_strip"]
 
 
 def sizes_table() -> Table:
@@ -155,42 +155,31 @@ def paper_vs_ours(rows: dict[str, dict]) -> Table:
              range_with_intervals(list(attn_deep.values()), "ablation_icl_fraction_removed_mean", ".2f")],
             ["top-1 on repeated random tokens (copies 2-4)", "2+ layers", PAPER["repeat_top1"],
              range_with_intervals(list(deep.values()), "repeat_top1", ".2f")],
+            ["copying score of the induction heads", "2+ layers", PAPER["copying_score"],
+             _fmt_range([c for r in deep.values() for c in (r.get("copying_score_induction_heads") or [])], "+.2f")],
             ["top-1 on a held-out passage's second copy", "2+ layers", PAPER["passage_top1_second_copy"],
              range_with_intervals(list(deep.values()), "passage_top1_second_copy", ".2f")],
         ],
     )
 
 
-def disagreements(rows: dict[str, dict]) -> list[str]:
-    """One sentence for each place where :func:`paper_vs_ours` shows our numbers disagreeing with
-    the paper's statement: the loss bump missing in some models, an ablation that removes more
-    than all of the ICL score, and copying below the paper's near-perfect completion (the same
-    models as that table)."""
-    plain = {n: r for n, r in rows.items() if n in set(argument1.plain(rows))}
-    deep = [r for r in plain.values() if r["layers"] >= 2 and not r["smeared_key"]]
+def disagreements(verdicts: Sequence[ArgumentVerdict], rows: dict[str, dict]) -> list[str]:
+    """One sentence for each claim of the six verdicts (:func:`argument_verdicts`) that is not
+    *reproduced*: its argument, the paper's statement, our verdict, our count and why (the rules'
+    words: what fails, by how much, and the thresholds over which the verdict holds). The copying
+    claim's sentence adds the induction heads' copying score against the paper's positive one."""
     out = []
-    bumps = sum(r["loss_bump"] for r in deep)
-    if deep and bumps < len(deep):
-        out.append(f"The loss bump: the paper sees one in every model with two or more layers; the bump test finds "
-                   f"one in {bumps} of our {len(deep)}. In the others the loss falls through the phase-change window "
-                   "without a rise the test detects (Argument 1).")
-    removed = [r for r in deep if r["attn_only"] and r.get("ablation_icl_fraction_removed") is not None]
-    over = [r for r in removed if r["ablation_icl_fraction_removed"] > 1]
-    if over:
-        above = [r for r in over if r.get("ablation_icl_fraction_removed_ci") and r["ablation_icl_fraction_removed_ci"][0] > 1]
-        out.append(f"ICL removed by ablating the induction heads: more than all of it "
-                   f"({_fmt_range([r['ablation_icl_fraction_removed'] for r in over], '.2f')}) in "
-                   f"{len(over)} of {len(removed)} attention-only models; the 95% interval lies wholly above 1 in "
-                   f"{len(above)} of them. The share is (ICL ablated - ICL clean) / -ICL clean; above 1, the ablated "
-                   "model's ICL score turns positive: without its induction heads it predicts tokens late in the "
-                   "context worse than early ones (Argument 3).")
-    copies = [r["repeat_top1"] for r in deep if r.get("repeat_top1") is not None]
-    if copies and max(copies) < COPYING_REACHED:
-        out.append(f"Copying: the paper's induction heads complete a repeated sequence almost perfectly, and so does the "
-                   f"hand-built circuit (top-1 1.0); ours complete {_fmt_range(copies, '.2f')} of repeated random tokens "
-                   f"(copies 2-4) in the {len(copies)} models with two or more layers, all below {COPYING_REACHED}. "
-                   "Argument 5's section 'Why the heads copy weakly' measures where the copy is lost and reads the "
-                   "capacity, cool-down and batch experiments against their pre-registered outcomes.")
+    for a in verdicts:
+        for v in a.rows:
+            if v.verdict in ("reproduced", NOT_JUDGED, "not decided"):
+                continue
+            sentence = f"{a.name}. {v.paper}: {v.verdict} ({v.ours}); {v.why}."
+            if v.key == "arg1.copies":
+                scores = [c for n in argument1.deep_plain(rows) for c in (rows[n].get("copying_score_induction_heads") or [])]
+                if scores:
+                    sentence += (f" The induction heads' copying score is {_fmt_range(scores, '+.2f')} (the paper: positive): see Argument 5's 'Why the "
+                                 "heads copy weakly'.")
+            out.append(sentence)
     return out
 
 
@@ -213,115 +202,85 @@ def seed_table(rows: dict[str, dict]) -> Table:
 
 # ------------------------------------------------------------------ the six verdicts
 
-# Each argument's name (its chapter's title) and the paper's claim in it.
-ARGUMENTS: tuple[tuple[str, str], ...] = (
-    ("1. The phase change", "Induction heads form in a phase change, when models with two or more layers gain "
-     "most of their in-context learning, with a bump in the loss; one-layer models have neither"),
-    ("2. Smeared keys", "Letting induction heads form in one layer (smeared keys) moves the phase change "
-     "with them; without K-composition (the referee's test) neither forms"),
-    ("3. Knocking out the heads", "Ablating the induction heads removes almost all of the in-context learning of small "
-     "attention-only models"),
-    ("4. Beyond literal copying", "Induction heads copy: they carry most of the gain on a repeated passage"),
-    ("5. How the head works", "A two-layer attention-only model forms the induction circuit (a head that "
-     "prefix-matches and copies)"),
-    ("6. Small to large models", "Models of every size have the phase change; in attention-only models the "
-     "induction heads sit in the last layer"),
+# Each argument's name (its chapter's title, the one name the book uses for it), its chapter and
+# the paper's claim in it.
+ARGUMENTS: tuple[tuple[str, str, str], ...] = (
+    ("Argument 1: the phase change", "02_argument1_phase_change",
+     "Induction heads form in a phase change, when models with two or more layers gain most of their in-context "
+     "learning, with a bump in the loss; one-layer models have neither"),
+    ("Argument 2: smeared keys move the phase change", "03_argument2_smeared_keys",
+     "Letting induction heads form in one layer (smeared keys) moves the phase change with them; without "
+     "K-composition or induction attention (the referee's tests) neither forms"),
+    ("Argument 3: knocking out induction heads removes in-context learning", "04_argument3_ablation",
+     "Ablating the induction heads removes almost all of the in-context learning of small attention-only models"),
+    ("Argument 4: induction heads beyond literal copying", "05_argument4_abstract",
+     "Induction heads copy: they carry most of the gain on a repeated passage, and match fuzzy repeats"),
+    ("Argument 5: how an induction head works", "06_argument5_mechanism",
+     "A two-layer attention-only model forms the induction circuit (a head that prefix-matches and copies)"),
+    ("Argument 6: from small to large models", "07_argument6_continuity",
+     "Models of every size have the phase change; in attention-only models the induction heads sit in the last layer"),
 )
 
 
-def _window(r: dict) -> bool:
-    return r["phase_change_window"] is not None
+class ArgumentVerdict(NamedTuple):
+    """One argument's verdict for the introduction: its evidence claims checked on the summary rows
+    (:class:`~induction_heads.book.checks.Verdict` rows, each from a registered claim), the claims
+    only its chapter can check (their keys), and the verdict they add up to."""
+
+    name: str
+    chapter: str
+    paper: str
+    rows: list  # [Verdict] of the claims read here
+    chapter_only: list[str]
+    verdict: str
+
+    @property
+    def near_flip(self) -> list[str]:
+        return [v.key for v in self.rows if v.near_flip]
 
 
-class Statement(NamedTuple):
-    """One statement of an argument checked on models: how many pass of how many."""
-
-    label: str
-    passed: int
-    total: int
-
-
-def _statement(label: str, oks: Sequence[bool]) -> Statement:
-    return Statement(label, sum(map(bool, oks)), len(oks))
-
-
-def argument_statements(rows: dict[str, dict]) -> list[list[Statement]]:
-    """The statements :func:`argument_verdicts` counts, per argument (:data:`ARGUMENTS`), on
-    ``summary()`` rows with the chapters' thresholds:
-
-    1. :func:`argument1.multi_layer` models: a window, at least ``SHARE_IN_WINDOW_MIN`` of the final
-       ICL gained in it, a head above ``NO_HEAD_MAX_PREFIX_MATCHING``; one-layer models: neither;
-       the plain models with 2+ layers and no smeared keys: a loss bump (the paper sees one in each).
-    2. ``smeared-1l`` has a window and ``attn-only-1l`` none; ``smeared-2l``'s starts before
-       ``attn-only-2l``'s; every K-composition knockout of the recipe: no window, no head.
-    3. Plain attention-only models with 2+ layers and induction heads: at least
-       ``FRACTION_REMOVED_MIN`` of the ICL score removed by ablating them.
-    4. Plain models with 2+ layers and induction heads: the heads carry more than half of the
-       second copy's gain (``summary``'s 16 passages; the chapter reads 32).
-    5. ``attn-only-2l``: at least one induction head.
-    6. The ladder's rungs with 2+ layers: a window; in its attention-only rungs every induction
-       head in the last layer."""
-    names = list(rows)
-    multi, one = argument1.multi_layer(names), argument1.one_layer_vanilla(names)
-    deep = [n for n in argument1.plain(names) if rows[n]["layers"] >= 2 and not rows[n]["smeared_key"]]
-    a1 = [
-        _statement("window, most ICL in it, induction heads (2+ layers)",
-                   [_window(rows[n]) and (rows[n]["icl_share_in_window"] or 0) >= argument1.SHARE_IN_WINDOW_MIN
-                    and rows[n]["max_prefix_matching_score"] > argument1.NO_HEAD_MAX_PREFIX_MATCHING for n in multi]),
-        _statement("neither in one layer", [not _window(rows[n]) and rows[n]["max_prefix_matching_score"]
-                                            <= argument1.NO_HEAD_MAX_PREFIX_MATCHING for n in one]),
-        _statement("a loss bump (2+ layers)", [rows[n]["loss_bump"] for n in deep]),
-    ]
-    a2 = []
-    if {"smeared-1l", "attn-only-1l"} <= set(rows):
-        a2.append(_statement("smeared-1l has a window, attn-only-1l none",
-                             [_window(rows["smeared-1l"]) and not _window(rows["attn-only-1l"])]))
-    if {"smeared-2l", "attn-only-2l"} <= set(rows) and _window(rows["attn-only-2l"]):
-        w = rows["smeared-2l"]["phase_change_window"]
-        a2.append(_statement("smeared-2l's window starts earlier",
-                             [w is not None and w["start"] < rows["attn-only-2l"]["phase_change_window"]["start"]]))
-    knockouts = [n for n in names if parse_model_name(n).variant == "k-knockout" and not parse_model_name(n).recipes]
-    a2.append(_statement("no window and no head without K-composition",
-                         [not _window(rows[n]) and rows[n]["max_prefix_matching_score"]
-                          <= argument2.KNOCKOUT_MAX_PREFIX_MATCHING for n in knockouts]))
-    key = argument3.SUMMARY_KEYS[argument3.DECIDING_METHOD]
-    attn = [n for n in deep if rows[n]["attn_only"] and rows[n].get(key) is not None]
-    a3 = [_statement(f"most ICL removed ({argument3.DECIDING_METHOD} ablation; attention-only, 2+ layers)",
-                     [rows[n][key] >= argument3.FRACTION_REMOVED_MIN for n in attn])]
-    shares = [rows[n]["argument4"]["copying_gain_share"] for n in argument1.plain(names)
-              if rows[n]["layers"] >= 2 and (rows[n].get("argument4") or {}).get("copying_gain_share") is not None]
-    a4 = [_statement("heads carry most of the second copy's gain (2+ layers)", [v > 0.5 for v in shares])]
-    a5 = [_statement("attn-only-2l forms an induction head",
-                     [bool(rows["attn-only-2l"]["induction_heads"])] if "attn-only-2l" in rows else [])]
-    rungs = [n for n in names if (rows[n].get("argument6") or {}).get("rung") and rows[n]["layers"] >= 2]
-    attn_rungs = [n for n in rungs if rows[n]["attn_only"]]
-    a6 = [_statement("a window in every rung with 2+ layers", [_window(rows[n]) for n in rungs]),
-          _statement("induction heads in the last layer (attention-only rungs)",
-                     [share_before_last_layer(rows[n]["argument6"]["induction_heads_by_layer"]) == 0 for n in attn_rungs])]
-    return [a1, a2, a3, a4, a5, a6]
-
-
-def argument_verdicts(rows: dict[str, dict], asserted: bool = True) -> list[Verdict]:
-    """Each argument's claims (:data:`ARGUMENTS`) as the statements of
-    :func:`argument_statements`, counted over models and comparisons: *reproduced* when all pass,
-    *partly* when some do, *differs* when none does; why names each statement that fails. The
-    chapter's closing table has every claim it checks. At a size that asserts no claims
-    (``asserted=False``: ``tiny``, the size's ``checks_claims``) every verdict is *not judged at
-    this size*, the counts kept."""
+def argument_verdicts(size: str, rows: dict[str, dict]) -> list[ArgumentVerdict]:
+    """The six verdicts: every registered evidence claim of each argument
+    (:func:`induction_heads.book.claims.claims_of`) that reads summary rows, checked on ``rows``
+    with the rules of :mod:`induction_heads.book.claims` (the same definitions, thresholds and
+    models its chapter checks), and the argument's verdict from theirs
+    (:func:`~induction_heads.book.claims.verdict_counts`: *reproduced* when all are). At a size
+    that judges no claim, every verdict is *not judged at this size*."""
     out = []
-    for (_, paper), statements in zip(ARGUMENTS, argument_statements(rows)):
-        passed, total = sum(s.passed for s in statements), sum(s.total for s in statements)
-        verdict = verdict_of(passed, total, asserted)
-        fails = [f"{s.label}: {s.passed} of {s.total}" for s in statements if s.passed < s.total]
-        why = (f"the size {PIPELINE_ONLY}" if not asserted else "every check passes"
-               if verdict == "reproduced" else "no model to check" if total == 0 else "; ".join(fails))
-        out.append(Verdict(paper, "; ".join(f"{s.passed}/{s.total} {s.label}" for s in statements), verdict, why))
+    for i, (name, chapter, paper) in enumerate(ARGUMENTS, start=1):
+        defs = claims.claims_of(i)
+        read = [d for d in defs if d.read is not None and d.subjects(rows)]
+        verdicts = [d.verdict(d.evaluate(size, rows)) for d in read]
+        judged = get_size(size).checks_claims
+        verdict = claims.verdict_counts([v.verdict for v in verdicts]) if judged else NOT_JUDGED
+        out.append(ArgumentVerdict(name, chapter, paper, verdicts, [d.key for d in defs if d.read is None], verdict))
     return out
 
 
-def argument_verdict_table(rows: dict[str, dict], asserted: bool = True) -> Table:
-    """:func:`argument_verdicts` as the introduction's table: one row per argument (``asserted``:
-    whether the size asserts the paper's claims)."""
-    return Table(["argument", "the paper's claim", "ours", "verdict"],
-                 [[ARGUMENTS[i][0], v.paper, v.ours, f"{v.verdict}: {v.why}"]
-                  for i, v in enumerate(argument_verdicts(rows, asserted))])
+def argument_verdict_table(verdicts: Sequence[ArgumentVerdict]) -> Table:
+    """The introduction's table: one row per argument, each claim not reproduced named with its
+    count, and the claims whose verdict would flip within 10% of its threshold."""
+    def why(a: ArgumentVerdict) -> str:
+        if a.verdict == NOT_JUDGED:
+            return PIPELINE_ONLY
+        parts = [f"{v.paper.split(' (')[0]}: {v.verdict} ({v.ours.split(';')[0]})" for v in a.rows if v.verdict != "reproduced"]
+        if a.near_flip:
+            parts.append(f"near its threshold: {', '.join(a.near_flip)}")
+        if a.chapter_only:
+            parts.append(f"checked in the chapter only: {', '.join(a.chapter_only)}")
+        return "; ".join(parts) or "every claim read here holds on every model"
+    return Table(["argument", "the paper's claim", "claims read here", "verdict"],
+                 [[a.name, a.paper, f"{sum(v.verdict == 'reproduced' for v in a.rows)} of {len(a.rows)} reproduced",
+                   f"{a.verdict}: {why(a)}"] for a in verdicts])
+
+
+def verdict_strip(verdicts: Sequence[ArgumentVerdict]):
+    """The six verdicts as a strip of cards (HTML for the front page), each with its badge and a
+    link to its chapter; plain text where HTML is not shown."""
+    from IPython.display import HTML
+
+    cards = "".join(
+        f'<a class="ih-verdict" href="{a.chapter}.html"><span class="ih-badge ih-badge-{a.verdict.split()[0]}">'
+        f'{html.escape(a.verdict)}</span><span class="ih-verdict-title">{html.escape(a.name)}</span></a>'
+        for a in verdicts)
+    return HTML(f'<div class="ih-verdict-strip">{cards}</div>')

@@ -31,7 +31,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-__all__ = ["Interval", "bootstrap", "bootstrap_ci", "bootstrap_band", "seed_spread", "SeedSpread",
+__all__ = ["Interval", "bootstrap", "bootstrap_ci", "paired_difference", "bootstrap_band", "seed_spread", "SeedSpread",
            "N_RESAMPLES", "LEVEL"]
 
 N_RESAMPLES = 2000
@@ -109,6 +109,16 @@ def bootstrap_ci(values: Float[Tensor, "n"], n_boot: int = N_RESAMPLES, level: f
     means = v[_indices(len(v), n_boot, seed)].mean(1)
     lo, hi = _quantiles(means, level)
     return Interval(float(v.mean()), float(lo), float(hi))
+
+
+def paired_difference(a: Float[Tensor, "n"], b: Float[Tensor, "n"], n_boot: int = N_RESAMPLES, level: float = LEVEL,
+                      seed: int = 0) -> Interval:
+    """The mean of ``a - b`` over paired samples (two runs measured on the same samples, e.g. the
+    same evaluation sequences) with its percentile bootstrap interval, the pairs resampled together."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
+    return bootstrap_ci(a.double() - b.double(), n_boot, level, seed)
 
 
 def bootstrap_band(

@@ -25,6 +25,7 @@ __all__ = [
     "LossPCA",
     "per_token_loss_pca",
     "PhaseWindow",
+    "MIN_PEAK_RATE",
     "peak_icl_rate",
     "phase_change_window",
     "ended_phase_change",
@@ -167,6 +168,11 @@ def _smoothed(
     return grid, value, slope
 
 
+# The slowest fall of the smoothed ICL score (nats per e-fold of training tokens) that counts as a
+# phase change (:func:`phase_change_window`'s ``min_peak_rate``; the book's decisions log has its history).
+MIN_PEAK_RATE = 0.15
+
+
 def peak_icl_rate(tokens_seen: Float[Tensor, "snapshot"], icl: Float[Tensor, "snapshot"], bandwidth: float = 0.2) -> float:
     """The fastest improvement of the smoothed ICL score, ``max(-dICL/d ln tokens)`` in nats per
     e-fold of training tokens (smoothed as in :func:`phase_change_window`)."""
@@ -179,7 +185,7 @@ def phase_change_window(
     fraction: float = 0.3,
     bandwidth: float = 0.2,
     min_drop: float = 0.05,
-    min_peak_rate: float = 0.15,
+    min_peak_rate: float = MIN_PEAK_RATE,
     n_grid: int = 512,
 ) -> PhaseWindow | None:
     """The phase-change window, found from the ICL-score curve (paper §Argument 1: "selected
