@@ -2,7 +2,6 @@
 sensitivity on cases with known answers, and the rules that keep every claim defined once."""
 
 import ast
-import math
 from pathlib import Path
 
 import pytest
@@ -134,25 +133,16 @@ def test_a_key_is_registered_once():
     del claims.REGISTRY["test.once"]
 
 
-def _threshold_literals() -> list[tuple[str, float]]:
-    """Every number a Threshold(...) call of the library writes as a literal, with where."""
-    out = []
-    for path in sorted((LIB / "book").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Threshold" and node.args:
-                first = node.args[0]
-                if isinstance(first, ast.Constant) and isinstance(first.value, (int, float)):
-                    out.append((f"{path.name}:{node.lineno}", float(first.value)))
-    return out
-
-
-def test_no_threshold_value_is_written_twice():
-    literals = _threshold_literals()
-    seen = {}
-    for where, value in literals:
-        assert value not in seen, f"threshold {value} written twice: {seen[value]} and {where}; define it once"
-        seen[value] = where
-    assert literals, "no Threshold literal found: the test would pass vacuously"
+def test_no_threshold_is_defined_twice():
+    """Two claims that judge with the same threshold share one Threshold object: two equal
+    objects (value, direction, whose, when, why) defined apart are one threshold written twice."""
+    objects = [t for d in claims.registered().values() for t in (d.threshold, d.paper_threshold) if t is not None]
+    assert objects, "no threshold registered: the test would pass vacuously"
+    distinct = {}
+    for t in objects:
+        distinct.setdefault(t, set()).add(id(t))
+    twice = [t for t, ids in distinct.items() if len(ids) > 1]
+    assert twice == [], f"defined twice: {twice}"
 
 
 def test_no_threshold_constant_outside_the_registry():

@@ -112,7 +112,6 @@ def test_every_claim_of_chapter_04_is_registered_once():
     keys = {d.key for d in argument3.CLAIMS.values()}
     assert keys == {"arg3.top-head", "arg3.removes-most", "arg3.control", "arg3.mlp"}
     assert all(registered()[k] is d for k, d in ((d.key, d) for d in argument3.CLAIMS.values()))
-    assert argument3.FRACTION_REMOVED_MIN == argument3.REMOVES_MOST.value  # the old name reads the one Threshold
 
 
 @pytest.mark.parametrize("specific, controls", [(True, [0.1, 0.2]), (False, [0.1, 0.95])])

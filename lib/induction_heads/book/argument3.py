@@ -27,7 +27,6 @@ from .claims import AFTER, ClaimDef, Reading, Threshold, number, register
 
 __all__ = [
     "REMOVES_MOST",
-    "FRACTION_REMOVED_MIN",
     "final_head_classes",
     "LargestDeltaHead",
     "largest_delta_head",
@@ -63,9 +62,6 @@ DECIDING_METHOD = "mean"
 # this share of the ICL score. The paper says "almost all" and gives no number; the book's 70% came
 # with the chapters' first execution on the small zoo and has no pre-registration: after the data.
 REMOVES_MOST = Threshold(0.7, "at least", "book", AFTER)
-# The same number for the modules that still read a plain float (book.tables, book.recipes) until
-# they evaluate CLAIMS["removes-most"]; not a second definition.
-FRACTION_REMOVED_MIN = REMOVES_MOST.value
 
 
 def final_head_classes(metrics: Trajectory) -> list[str]:
