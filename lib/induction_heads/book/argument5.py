@@ -35,6 +35,9 @@ __all__ = [
     "PAPER_COPYING",
     "CORE_MODEL",
     "repeat_table_rows",
+    "later_copies",
+    "long_run_lines",
+    "head_readings_rows",
     "experiment_outcomes",
     "CLAIMS",
     "normalise_by_max_abs",
@@ -312,6 +315,38 @@ def repeat_table_rows(profiles: Mapping[str, Mapping[str, Tensor]], hand: Mappin
     rows.append(["hand-built circuit", float(hand["loss"][0]), float(hand["loss"][1:].mean()), float(hand["top1"][0]),
                  float(hand["top1"][1:].mean())])
     return rows
+
+
+def later_copies(profiles: Mapping[str, Mapping[str, Tensor]]) -> dict[str, dict]:
+    """Per model: the loss on copy 1 and the mean loss on copies 2-4 of the repeat test, and the
+    drop between them with its interval over sequences (:func:`later_copy_drop`)."""
+    return {n: {"loss_first": float(p["loss"][0]), "loss_later": float(p["loss"][1:].mean()), "drop": later_copy_drop(p)}
+            for n, p in profiles.items()}
+
+
+def long_run_lines(long: Trajectory, short: Trajectory, mark: float, outcome: CopyingOutcome, heads: list[str],
+                   head: str, short_name: str) -> list[str]:
+    """What the long run measured beside its outcome: the passage's second copy and the loss on
+    copies 2-4 at the mark and at the end (with intervals), its induction heads, and the long run
+    against the short run (``short``, the same recipe stopped at the mark) at the mark."""
+    from ..measure.intervals import bootstrap_ci as ci
+
+    i = snapshot_at(long, mark)
+    passage = long["passage_top1_by_sequence"][..., 1]
+    loss = long["repeat_loss_by_sequence"][..., 1:].double().mean(-1)
+    end = f"{outcome.end_tokens / 1e6:.0f}M"
+    return [f"the passage's second copy: {ci(passage[i])} at {mark / 1e6:.1f}M tokens, {ci(passage[-1])} at {end}; "
+            f"induction heads at the end: {', '.join(heads) or 'none'}; the head followed: {head}",
+            f"loss on copies 2-4 (nats): {ci(loss[i])} at {mark / 1e6:.1f}M tokens, {ci(loss[-1])} at {end}",
+            f"at {mark / 1e6:.1f}M tokens, the long run against {short_name}: ICL score {float(long['icl_score'][i]):.3f} "
+            f"against {float(short['icl_score'][-1]):.3f}; top-1 on copies 2-4 {outcome.at_mark.value:.3f} against "
+            f"{float(short['repeat_top1'][-1][1:].mean()):.3f}"]
+
+
+def head_readings_rows(readings: Sequence[HeadReadings]) -> list[list]:
+    """The long run's head readings as table rows (tokens in millions)."""
+    return [[f"{r.tokens_seen / 1e6:.1f}M", r.prefix_matching, r.ov_positivity, r.copied_logit_head,
+             r.copied_logit_direct, r.copied_logit, r.repeat_top1] for r in readings]
 
 
 def _row_interval(row: dict, key: str) -> Interval:

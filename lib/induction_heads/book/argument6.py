@@ -19,10 +19,11 @@ from torch import Tensor
 
 from ..engine.config import ONSET_BATCHES, ONSET_VARIANTS, get_size, model_config, parse_model_name
 from ..engine.zoo import Zoo
-from ..measure.phase import PhaseWindow, smoothed_over_training
+from ..measure.phase import PhaseWindow, smoothed_over_training, snapshots_around
 from ..measure.heads import THRESHOLDS
 from ..measure.intervals import Interval, paired_difference
-from ..measure.scaling import advantage_by_position, advantage_over, advantage_share_by_index, share_before_last_layer
+from ..measure.scaling import (PowerLawFit, advantage_by_position, advantage_over, advantage_share_by_index,
+                               mean_rate_difference, path_turn_degrees, share_before_last_layer)
 from .argument1 import WINDOW_RATE
 from .argument2 import EQUIVALENCE
 from .claims import AFTER, BEFORE, ClaimDef, Reading, Threshold, register
@@ -60,6 +61,17 @@ __all__ = [
     "HALF",
     "MLP_DEEP",
     "CLAIMS",
+    "registered_verdicts",
+    "checked_pairs",
+    "coverage_lines",
+    "one_layer_lines",
+    "onset_sentence",
+    "icl_lines",
+    "advantage_sentence",
+    "rate_differences",
+    "crossing_sentence",
+    "path_turns",
+    "onset_law_sentence",
 ]
 
 LADDER_FAMILIES = ("attn-only", "mlp")
@@ -426,16 +438,19 @@ CLAIMS = {
         reading="paired_difference_farther_end", threshold=ICL_SAME, unit="multi-layer rungs", fmt=".3f",
         subjects=_icl_subjects, read=_icl_same)),
     "better-every-index": register(ClaimDef(
-        "arg6.better-every-index", 6, "the largest multi-layer rung is better than the smallest at every context index",
+        "arg6.better-every-index", 6, "at how many context indices the largest multi-layer rung is better than the "
+        "smallest (the paper: every one)",
         paper="Larger models are better at every context index", where=_WHERE, kind="reported",
         unit="pairs of rungs", note="one pair of rungs, far less than the paper's 1000x apart in parameters")),
     "lead-by-index-10": register(ClaimDef(
-        "arg6.lead-by-index-10", 6, "the share of the end-of-context lead already there at index 10 is {threshold}",
+        "arg6.lead-by-index-10", 6, "the share of the end-of-context lead already there at index 10 (the paper's 'almost "
+        "all' read as {threshold}, a cutoff chosen after the share was printed)",
         paper="Larger models gain almost all of their advantage in the first ~10 tokens, then keep a fixed lead",
         where=_WHERE, reading="share_by_index_10", threshold=ALMOST_ALL, kind="reported", unit="pairs of rungs",
         note="the cutoff was chosen after the share had been printed; a share above 1 means the lead shrinks after index 10")),
     "crossing": register(ClaimDef(
-        "arg6.crossing", 6, "the smaller rung's loss improves faster than the larger's before both windows and slower after",
+        "arg6.crossing", 6, "the smaller minus the larger rung's rate of improvement before both windows and after them "
+        "(the paper: positive, then negative)",
         paper="The smaller model's loss improves faster before the phase change, slower after", where=_WHERE,
         kind="reported", unit="pairs of rungs", note="one pair of rungs")),
     "last-layer": register(ClaimDef(
@@ -465,3 +480,128 @@ CLAIMS = {
         where="Aoyama, Wilcox & Schneider (2025)", kind="reported", unit="fits",
         note="four batch sizes at one context: an interval, not a test")),
 }
+
+
+# ------------------------------------------------------------------ what the chapter prints and its verdicts
+
+def registered_verdicts(claims: Mapping[str, ClaimDef], checked: Mapping[str, object], size: str,
+                        why: Mapping[str, str] | None = None) -> list:
+    """The verdict rows of ``checked`` (claim key -> checked claim, or None where the chapter had
+    nothing to check it on: then the claim's own "no ... to check" row), each from its registered
+    definition (:meth:`~induction_heads.book.claims.ClaimDef.verdict`), ``why`` adding a sentence;
+    a reported claim without one adds the numbers it reports (its per-model lines)."""
+    from .chapter import claim_line
+
+    why = dict(why or {})
+    for k, c in checked.items():  # a reported row carries the numbers it reports
+        if c is not None and claims[k].kind == "reported" and k not in why and c.items:
+            why[k] = "; ".join(claim_line(i.name, i.numbers) for i in c.items)
+    return [claims[k].verdict(claims[k].open(size) if c is None else c, why.get(k, "")) for k, c in checked.items()]
+
+
+def checked_pairs(claims: Mapping[str, ClaimDef], checked: Mapping[str, object]) -> list[tuple[ClaimDef, object]]:
+    """``(definition, checked claim)`` of every claim the chapter checked, for the margins table."""
+    return [(claims[k], c) for k, c in checked.items() if c is not None]
+
+
+def coverage_lines(size: str, rungs: list[Rung], minutes: Mapping[str, float], names: Iterable[str]) -> list[str]:
+    """What the ladder has measured at ``size``: the rungs with a run (and the CPU-minutes they
+    took, one thread each) and the rungs of the ladder (:data:`PLANNED_RUNGS`) with no run."""
+    missing = missing_rungs(size, names)
+    return [f"rungs measured at {size!r} ({len(rungs)}): {', '.join(r.name for r in rungs)}; trained in "
+            f"{sum(minutes[r.name] for r in rungs):.0f} CPU-minutes, one thread each",
+            f"rungs of the ladder not measured at {size!r} ({len(missing)}): {', '.join(missing) or 'none'}"]
+
+
+def one_layer_lines(rows: Mapping[str, dict]) -> list[str]:
+    """One line per one-layer rung: its window (Argument 1 asserts that it has none)."""
+    return [f"{n}: one layer, window: " + ("none" if (w := rows[n]["phase_change_window"]) is None else
+                                           f"{w['start']:,.0f}-{w['end']:,.0f}")
+            for n, r in rows.items() if (r.get("argument6") or {}).get("rung") and r["layers"] == 1]
+
+
+def onset_sentence(o: OnsetSpread | None) -> str:
+    """Where the windows start, in one sentence with the numbers it rests on."""
+    if o is None:
+        return "fewer than two multi-layer rungs have a window: no spread to report"
+    seeds = (f"{o.spread_seeds:.2f} e-folds over the {o.n_seeds} seeds of {REFERENCE_RUNG}, which differ only in "
+             "initialisation and data order" if o.n_seeds > 1 else f"no second seed of {REFERENCE_RUNG} to compare with")
+    side = ("" if o.n_seeds < 2 else "; the spread over the rungs is larger than over the seeds" if o.spread_rungs > o.spread_seeds
+            else "; the spread over the rungs is within the spread over the seeds")
+    return (f"the windows start from {o.earliest_start:,.0f} tokens ({o.earliest}) to {o.latest_start:,.0f} ({o.latest}), "
+            f"{o.ratio:.1f}x apart: {o.spread_rungs:.2f} e-folds over the {o.n_rungs} multi-layer rungs against {seeds}{side}")
+
+
+def icl_lines(after: Mapping[str, IclAfter], multi: list[str], seed_final: list[float],
+              band: tuple[float, float] | None) -> list[str]:
+    """The ICL readings the chapter reports beside the equivalence claim: the seeds' final ICL and
+    their prediction interval (the figure's band), the range over the rungs and over the seeds,
+    and each rung's ICL before its window and gained after it (smoothed curves)."""
+    out = []
+    if band is not None:
+        out.append(f"seeds of {REFERENCE_RUNG}, final ICL (smoothed): {', '.join(f'{v:.3f}' for v in seed_final)}; their "
+                   f"95% prediction interval for another run: {band[0]:.3f} to {band[1]:.3f} nats (width "
+                   f"{band[1] - band[0]:.3f}: drawn, not a test)")
+    finals = [after[n].final for n in multi]
+    if finals and len(seed_final) > 1:
+        out.append(f"range of the final ICL over the multi-layer rungs: {max(finals) - min(finals):.3f} nats; over the "
+                   f"seeds: {max(seed_final) - min(seed_final):.3f}")
+    grown = {n: after[n].growth_after_window for n in multi if not math.isnan(after[n].at_window_end)}
+    out.append("ICL gained after the window ends (nats): " + (", ".join(f"{n} {v:.3f}" for n, v in grown.items())
+                                                               or "no windows"))
+    if grown:
+        out.append(f"{sum(v > 0 for v in grown.values())} of {len(grown)} rungs gain ICL after their window ends")
+    out.append("ICL before the window (nats): " + (", ".join(
+        f"{n} {after[n].before:.3f}" for n in multi if not math.isnan(after[n].before)) or "no windows"))
+    return out
+
+
+def advantage_sentence(a: Advantage, small: str, large: str, matched: float, param_ratio: float) -> str:
+    """The larger rung's lead over the context, in one sentence with its numbers, and what its
+    shape says against the paper's "almost all by ~10 tokens, then a fixed lead"."""
+    shape = ("no lead at the end of the context" if math.isnan(a.share_by_10) else
+             "the lead is larger around index 10 than at the end of the context: it shrinks, it is not a fixed amount"
+             if a.share_by_10 > 1 else f"{a.share_by_10:.2f} of the end-of-context lead is there by index 10")
+    return (f"{large} vs {small} at {matched:,.0f} tokens: lead {a.first:.3f} nats at indices 1-5, {a.around_10:.3f} at "
+            f"8-12, {a.end:.3f} at the end of the context; share of the end-of-context lead by index 10: "
+            f"{a.share_by_10:.2f} ({shape}); better at {a.better_at} of {a.n_indices} indices; {large} has "
+            f"{param_ratio:.0f}x the non-embedding parameters of {small} (the paper: 1000x)")
+
+
+def rate_differences(rates, ws: PhaseWindow, wl: PhaseWindow) -> tuple[float, float]:
+    """The smaller minus the larger rung's rate of improvement (nats per e-fold of tokens), averaged
+    before both windows start and after both end (:func:`~induction_heads.measure.scaling.mean_rate_difference`)."""
+    return (mean_rate_difference(rates, 0, min(ws.start, wl.start)),
+            mean_rate_difference(rates, max(ws.end, wl.end), math.inf))
+
+
+def crossing_sentence(small: str, large: str, before: float, after: float, crossings: list[float]) -> str:
+    """The rate comparison in one sentence: each difference against the paper's sign, and where
+    the order switches."""
+    said = [("as the paper (the smaller faster)" if before > 0 else "not as the paper: the larger is the faster"),
+            ("as the paper (the smaller slower)" if after < 0 else "not as the paper: the smaller is the faster")]
+    return (f"{small} minus {large}, rate of improvement (nats per e-fold of tokens): {before:+.3f} before both windows, "
+            f"{said[0]}; {after:+.3f} after both, {said[1]}; the order switches {len(crossings)} time"
+            f"{'' if len(crossings) == 1 else 's'}" + (f", at {', '.join(f'{c:,.0f}' for c in crossings)} tokens"
+                                                       if crossings else ""))
+
+
+def path_turns(pca, trajectories: Mapping[str, object], windows: Mapping[str, PhaseWindow | None],
+               names: Iterable[str]) -> dict[str, float]:
+    """Each rung's per-token-loss PCA path's turn at its window, in degrees
+    (:func:`~induction_heads.measure.scaling.path_turn_degrees` between the snapshots around it)."""
+    out = {}
+    for n in names:
+        if windows[n] is not None:
+            i0, i1 = snapshots_around(trajectories[n]["tokens"], windows[n])
+            out[n] = path_turn_degrees(pca.trajectories[n], i0, i1)
+    return out
+
+
+def onset_law_sentence(fit: PowerLawFit, published: float = 0.5) -> str:
+    """What the onset law's fit says: whether its 95% interval holds the published exponent and 0."""
+    lo, hi = fit.exponent_interval
+    holds = [f"{published:g} (the law)" if lo <= published <= hi else "", "0 (no dependence)" if lo <= 0 <= hi else ""]
+    holds = [h for h in holds if h]
+    return (f"the exponent's 95% interval, {lo:.2f} to {hi:.2f} on {fit.n_points} runs, holds "
+            + (" and ".join(holds) if holds else f"neither {published:g} nor 0"))
