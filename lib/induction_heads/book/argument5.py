@@ -28,7 +28,6 @@ from .claims import AFTER, ClaimDef, Reading, Threshold, register
 from .copying import EXPERIMENTS, ExperimentOutcome, experiment_outcome
 
 __all__ = [
-    "OV_POSITIVE",
     "OV_COPIES",
     "OV_CORNER",
     "HEAD_COPYING",
@@ -59,13 +58,11 @@ __all__ = [
 ]
 
 
-# The OV eigenvalue positivity an induction head's circuit must exceed to count as copying
-# (the chapter's claim, OV_COPIES below); with a positive K-composition trace, the corner of the
-# QK/OV plane. OV_CORNER is the same number for the figures, which draw it.
-OV_POSITIVE = 0.5
 # An induction head's OV circuit copies: its eigenvalue positivity above this (the paper: "mostly
-# positive eigenvalues", no number). Whether data drove the choice is not recorded, so: after.
-OV_COPIES = Threshold(OV_POSITIVE, "above", "book", AFTER, "Argument 5: copying read from the OV eigenvalues")
+# positive eigenvalues", no number). Whether data drove the choice is not recorded, so: after. With a
+# positive K-composition trace, the corner of the QK/OV plane; OV_CORNER is its value for the
+# figures, which draw it (figures.argument5).
+OV_COPIES = Threshold(0.5, "above", "book", AFTER, "Argument 5: copying read from the OV eigenvalues")
 OV_CORNER = OV_COPIES.value
 
 
@@ -302,8 +299,7 @@ CORE_MODEL = "attn-only-2l"  # the model whose heads the chapter reads
 # A head counts as copying when its copying score is above this (0.25 above chance), chosen after
 # the trained heads had scored about -0.5; the paper's "positive copying" is judged beside it.
 HEAD_COPYING = Threshold(THRESHOLDS.copying, "above", "book", AFTER, "What counts as copying: the induction-head threshold")
-SIGN = 0.0  # "positive": above 0
-PAPER_COPYING = Threshold(SIGN, "above", "paper")
+PAPER_COPYING = Threshold(0.0, "above", "paper")  # the paper's "positive copying"
 
 
 def repeat_table_rows(profiles: Mapping[str, Mapping[str, Tensor]], hand: Mapping[str, Tensor]) -> list[list]:

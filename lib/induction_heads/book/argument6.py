@@ -58,7 +58,6 @@ __all__ = [
     "advantage",
     "anti_copying_heads",
     "COPYING_CHANCE",
-    "HALF",
     "MLP_DEEP",
     "CLAIMS",
     "registered_verdicts",
@@ -353,8 +352,7 @@ def anti_copying_heads(final: Mapping[str, tuple[Tensor, Tensor]]) -> list[tuple
 ALMOST_ALL = Threshold(0.9, "at least", "book", AFTER, "The introduction's six verdicts: what each one counts")
 # "Most" of an MLP rung's induction heads before its last layer: more than half of them; written
 # before `mlp-6l` (the only MLP rung of five or more layers) had trained.
-HALF = 1 / 2
-MOST = Threshold(HALF, "above", "book", BEFORE, "The ladder's sixth MLP layer: `mlp-6l` trained after all")
+MOST = Threshold(0.5, "above", "book", BEFORE, "The ladder's sixth MLP layer: `mlp-6l` trained after all")
 # "About the same ICL": the 95% interval of the paired difference to attn-only-2l's final ICL lies
 # inside +/- the equivalence margin of Argument 2 (its farther end below it); applied here after
 # the rungs' final ICL scores (not their paired differences) had been printed.
