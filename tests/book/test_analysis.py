@@ -297,3 +297,33 @@ def test_seed_table_prints_median_and_range():
     line = repr(tables.seed_table(rows)).splitlines()[2]
     assert line.split("  ")[0] == "attn-only-2l"
     assert "2.00M (1.00M to 3.00M), 2 with one" in line and "-0.70 (-0.80 to -0.60)" in line
+
+
+def test_the_verdict_strip_has_a_card_a_badge_and_a_thumbnail_per_argument():
+    import re
+
+    v = tables.argument_verdicts("small", _intro_rows())
+    html = tables.verdict_strip(v).data
+    cards = re.findall(r'<a class="ih-verdict" href="([^"]+)\.html"[^>]*>(.*?)</a>', html)
+    assert [href for href, _ in cards] == [a[1] for a in tables.ARGUMENTS]
+    assert all('class="ih-badge ih-badge-' in body for _, body in cards)
+    with_thumb = [body for _, body in cards if '<img class="ih-verdict-thumb" src="data:image/png;base64,' in body]
+    assert len(with_thumb) == sum(a.lead is not None for a in v) >= 4
+    lead = v[0].lead[0]
+    assert lead.key == "arg1.window"  # the first claim read here with a numeric threshold
+
+
+def test_a_claim_thumbnail_marks_each_model_against_the_threshold():
+    from induction_heads.book.figures.thumbnails import FAILS, HOLDS, claim_thumbnail
+
+    rows = _intro_rows()
+    d = argument1.CLAIMS["share-in-window"]
+    fig = claim_thumbnail(d, d.evaluate("small", rows))
+    (dots,) = fig.axes[0].collections
+    assert len(dots.get_offsets()) == len(argument1.multi_layer(rows)) == 3
+    threshold = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
+    assert threshold and threshold[0].get_xdata()[0] == 0.75  # judged at the paper's threshold
+    import matplotlib.colors as mc
+
+    colours = {mc.to_hex(c) for c in dots.get_facecolors()}
+    assert colours == {HOLDS}  # 0.8, 0.76 and 0.8: every share above 0.75

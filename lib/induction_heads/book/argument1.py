@@ -23,7 +23,7 @@ from ..engine.config import model_family, parse_model_name
 from ..engine.runs import load_tokenizer
 from ..engine.zoo import Run, Trajectory
 from ..measure.intervals import SeedSpread, bootstrap_band, seed_spread
-from ..measure.icl_classes import IclByClass, icl_by_class, token_classes
+from ..measure.icl_classes import IclByClass, icl_by_class, loss_by_position_by_class, token_classes
 from ..measure.metrics import per_token_losses
 from ..measure.heads import THRESHOLDS
 from ..measure.phase import (MIN_PEAK_RATE, PhaseWindow, share_in_window, icl_share_in_window, loss_bump,
@@ -32,6 +32,7 @@ from .claims import AFTER, BEFORE, ClaimDef, Reading, Threshold, register
 
 __all__ = [
     "class_split_over_training",
+    "class_readings_over_training",
     "SHARE_IN_WINDOW",
     "PAPER_SHARE_IN_WINDOW",
     "NO_HEAD",
@@ -385,18 +386,26 @@ def recipe_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
 
 
 @torch.no_grad()
-def class_split_over_training(run: Run, tokens: Tensor, max_sequences: int = 128) -> dict[int, IclByClass]:
-    """The ICL score split by what an induction head could predict
-    (:func:`induction_heads.measure.icl_classes.icl_by_class`) at every kept checkpoint of ``run``,
-    on the evaluation sequences ``tokens``: for a core model, the last checkpoint before its
-    window, the one nearest its peak rate, the first after it, and the final one. Keyed by step."""
+def class_readings_over_training(run: Run, tokens: Tensor, max_sequences: int = 128
+                                 ) -> dict[int, tuple[IclByClass, Float[Tensor, "cls pos"]]]:
+    """At every kept checkpoint of ``run``, on the evaluation sequences ``tokens`` (for a core
+    model: the last checkpoint before its window, the one nearest its peak rate, the first after
+    it, and the final one), keyed by step: the ICL score split by what an induction head could
+    predict (:func:`induction_heads.measure.icl_classes.icl_by_class`) and each class's
+    loss-by-position curve (:func:`induction_heads.measure.icl_classes.loss_by_position_by_class`),
+    from one forward pass."""
     classes = token_classes(tokens)
     out = {}
     for step in run.checkpoints:
         model = run.model(step)
         losses = torch.cat([per_token_losses(model(t), t) for t in tokens.split(max_sequences)])
-        out[step] = icl_by_class(losses, classes)
+        out[step] = (icl_by_class(losses, classes), loss_by_position_by_class(losses, classes))
     return out
+
+
+def class_split_over_training(run: Run, tokens: Tensor, max_sequences: int = 128) -> dict[int, IclByClass]:
+    """The split of :func:`class_readings_over_training` alone, keyed by step."""
+    return {step: split for step, (split, _) in class_readings_over_training(run, tokens, max_sequences).items()}
 
 
 # ------------------------------------------------------------------ the claims (the book's registry)

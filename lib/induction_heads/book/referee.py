@@ -13,11 +13,11 @@ from ..engine.config import NO_INDUCTION_MODELS, format_model_name, parse_model_
 from ..engine.zoo import Run
 from ..measure.intervals import Interval
 from ..measure.phase import PhaseWindow
-from .argument1 import class_split_over_training
+from .argument1 import class_readings_over_training
 from .argument2 import EQUIVALENCE, equivalence_reading, paired_final_icl
 from .claims import BEFORE, ClaimDef, Reading, Threshold, register
 
-__all__ = ["window_label", "class_terms_over_training", "EQUIVALENCE_MARGIN", "NoInductionOutcome", "OUTCOMES",
+__all__ = ["window_label", "class_terms_over_training", "class_readings_by_label", "EQUIVALENCE_MARGIN", "NoInductionOutcome", "OUTCOMES",
            "no_induction_outcome", "no_induction_triples", "NO_INDUCTION", "CLAIMS"]
 
 # The margin of "ICL at the one-layer model's level" for the run with induction attention forbidden
@@ -41,11 +41,21 @@ def class_terms_over_training(run: Run, window: PhaseWindow | None, tokens: Tens
     """Each class's term of the ICL score at every kept checkpoint of ``run``
     (:func:`induction_heads.book.argument1.class_split_over_training` on the evaluation sequences
     ``tokens``), keyed ``"<before|in|after> (<tokens>M)"`` (3 significant digits) in training order."""
-    out = {}
-    for step, split in class_split_over_training(run, tokens).items():
+    return class_readings_by_label(run, window, tokens)[0]
+
+
+def class_readings_by_label(run: Run, window: PhaseWindow | None, tokens: Tensor
+                            ) -> tuple[dict[str, list[float]], dict[str, Tensor]]:
+    """``(terms, curves)`` at every kept checkpoint of ``run``, both keyed as
+    :func:`class_terms_over_training` keys them: each class's term of the ICL score, and each
+    class's loss-by-position curve [class, position]
+    (:func:`induction_heads.book.argument1.class_readings_over_training`, one forward pass each)."""
+    terms, curves = {}, {}
+    for step, (split, curve) in class_readings_over_training(run, tokens).items():
         seen = run.tokens_at(step)
-        out[f"{window_label(seen, window)} ({seen / 1e6:.3g}M)"] = [float(v) for v in split.contribution]
-    return out
+        label = f"{window_label(seen, window)} ({seen / 1e6:.3g}M)"
+        terms[label], curves[label] = [float(v) for v in split.contribution], curve
+    return terms, curves
 
 
 @dataclass(frozen=True)

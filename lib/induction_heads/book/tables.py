@@ -233,6 +233,14 @@ class ArgumentVerdict(NamedTuple):
     rows: list  # [Verdict] of the claims read here
     chapter_only: list[str]
     verdict: str
+    checked: list  # [(ClaimDef, Claim)]: each claim read here, as checked
+
+    @property
+    def lead(self):
+        """The claim the front page draws: the first one read here with a numeric threshold and a
+        reading, else the first one read here (None without any)."""
+        numeric = [(d, c) for d, c in self.checked if d.judged_at is not None and c.items]
+        return (numeric or [(d, c) for d, c in self.checked if c.items] or [None])[0]
 
     @property
     def near_flip(self) -> list[str]:
@@ -250,10 +258,12 @@ def argument_verdicts(size: str, rows: dict[str, dict]) -> list[ArgumentVerdict]
     for i, (name, chapter, paper) in enumerate(ARGUMENTS, start=1):
         defs = claims.claims_of(i)
         read = [d for d in defs if d.read is not None and d.subjects(rows)]
-        verdicts = [d.verdict(d.evaluate(size, rows)) for d in read]
+        checked = [(d, d.evaluate(size, rows)) for d in read]
+        verdicts = [d.verdict(c) for d, c in checked]
         judged = get_size(size).checks_claims
         verdict = claims.verdict_counts([v.verdict for v in verdicts]) if judged else NOT_JUDGED
-        out.append(ArgumentVerdict(name, chapter, paper, verdicts, [d.key for d in defs if d.read is None], verdict))
+        out.append(ArgumentVerdict(name, chapter, paper, verdicts, [d.key for d in defs if d.read is None], verdict,
+                                   checked))
     return out
 
 
@@ -275,12 +285,21 @@ def argument_verdict_table(verdicts: Sequence[ArgumentVerdict]) -> Table:
 
 
 def verdict_strip(verdicts: Sequence[ArgumentVerdict]):
-    """The six verdicts as a strip of cards (HTML for the front page), each with its badge and a
-    link to its chapter; plain text where HTML is not shown."""
+    """The six verdicts as a strip of cards (HTML for the front page), each with its badge, a
+    thumbnail of the readings its lead claim is judged on
+    (:func:`induction_heads.book.figures.thumbnails.claim_thumbnail`) and a link to its chapter."""
     from IPython.display import HTML
 
-    cards = "".join(
-        f'<a class="ih-verdict" href="{a.chapter}.html"><span class="ih-badge ih-badge-{a.verdict.split()[0]}">'
-        f'{html.escape(a.verdict)}</span><span class="ih-verdict-title">{html.escape(a.name)}</span></a>'
-        for a in verdicts)
-    return HTML(f'<div class="ih-verdict-strip">{cards}</div>')
+    from .figures.thumbnails import claim_thumbnail, png_data_uri
+
+    cards = []
+    for a in verdicts:
+        lead = a.lead
+        img = "" if lead is None else (
+            f'<img class="ih-verdict-thumb" src="{png_data_uri(claim_thumbnail(*lead))}" '
+            f'alt="{html.escape(lead[0].claim_text())}: each model against the threshold">')
+        title = "" if lead is None else f' title="{html.escape(lead[0].claim_text())}"'
+        cards.append(f'<a class="ih-verdict" href="{a.chapter}.html"{title}><span class="ih-badge '
+                     f'ih-badge-{a.verdict.split()[0]}">{html.escape(a.verdict)}</span>'
+                     f'<span class="ih-verdict-title">{html.escape(a.name)}</span>{img}</a>')
+    return HTML(f'<div class="ih-verdict-strip">{"".join(cards)}</div>')

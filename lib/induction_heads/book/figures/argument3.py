@@ -15,7 +15,7 @@ from ...measure.icl_classes import CLASS_NAMES
 from ..argument3 import DECIDING_METHOD, AblationControls
 from .style import HEAD_CLASS_COLORS, bottom_labels, figure_legend, panel_grid, zero_line
 
-__all__ = ["CLASS_COLORS", "icl_class_terms", "ablation_methods"]
+__all__ = ["CLASS_COLORS", "icl_class_terms", "class_loss_curves", "ablation_methods"]
 
 # One colour per class of predicted token, in every figure: the induction head's colour for the
 # tokens it could predict.
@@ -49,6 +49,31 @@ def icl_class_terms(terms: Mapping[str, Mapping[str, Sequence[float]]], ylabel: 
         row[0].set_ylabel(ylabel)
     figure_legend(fig, _class_handles() + [Line2D([], [], color="black", marker="_", ls="", markersize=14,
                                                  label="their sum: the ICL score")])
+    return fig
+
+
+def class_loss_curves(curves: Mapping[str, "object"], title: str = ""):
+    """One panel per class (:data:`CLASS_NAMES`): its mean loss at every context position (log
+    scale), one line per checkpoint (``curves``: label -> [class, position] tensor, in training
+    order, from light to dark), so that a class whose loss falls along the context in the window
+    shows it."""
+    labels = list(curves)
+    fig, axes = panel_grid(len(CLASS_NAMES), max_cols=3, row_height=2.6)
+    shades = np.linspace(0.35, 1.0, len(labels))
+    for ax, (i, cls) in zip(axes.flat, enumerate(CLASS_NAMES)):
+        for shade, label in zip(shades, labels):
+            y = np.asarray(curves[label][i], dtype=float)
+            x = np.arange(1, len(y) + 1)
+            ax.plot(x, y, color=CLASS_COLORS[cls], alpha=float(shade), lw=1.2, label=label)
+        ax.set_xscale("log")
+        ax.set_title(cls, fontsize=9)
+        ax.set_xlabel("context position")
+    for row in axes:
+        row[0].set_ylabel("loss (nats)")
+    handles = [Line2D([], [], color="0.2", alpha=float(s), lw=1.5, label=lab) for s, lab in zip(shades, labels)]
+    figure_legend(fig, handles)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
