@@ -144,3 +144,16 @@ def test_sentences_say_what_the_numbers_say():
     assert "16.0x apart" in argument6.onset_sentence(o) and "larger than over the seeds" in argument6.onset_sentence(o)
     fit = argument6.PowerLawFit(0.54, 1.0, 0.39, (-0.15, 1.38), 6)
     assert argument6.onset_law_sentence(fit) == "the exponent's 95% interval, -0.15 to 1.38 on 6 runs, holds 0.5 (the law) and 0 (no dependence)"
+
+
+def test_a_rung_outside_the_icl_margin_is_a_recorded_deviation():
+    rows = {**_rows(), "attn-only-2l-d64": _row(2, by_sequence=[v - 0.153 for v in BASE])}
+    d = C["icl-same"]
+    c = d.evaluate("small", rows)
+    dev = [i for i in c.items if i.name == "attn-only-2l-d64"][0]
+    assert dev.deviation and not dev.ok and dev.numbers["paired_difference_farther_end"] == pytest.approx(0.153)
+    assert "attn-only-2l-d64" not in c.failures  # a recorded deviation that still fails does not stop the chapter
+    v = d.verdict(c)
+    assert v.ours.startswith("2/5") and "attn-only-2l-d64 (0.153, 0.003 short) (recorded deviation)" in v.why
+    met = {**rows, "attn-only-2l-d64": _row(2, by_sequence=[v - 0.05 for v in BASE])}
+    assert "attn-only-2l-d64" in d.evaluate("small", met).failures  # met now: the text must be rewritten

@@ -49,6 +49,7 @@ __all__ = [
     "ALMOST_ALL",
     "MOST",
     "ICL_SAME",
+    "ICL_DEVIATIONS",
     "REFERENCE_RUNG",
     "multi_layer_rungs",
     "onset_spread",
@@ -358,6 +359,11 @@ MOST = Threshold(0.5, "above", "book", BEFORE, "The ladder's sixth MLP layer: `m
 # the rungs' final ICL scores (not their paired differences) had been printed.
 ICL_SAME = Threshold(EQUIVALENCE.value, "below", "book", AFTER,
                      "Argument 6: ICL about the same at every size, on a paired difference")
+# Rungs measured *outside* the ICL margin (decisions log, "Argument 6: ICL about the same at every size,
+# on a paired difference": attn-only-2l-d64's paired difference -0.09 [-0.15, -0.02] at small, its
+# farther end 0.153): checked as deviations, asserted to still fail, so new data that meets the
+# margin stops the chapter until its text is rewritten.
+ICL_DEVIATIONS: frozenset[str] = frozenset({"attn-only-2l-d64"})
 # The paper's "earlier layer" for models with MLPs is stated for 5- and 6-layer models.
 MLP_DEEP = 5
 
@@ -434,7 +440,7 @@ CLAIMS = {
         "(the same evaluation sequences) has its farther end {threshold} nats from 0",
         paper="In-context learning after the phase change is about the same at every size", where=_WHERE,
         reading="paired_difference_farther_end", threshold=ICL_SAME, unit="multi-layer rungs", fmt=".3f",
-        subjects=_icl_subjects, read=_icl_same)),
+        deviations=ICL_DEVIATIONS, subjects=_icl_subjects, read=_icl_same)),
     "better-every-index": register(ClaimDef(
         "arg6.better-every-index", 6, "at how many context indices the largest multi-layer rung is better than the "
         "smallest (the paper: every one)",
