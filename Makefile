@@ -46,10 +46,11 @@ ONLY ?=
 chapters: $(STAMP)
 	$(BIN)/python -m induction_heads.book.build chapters $(ONLY)
 
-## make readings [SIZE=small]: compute and keep every finished run's summary row (readings.json) where
-## it is missing or stale; the chapters read these. Run it after changing lib/ or data/, before `make chapters`
+## make readings [SIZE=small] [JOBS=2]: compute and keep every finished run's summary row (readings.json)
+## where it is missing or stale, JOBS runs at once; the chapters read these. Run it after changing lib/ or
+## data/, before `make chapters`
 readings: $(STAMP)
-	$(BIN)/python -m induction_heads readings --size $(SIZE)
+	$(BIN)/python -m induction_heads readings --size $(SIZE) --jobs $(JOBS)
 
 ## make sync: rewrite each chapter's Colab cell and default size from _config.yml / book.py
 sync: $(STAMP)

@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                        "where it is missing or stale; the chapters read these instead of recomputing")
     r.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
     r.add_argument("--force", action="store_true", help="recompute every run's reading, current or not")
+    r.add_argument("--jobs", type=int, default=1, help="compute this many runs' readings at once, one process and "
+                   "one thread each (2 on a 2-core machine)")
     v = sub.add_parser("verify", help="check every file of a size's run store against its sha256 manifest",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--size", required=True, help=f"one of: {', '.join(SIZES)}")
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         return _verify(args.size, args.write)
     if args.command == "readings":
-        return _readings(args.size, args.force)
+        return _readings(args.size, args.force, args.jobs)
     names = [args.model] if args.command == "train" else [n for n in args.models.split(",") if n]
     for n in names:
         try:
@@ -189,10 +191,20 @@ def _verify(size: str, write: bool) -> int:
     return 0
 
 
-def _readings(size: str, force: bool) -> int:
+def _reading_of(size: str, name: str) -> tuple[str, float]:
+    """Compute and keep one run's reading (a worker of :func:`_readings`): its name and seconds."""
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    run = Zoo.load(size, [name])[name]
+    write_reading(run, model_summary(run))
+    return name, time.perf_counter() - t0
+
+
+def _readings(size: str, force: bool, jobs: int = 1) -> int:
     """``readings``: keep the size's training-split sample (:func:`induction_heads.book.copying.write_train_sample`)
     and write the summary row of every finished run whose kept reading is missing or stale (all of
-    them with ``force``), one line per run with its time."""
+    them with ``force``), one line per run with its time; ``jobs`` runs at once, one process and one
+    thread each (each run's files are its own)."""
     torch.set_num_threads(1)
     if force or not (size_dir(size) / TRAIN_SAMPLE_FILE).exists():
         write_train_sample(size)
@@ -201,10 +213,20 @@ def _readings(size: str, force: bool) -> int:
     todo = [run for run in zoo.values() if force or kept_reading(run) is None]
     print(f"{size}: {len(zoo) - len(todo)} of {len(zoo)} runs have current readings (code version "
           f"{readings_version()}); computing {len(todo)}", flush=True)
-    for i, run in enumerate(todo, 1):
-        t0 = time.perf_counter()
-        write_reading(run, model_summary(run))
-        print(f"  [{i}/{len(todo)}] {run.name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if jobs <= 1:
+        for i, run in enumerate(todo, 1):
+            t0 = time.perf_counter()
+            write_reading(run, model_summary(run))
+            print(f"  [{i}/{len(todo)}] {run.name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        return 0
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_reading_of, size, run.name) for run in todo]
+        for i, done in enumerate(as_completed(futures), 1):
+            name, seconds = done.result()
+            print(f"  [{i}/{len(todo)}] {name}: {seconds:.0f} s", flush=True)
     return 0
 
 
