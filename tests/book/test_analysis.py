@@ -327,3 +327,19 @@ def test_a_claim_thumbnail_marks_each_model_against_the_threshold():
 
     colours = {mc.to_hex(c) for c in dots.get_facecolors()}
     assert colours == {HOLDS}  # 0.8, 0.76 and 0.8: every share above 0.75
+
+
+def test_a_long_table_folds_as_data_with_a_csv_and_never_prints_nan_or_an_exponent():
+    import base64
+
+    from induction_heads.book.chapter import Table
+
+    short = Table(["model", "x"], [["a", float("nan")], ["b", 37900.0], ["c", 0.5]])
+    assert [r[1] for r in short.rows] == ["none", "37,900", "0.500"]
+    assert not short._repr_html_().startswith("<details")
+    long = Table(["model", "x"], [[f"m{i}", float(i)] for i in range(Table.FOLD_ROWS + 1)])
+    page = long._repr_html_()
+    assert page.startswith('<details class="ih-data"><summary>Data: a table of 13 rows (model, x, ...)</summary>')
+    csv = base64.b64decode(page.split("base64,")[1].split('"')[0]).decode()
+    assert csv.splitlines()[:2] == ["model,x", "m0,0.000"] and len(csv.splitlines()) == 14
+    assert repr(long).splitlines()[2].split() == ["m0", "0.000"]  # the text nbval compares: the table as before

@@ -200,12 +200,19 @@ class Table:
 
     Cells are formatted once, here, so the text nbval compares is exactly what a reader sees.
     Columns of numbers are right-aligned, every other column (the first, and text such as a
-    verdict) left-aligned, in the text and in the HTML (class ``ih-text``).
+    verdict) left-aligned, in the text and in the HTML (class ``ih-text``). A missing float (NaN)
+    shows as ``none`` and a float of 10,000 or more as a whole number with thousands separators,
+    never as ``nan`` or an exponent. In the book a table of more than :attr:`FOLD_ROWS` rows is
+    data, not the story: it folds under a one-line summary with a CSV download.
     """
+
+    FOLD_ROWS = 12
 
     def __init__(self, header: Sequence[str], rows: Sequence[Sequence[object]], floatfmt: str = ".3f"):
         def fmt(v: object) -> str:
-            return format(v, floatfmt) if isinstance(v, float) else str(v)
+            if isinstance(v, float):
+                return "none" if v != v else f"{v:,.0f}" if abs(v) >= 1e4 else format(v, floatfmt)
+            return str(v)
 
         self.header = [str(h) for h in header]
         self.rows = [[fmt(v) for v in row] for row in rows]
@@ -224,7 +231,27 @@ class Table:
         body = "".join(
             "<tr>" + "".join(f"<td{c}>{html.escape(v)}</td>" for v, c in zip(row, cls)) + "</tr>" for row in self.rows
         )
-        return f'<table class="ih-table"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+        table = f'<table class="ih-table"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+        if len(self.rows) <= self.FOLD_ROWS:
+            return table
+        return (f'<details class="ih-data"><summary>Data: a table of {len(self.rows)} rows '
+                f'({html.escape(", ".join(self.header[:3]))}, ...)</summary>{table}'
+                f'<p><a download="table.csv" href="{self.csv_uri()}">Download these rows as CSV</a></p></details>')
+
+    def csv(self) -> str:
+        """The table as CSV text (the formatted cells)."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf).writerows([self.header, *self.rows])
+        return buf.getvalue()
+
+    def csv_uri(self) -> str:
+        """:meth:`csv` as a ``data:`` URI for a download link."""
+        import base64
+
+        return "data:text/csv;base64," + base64.b64encode(self.csv().encode()).decode()
 
 
 # Cells that count as numbers for alignment: "-", "none" and "n/a" stand for a missing number.
