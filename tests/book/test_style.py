@@ -31,3 +31,24 @@ def test_induction_heads_have_one_colour_in_every_figure():
     assert _legend_colors(grid)["induction head"] == INDUCTION
     assert _legend_colors(curves)["induction head"] == INDUCTION
     plt.close("all")
+
+
+def test_one_palette_gives_each_class_its_own_colour():
+    from induction_heads.book.figures import palette, style
+
+    # the classes a figure draws together are pairwise distinct, the ICL line apart from every head class
+    together = {"ICL score": palette.ICL_COLOR, "window": palette.WINDOW_COLOR,
+                **{f"{k} head": c for k, c in palette.HEAD_CLASS_COLORS.items()}}
+    names = list(together)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert palette.color_distance(together[a], together[b]) >= 0.25, (a, b)
+    tokens = list(palette.TOKEN_CLASS_COLORS.values())
+    assert len({to_hex(c) for c in tokens}) == len(tokens)
+    assert palette.color_distance(palette.REPEAT_COLOR, palette.HEAD_CLASS_COLORS["induction"]) >= 0.25
+    assert len({to_hex(c) for c in palette.DEPTH_COLORS.values()}) == len(palette.DEPTH_COLORS)
+    # style re-exports the palette (one definition), and the figure modules use it
+    assert style.ICL_COLOR is palette.ICL_COLOR and style.HEAD_CLASS_COLORS is palette.HEAD_CLASS_COLORS
+    from induction_heads.book.figures import argument3, common
+
+    assert argument3.CLASS_COLORS is palette.TOKEN_CLASS_COLORS and common.RECIPE_COLORS is palette.RECIPE_COLORS

@@ -13,14 +13,14 @@ from matplotlib.patches import Patch
 
 from ...measure.icl_classes import CLASS_NAMES
 from ..argument3 import DECIDING_METHOD, AblationControls
+from .palette import TOKEN_CLASS_COLORS
 from .style import HEAD_CLASS_COLORS, bottom_labels, figure_legend, panel_grid, zero_line
 
 __all__ = ["CLASS_COLORS", "icl_class_terms", "class_loss_curves", "ablation_methods"]
 
 # One colour per class of predicted token, in every figure: the induction head's colour for the
 # tokens it could predict.
-CLASS_COLORS: dict[str, str] = {"induction-predictable": HEAD_CLASS_COLORS["induction"],
-                                "repeated-other": "#7d3c98", "novel": "0.55"}
+CLASS_COLORS: dict[str, str] = TOKEN_CLASS_COLORS  # defined in .palette
 
 
 def _class_handles() -> list:

@@ -11,27 +11,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-from .style import COLUMN_IN, HEAD_CLASS_COLORS, bottom_labels, figure_legend, model_color, model_linestyle, panel_grid, zero_line
+from .palette import ABLATED_COLOR
+from .style import (COLUMN_IN, HEAD_CLASS_COLORS, bottom_labels, figure_legend, model_color, model_linestyle,
+                    model_styles, panel_grid, zero_line)
 
 __all__ = ["copy_losses", "head_attribution", "lag_curves", "fuzzy_bars", "head_scores_bar"]
 
-ABLATED_COLOR = "0.45"
 
 
 def copy_losses(curves: Mapping[str, Tensor], length: int, title: str = ""):
     """Mean loss by position on a passage shown twice, one line per model; the second copy
     starts at the dashed line."""
     fig, ax = plt.subplots(figsize=(COLUMN_IN, 3.4), layout="constrained")
-    for i, (name, loss) in enumerate(curves.items()):
-        ax.plot(np.arange(1, len(loss) + 1), loss.numpy(), color=model_color(i), ls=model_linestyle(i), lw=1.2,
-                label=name)
+    styles, handles = model_styles(curves)  # more models than a legend holds: coloured by depth
+    for name, loss in curves.items():
+        ax.plot(np.arange(1, len(loss) + 1), loss.numpy(), color=styles[name]["color"], ls=styles[name]["ls"], lw=1.2)
     ax.axvline(length + 0.5, color="0.3", ls="--", lw=0.8)
     ax.text(length * 0.5, ax.get_ylim()[1] * 0.95, "copy 1", ha="center", va="top", fontsize=9)
     ax.text(length * 1.5, ax.get_ylim()[1] * 0.95, "copy 2", ha="center", va="top", fontsize=9)
     ax.set_xlabel("position of the predicted token")
     ax.set_ylabel("loss (nats)")
     ax.set_title(title)
-    figure_legend(fig, ax.get_legend_handles_labels()[0], ncol=1, loc="outside right upper")
+    figure_legend(fig, handles, ncol=1, loc="outside right upper")
     return fig
 
 

@@ -24,7 +24,8 @@ from ...measure.phase import PhaseWindow
 from ...measure.intervals import bootstrap_band
 from ...measure.heads import parse_head
 from ..argument5 import COPYING_REACHED, OV_CORNER, PUBLIC_COPYING_ANCHOR, normalise_by_max_abs, repeat_top1_samples
-from .style import COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, shade_window, tokens_axis, window_handle, zero_line
+from .style import (COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, robust_limits, shade_window, spread_labels,
+                    tokens_axis, window_handle, zero_line)
 
 __all__ = [
     "K_TRACE_LABEL",
@@ -104,13 +105,21 @@ def qk_ov_plane(
     x = its K-composition trace scaled by the layer's largest ``|trace|``, y = its OV eigenvalue
     positivity. Open circle = first snapshot, filled = last; the part of each path inside the
     phase-change window is underlaid in the window's colour. The positive corner (x > 0, y > ``OV_CORNER``) is shaded.
+    The axes frame the paths (with the origin and a margin), not the whole [-1, 1] square; each
+    head is labelled at its last snapshot, the labels moved apart so none overlaps another.
     """
     x = normalise_by_max_abs(k_trace, dim=(0, 1))
     t = tokens.double()
-    fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.6), layout="constrained")
-    ax.axvspan(0, 1.1, ymin=(OV_CORNER + 1.1) / 2.2, ymax=1, color="C2", alpha=0.08, lw=0)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.0), layout="constrained")
+    xs_all, ys_all = x.numpy(), ov_positivity.numpy()
+    xlim = robust_limits(xs_all, 0, 100, 0.08, include=(0.0,))
+    ylim = robust_limits(ys_all, 0, 100, 0.08, include=(0.0,))
+    xlim = (max(xlim[0], -1.1), min(xlim[1], 1.1) + 0.12 * (xlim[1] - xlim[0]))  # room for the end labels
+    ylim = (max(ylim[0], -1.1), min(ylim[1], 1.1))
+    ax.fill_between([0, 1.1], OV_CORNER, 1.1, color="C2", alpha=0.08, lw=0)
     zero_line(ax)
     zero_line(ax, vertical=True)
+    ends = []
     for h, (label, cls) in enumerate(zip(labels, classes)):
         color = HEAD_CLASS_COLORS[cls]
         xs, ys = x[:, h].numpy(), ov_positivity[:, h].numpy()
@@ -121,7 +130,7 @@ def qk_ov_plane(
                     alpha=0.6, zorder=1)
         ax.plot(xs[0], ys[0], "o", mfc="white", color=color, ms=6)
         ax.plot(xs[-1], ys[-1], "o", color=color, ms=7)
-        ax.annotate(label, (xs[-1], ys[-1]), textcoords="offset points", xytext=(5, 4), fontsize=8, color=color)
+        ends.append(((float(xs[-1]), float(ys[-1])), label, color))
     for cls, color in HEAD_CLASS_COLORS.items():
         if cls in classes:
             ax.plot([], [], color=color, label=f"{cls} head (final class)")
@@ -130,13 +139,14 @@ def qk_ov_plane(
     ax.plot([], [], "o", mfc="white", color="0.3", ms=6, lw=0, label="first snapshot")
     ax.plot([], [], "o", color="0.3", ms=7, lw=0, label="last snapshot")
     ax.fill_between([], [], color="C2", alpha=0.15, lw=0, label=f"corner: trace > 0 and OV > {OV_CORNER:g}")
-    ax.set_xlim(-1.1, 1.1)
-    ax.set_ylim(-1.1, 1.1)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     ax.set_xlabel(K_TRACE_LABEL)
     ax.set_ylabel("OV eigenvalue positivity")
     ax.set_title(title or "QK/OV plane over training")
-    ax.set_aspect("equal")
     figure_legend(fig, ax.get_legend_handles_labels()[0], ncol=1, loc="outside right upper")
+    fig.canvas.draw()  # the layout fixes the axes' size before the labels are placed
+    spread_labels(ax, [p for p, _, _ in ends], [lb for _, lb, _ in ends], [c for _, _, c in ends], offset=(7, 0))
     return fig
 
 

@@ -33,7 +33,7 @@ from jaxtyping import Float
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .style import COLUMN_IN
+from .style import COLUMN_IN, short_token
 
 __all__ = [
     "circuitsvis_version",
@@ -188,7 +188,8 @@ def attention_png(
         ax.grid(False)
         if tokens is not None and n <= max_labels:
             # escaped, spaces as middle dots (a label's trailing spaces would push it off its tick)
-            labels = [repr(t)[1:-1].replace(" ", "\u00b7")[:10] for t in tokens]
+            # special tokens in short form, a longer token cut with a visible ellipsis (style.short_token)
+            labels = [short_token(t, 10) for t in tokens]
             ax.set_xticks(range(0, n, step), labels[::step], rotation=90)
             ax.set_yticks(range(0, n, step), labels[::step])
         else:

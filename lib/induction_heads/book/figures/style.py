@@ -17,6 +17,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .palette import (ABLATED_COLOR, CONTEXT_COLOR, DEPTH_COLORS, HEAD_CLASS_COLORS, ICL_COLOR, MODEL_PALETTE,
+                      RECIPE_COLORS, REPEAT_COLOR, TOKEN_CLASS_COLORS, WINDOW_COLOR, depth_color)
+
 try:
     from IPython import get_ipython
 except ImportError:  # the library without Jupyter (training from the command line)
@@ -25,8 +28,15 @@ except ImportError:  # the library without Jupyter (training from the command li
 
 __all__ = [
     "HEAD_CLASS_COLORS",
+    "TOKEN_CLASS_COLORS",
+    "RECIPE_COLORS",
     "WINDOW_COLOR",
     "ICL_COLOR",
+    "REPEAT_COLOR",
+    "ABLATED_COLOR",
+    "CONTEXT_COLOR",
+    "DEPTH_COLORS",
+    "MAX_LEGEND",
     "ICL_LABEL",
     "COLUMN_IN",
     "COLUMN_PX",
@@ -45,22 +55,27 @@ __all__ = [
     "shade_window",
     "zero_line",
     "apply_house_style",
+    "depth_of",
+    "model_styles",
+    "wrap_name",
+    "panel_title",
+    "spread_labels",
+    "robust_limits",
+    "frame_data",
+    "short_token",
+    "legend_entries",
+    "overlapping_texts",
 ]
 
-# One colour per head class (measure.heads.classify_heads) in every figure.
-HEAD_CLASS_COLORS: dict[str, str] = {"induction": "#c0392b", "previous-token": "#2874a6", "other": "0.6"}
-WINDOW_COLOR = "#f5b041"  # the phase-change window: the paper's orange band
-ICL_COLOR = "#1f77b4"
+# The colours (one per class, on every page) live in .palette.
 ICL_LABEL = "ICL score (nats; negative = in-context learning)"
 
 COLUMN_PX = 768  # a figure's width in the text column at a 1400 px window (CSS px, measured in Chromium)
 DPI = 100
 COLUMN_IN = 7.4  # the width the book's figures are drawn at: the column less a margin for the tight crop
 MIN_FONT_PT = 8.0
-# Twenty distinct colours: matplotlib's ten, then ten darker ones (so the ladder's eleven or more
-# rungs never share a colour).
-_PALETTE = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
-                                           "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
+MAX_LEGEND = 8  # no legend has more entries: more lines are grouped, labelled directly or greyed
+_PALETTE = MODEL_PALETTE
 
 
 def model_color(i: int) -> str:
@@ -188,3 +203,189 @@ def apply_house_style() -> None:
         # Figures are returned (not drawn with pyplot): register the inline PNG formatter.
         shell.run_line_magic("matplotlib", "inline")
     mpl.rcParams.update(HOUSE_RC)
+
+
+# --- helpers for figures that say one thing: few legend entries, direct labels, framed axes ---
+
+def depth_of(name: str) -> int | None:
+    """A model's number of layers read from its zoo name (``attn-only-2l-d64`` -> 2), None if the
+    name does not say."""
+    import re
+
+    m = re.search(r"(?:^|-)(\d+)l(?:-|$)", name)
+    return int(m.group(1)) if m else None
+
+
+def model_styles(names, reserved: int = 0) -> tuple[dict[str, dict], list]:
+    """Colours for one line per model in a figure whose legend may hold :data:`MAX_LEGEND` entries,
+    ``reserved`` of them taken by other things. Up to that many models: each its own colour and
+    legend entry. More: coloured by depth (:func:`~.palette.depth_color`), one legend entry per
+    depth ("2 layers"), so the legend never grows with the zoo. Returns ``(styles, handles)``:
+    ``styles[name]`` holds ``color``, ``ls`` and ``label`` (the line's own label, or None when
+    grouped) for ``plot``, ``handles`` the legend entries."""
+    names = list(names)
+    if len(names) <= MAX_LEGEND - reserved:
+        styles = {n: dict(color=model_color(i), ls=model_linestyle(i), label=n) for i, n in enumerate(names)}
+        return styles, [Line2D([], [], lw=1.5, color=s["color"], ls=s["ls"], label=n) for n, s in styles.items()]
+    depths = {n: depth_of(n) for n in names}
+    styles = {n: dict(color=depth_color(d), ls="-", label=None) for n, d in depths.items()}
+    known = sorted({d for d in depths.values() if d is not None})
+    handles = [Line2D([], [], lw=1.5, color=depth_color(d), label=f"{d} layer{'s' if d > 1 else ''}") for d in known]
+    if any(d is None for d in depths.values()):
+        handles.append(Line2D([], [], lw=1.5, color=depth_color(None), label="other runs"))
+    return styles, handles
+
+
+def wrap_name(name: str, width: int) -> str:
+    """``name`` on as many lines as it needs to be at most ``width`` characters wide, broken after
+    a hyphen (model names) or at a space, never inside a word."""
+    import re
+
+    if len(name) <= width:
+        return name
+    parts = [p for p in re.split(r"(?<=-)|(?<= )", name) if p]  # break after a hyphen or a space
+    lines, cur = [], ""
+    for piece in parts:
+        if cur and len(cur) + len(piece.rstrip()) > width:
+            lines.append(cur.rstrip())
+            cur = piece
+        else:
+            cur += piece
+    lines.append(cur.rstrip())
+    return "\n".join(lines)
+
+
+def panel_title(ax, name: str, ncols: int, width: float = COLUMN_IN) -> None:
+    """A panel's title, wrapped at hyphens to the panel's width (about 10 characters an inch at
+    the house's 9 pt), so that neighbouring titles never run into each other."""
+    chars = max(8, int(width / max(ncols, 1) * 10.5))
+    ax.set_title(wrap_name(name, chars))
+
+
+def spread_labels(ax, points, labels, colors, offset=(6, 0), min_gap_pt: float = 10.0, fontsize: float = 8):
+    """Label points directly, the labels moved apart vertically so no two overlap: each label
+    ``offset`` points right of its point (data coordinates ``points``), labels closer than
+    ``min_gap_pt`` pushed apart, a thin leader line where a label moved. Returns the texts."""
+    fig = ax.figure
+    disp = [ax.transData.transform(p) for p in points]  # set the axis limits first
+    pt = fig.dpi / 72.0
+    order = sorted(range(len(points)), key=lambda i: disp[i][1])
+    ys = {i: disp[i][1] + offset[1] * pt for i in order}
+    gap = min_gap_pt * pt
+    for _ in range(len(order) * 2):  # push apart, then re-centre, until no pair is closer than gap
+        moved = False
+        for a, b in zip(order, order[1:]):
+            same_column = abs(disp[a][0] - disp[b][0]) < 60 * pt
+            if same_column and ys[b] - ys[a] < gap:
+                mid = (ys[a] + ys[b]) / 2
+                ys[a], ys[b] = mid - gap / 2, mid + gap / 2
+                moved = True
+        order.sort(key=lambda i: ys[i])
+        if not moved:
+            break
+    texts = []
+    for i in range(len(points)):
+        x, y = points[i]
+        moved = abs(ys[i] - disp[i][1] - offset[1] * pt) > 1
+        texts.append(ax.annotate(labels[i], (x, y), xytext=(offset[0], (ys[i] - disp[i][1]) / pt),
+                                 textcoords="offset points", fontsize=fontsize, color=colors[i], va="center",
+                                 arrowprops=dict(arrowstyle="-", color=colors[i], lw=0.5) if moved else None))
+    return texts
+
+
+def robust_limits(values, lo: float = 1.0, hi: float = 99.0, margin: float = 0.1,
+                  include: tuple[float, ...] = ()) -> tuple[float, float]:
+    """Axis limits that frame the data: the ``lo``-th to ``hi``-th percentile of the finite
+    ``values`` (and every value of ``include``, e.g. 0), widened by ``margin`` of their span on
+    each side."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (-1.0, 1.0)
+    a, b = np.percentile(v, [lo, hi])
+    a, b = min([a, *include]), max([b, *include])
+    span = (b - a) or max(abs(a), 1.0)
+    return float(a - margin * span), float(b + margin * span)
+
+
+def _nice_ceil(x: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten at least ``x``."""
+    e = 10 ** np.floor(np.log10(x))
+    return float(next(m * e for m in (1, 2, 5, 10) if m * e >= x - 1e-12))
+
+
+def frame_data(ax, lines, include: tuple[float, ...] = (0.0,), tail: float = 4.0, axis: str = "y",
+               label: str | None = None) -> str:
+    """Frame the drawn ``lines`` (a sequence of 1-d arrays, one per line, or one array) on
+    ``ax``'s ``axis``, every value of ``include`` kept in view (e.g. 0): linear limits around all of
+    them with a margin when the lines are of one size; when one or a few lines reach far beyond the
+    rest (the largest ``|value|`` more than ``tail`` times the median over lines of each line's
+    largest ``|value|``, so a linear axis would flatten every other line), a symmetric-log axis,
+    linear out to that median (rounded up to 1, 2 or 5 times a power of ten) and logarithmic
+    beyond, so every line stays in the frame and the rest keep their resolution; the axis label
+    then says so. Returns "linear" or "symlog"."""
+    parts = [np.asarray(x, dtype=float).ravel() for x in (lines if isinstance(lines, (list, tuple)) else [lines])]
+    parts = [x[np.isfinite(x)] for x in parts]
+    parts = [x for x in parts if x.size]
+    if not parts:
+        return "linear"
+    v = np.concatenate(parts)
+    set_lim = ax.set_ylim if axis == "y" else ax.set_xlim
+    top = float(np.abs(v).max())
+    typical = float(np.median([np.abs(x).max() for x in parts]))
+    if len(parts) < 3 or top <= tail * max(typical, 1e-12):
+        set_lim(*robust_limits(v, 0, 100, 0.06, include))
+        return "linear"
+    linthresh = _nice_ceil(max(typical, 1e-6))
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("symlog", linthresh=linthresh, linscale=1.5)
+    lo, hi = min(float(v.min()), *include), max(float(v.max()), *include)
+
+    def widen(x: float, sign: int) -> float:  # a margin of about a twentieth of a decade beyond
+        return x * 1.15 if abs(x) > linthresh else x + sign * 0.15 * linthresh
+
+    set_lim(widen(lo, -1), widen(hi, 1))
+    from matplotlib.ticker import FuncFormatter
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    text = label if label is not None else (ax.get_ylabel() if axis == "y" else ax.get_xlabel())
+    note = f"(symlog: linear within ±{linthresh:g})"
+    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(f"{text}\n{note}" if text else note)
+    return "symlog"
+
+
+# Special tokens shortened where a label has little room; the ellipsis marks any other cut.
+_SHORT_TOKENS = {"<|endoftext|>": "<|eot|>", "<|padding|>": "<|pad|>"}
+
+
+def short_token(token: str, max_chars: int = 10) -> str:
+    """A token as a tick or cell label: escaped (newline as ``\\n``), spaces as middle dots,
+    special tokens in short form (``<|endoftext|>`` -> ``<|eot|>``) and, if still longer than
+    ``max_chars``, cut with a visible ellipsis, never silently."""
+    t = _SHORT_TOKENS.get(token, token)
+    t = repr(t)[1:-1] if t not in _SHORT_TOKENS.values() else t
+    t = t.replace(" ", "\u00b7")
+    return t if len(t) <= max_chars else t[: max_chars - 1] + "\u2026"
+
+
+def legend_entries(fig) -> list[int]:
+    """The number of entries of each legend of ``fig`` (figure-level and per panel)."""
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return [len(lg.get_texts()) for lg in legends]
+
+
+def overlapping_texts(fig, pad_px: float = 0.0) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts drawn on the panels of ``fig`` (titles, annotations and
+    labels placed with ``ax.text``/``annotate``; not tick labels) whose bounding boxes overlap."""
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in [ax.title, *ax.texts] if t.get_visible() and t.get_text().strip()]
+    boxes = [t.get_window_extent(r).expanded(1.0, 1.0) for t in texts]
+    out = []
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            a, b = boxes[i], boxes[j]
+            if a.x0 < b.x1 - pad_px and b.x0 < a.x1 - pad_px and a.y0 < b.y1 - pad_px and b.y0 < a.y1 - pad_px:
+                out.append((texts[i].get_text(), texts[j].get_text()))
+    return out
