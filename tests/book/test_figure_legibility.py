@@ -169,6 +169,12 @@ def test_every_figure_is_legible_in_the_column(name, draw):
     assert smallest[1] >= style.MIN_FONT_PT - 0.01, f"{name}: {smallest[0]!r} at {smallest[1]:.1f} pt"
 
 
+@pytest.mark.parametrize("name,draw", CASES, ids=[c[0] for c in CASES])
+def test_no_legend_has_more_than_eight_entries(name, draw):
+    entries = style.legend_entries(draw())
+    assert all(n <= style.MAX_LEGEND for n in entries), f"{name}: legends of {entries} entries"
+
+
 def test_text_sizes_scales_a_figure_wider_than_the_column():
     with matplotlib.rc_context(style.HOUSE_RC):
         wide, narrow = plt.figure(figsize=(2 * style.COLUMN_IN, 2)), plt.figure(figsize=(4, 2))

@@ -16,8 +16,10 @@ from torch import Tensor
 from ...engine.zoo import Zoo
 from ...measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
 from ..argument1 import SeedCurves, repeat_accuracy
-from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, bottom_labels, figure_legend, model_color,
-                    model_linestyle, panel_grid, shade_window, tokens_axis, window_edges_handle, window_handle, zero_line)
+from .palette import CONTEXT_COLOR, RECIPE_COLORS, REPEAT_COLOR
+from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, MAX_LEGEND, bottom_labels, figure_legend,
+                    frame_data, model_color, model_linestyle, model_styles, panel_grid, panel_title, shade_window,
+                    short_token, spread_labels, tokens_axis, window_edges_handle, window_handle, zero_line)
 
 __all__ = [
     "icl_curves",
@@ -62,7 +64,7 @@ def icl_curves(
         shade_window(ax, windows.get(name))
         ax.plot(m["tokens"][keep], m["icl_score"][keep], color=ICL_COLOR, lw=1.5)
         zero_line(ax)
-        ax.set_title(name)
+        panel_title(ax, name, axes.shape[1])
         tokens_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel("ICL score (nats)")
@@ -107,35 +109,49 @@ def loss_heatmap_pairs(
     runs: Mapping[str, Mapping[str, Tensor]],
     windows: Mapping[str, PhaseWindow | None],
     pairs: Sequence[tuple[str, str]],
+    ncols: int = 4,
 ):
-    """Loss by context index over training, one row per ``(model, control)`` pair, the model on
-    the left and its control on the right, on one colour scale (so a missing phase change shows
-    as a left panel that never darkens at late indices); windows as dashed white lines."""
-    fig, axes = plt.subplots(len(pairs), 2, figsize=(COLUMN_IN, 2.0 * len(pairs) + 0.8), squeeze=False, sharey=True,
-                             layout="constrained")
-    shown = [n for pair in pairs for n in pair]
-    lo = min(float(runs[n]["loss_by_position"][runs[n]["tokens"] > 0].min()) for n in shown)
-    hi = max(float(runs[n]["loss_by_position"][runs[n]["tokens"] > 0].quantile(0.99)) for n in shown)
-    for row, pair in zip(axes, pairs):
-        for ax, name in zip(row, pair):
-            m = runs[name]
-            keep = m["tokens"] > 0
-            index = np.arange(1, m["loss_by_position"].shape[1] + 1)
-            im = ax.pcolormesh(m["tokens"][keep].double().numpy(), index, m["loss_by_position"][keep].T.numpy(),
-                               shading="nearest", cmap="viridis", vmin=lo, vmax=hi)
-            w = windows.get(name)
-            if w is not None:
-                for x in (w.start, w.end):
-                    ax.axvline(x, color="white", lw=1, ls="--")
-            tokens_axis(ax, label="")
-            ax.set_yscale("log")
-            ax.set_title(name)
-            ax.grid(False)
-        row[0].set_ylabel("context index")
-    for ax in axes[-1]:
-        ax.set_xlabel("training tokens")
-    fig.colorbar(im, ax=axes, label="loss (nats)", shrink=0.5 if len(pairs) > 1 else 0.9, aspect=20, pad=0.02)
-    if any(windows.get(n) is not None for n in shown):
+    """Loss by context index over training for each ``(model, control)`` pair, every model drawn
+    once: each control (titled "... (control)") followed by the interventions it controls, in a
+    compact grid ``ncols`` wide, all on one colour scale (so a missing phase change shows as a
+    panel that never darkens at late indices); windows as dashed white lines. A control shared by
+    several interventions is drawn once, not beside each."""
+    controls = list(dict.fromkeys(c for _, c in pairs))
+    order: list[tuple[str, bool]] = []
+    for c in controls:
+        order.append((c, True))
+        order += [(m, False) for m, cc in pairs if cc == c and (m, False) not in order]
+    n = len(order)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_IN, 1.55 * nrows + 0.9), squeeze=False, sharex=True,
+                             sharey=True, layout="constrained")
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    shown = [name for name, _ in order]
+    lo = min(float(runs[n_]["loss_by_position"][runs[n_]["tokens"] > 0].min()) for n_ in shown)
+    hi = max(float(runs[n_]["loss_by_position"][runs[n_]["tokens"] > 0].quantile(0.99)) for n_ in shown)
+    for ax, (name, is_control) in zip(axes.flat, order):
+        m = runs[name]
+        keep = m["tokens"] > 0
+        index = np.arange(1, m["loss_by_position"].shape[1] + 1)
+        im = ax.pcolormesh(m["tokens"][keep].double().numpy(), index, m["loss_by_position"][keep].T.numpy(),
+                           shading="nearest", cmap="viridis", vmin=lo, vmax=hi)
+        w = windows.get(name)
+        if w is not None:
+            for x in (w.start, w.end):
+                ax.axvline(x, color="white", lw=1, ls="--")
+        tokens_axis(ax, label="")
+        ax.set_yscale("log")
+        panel_title(ax, f"{name} (control)" if is_control else name, ncols)
+        if is_control:
+            ax.title.set_fontweight("bold")
+        ax.grid(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("context index")
+    bottom_labels(axes, n, "training tokens")
+    fig.colorbar(im, ax=axes, label="loss (nats)", shrink=0.8 if nrows > 1 else 0.9, aspect=25, pad=0.02)
+    if any(windows.get(n_) is not None for n_ in shown):
         figure_legend(fig, [window_edges_handle(label="phase-change window (dashed white: its start and end)")])
     return fig
 
@@ -158,8 +174,8 @@ def prefix_matching_curves(
         for layer in range(scores.shape[1]):
             for head in range(scores.shape[2]):
                 ax.plot(m["tokens"][keep], scores[:, layer, head], color=model_color(layer), lw=1)
-        ax.set_title(name)
-        ax.set_ylim(0, 1)
+        panel_title(ax, name, axes.shape[1])
+        ax.set_ylim(-0.04, 1.04)  # a score of 0 or 1 is drawn inside the frame, not on it
         tokens_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
@@ -187,17 +203,17 @@ def repeat_curves(
         shade_window(ax, windows.get(name), label=False)
         top = m["prefix_matching"].flatten(1).max(-1).values
         ax.plot(m["tokens"][keep], top[keep], color=HEAD_CLASS_COLORS["induction"], lw=1.2)
-        ax.plot(m["tokens"][keep], repeat_accuracy(m)[keep], color=ICL_COLOR, lw=1.5)
+        ax.plot(m["tokens"][keep], repeat_accuracy(m)[keep], color=REPEAT_COLOR, lw=1.5)
         if onsets.get(name) is not None:
-            ax.axvline(onsets[name], color=ICL_COLOR, ls=":", lw=1.2)
-        ax.set_title(name)
-        ax.set_ylim(0, 1)
+            ax.axvline(onsets[name], color=REPEAT_COLOR, ls=":", lw=1.2)
+        panel_title(ax, name, axes.shape[1])
+        ax.set_ylim(-0.04, 1.04)
         tokens_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel("score / accuracy")
     figure_legend(fig, [plt.Line2D([], [], color=HEAD_CLASS_COLORS["induction"], lw=1.2, label="largest prefix-matching score"),
-                        plt.Line2D([], [], color=ICL_COLOR, lw=1.5, label="top-1 accuracy on repeats"),
-                        plt.Line2D([], [], color=ICL_COLOR, ls=":", lw=1.2, label="repeat onset (dotted)")
+                        plt.Line2D([], [], color=REPEAT_COLOR, lw=1.5, label="top-1 accuracy on repeats"),
+                        plt.Line2D([], [], color=REPEAT_COLOR, ls=":", lw=1.2, label="repeat onset (dotted)")
                         if any(onsets.get(n) is not None for n in names) else None,
                         window_handle() if _has_window(windows, names) else None], ncol=2)
     return fig
@@ -207,21 +223,41 @@ def loss_curves(
     runs: Mapping[str, Mapping[str, Tensor]],
     bumps: Mapping[str, tuple[float, float] | None] | None = None,
 ):
-    """Held-out loss against training tokens for several models on one axis, bumps marked."""
+    """Held-out loss against training tokens for several models on one axis, bumps marked. Up to
+    :data:`~.style.MAX_LEGEND` entries, every model in its own colour; more models, and the few
+    with a loss bump are coloured (each bump shaded in its colour) against the rest in grey, or,
+    when most have one, models are coloured by depth and the bumps shaded grey."""
     fig, ax = plt.subplots(figsize=(COLUMN_IN, 3.4), layout="constrained")
-    for i, (name, m) in enumerate(runs.items()):
+    names = list(runs)
+    bumped = [n for n in names if (bumps or {}).get(n) is not None]
+    reserved = 1 if bumped else 0
+    if len(names) <= MAX_LEGEND - reserved:
+        styles = {n: dict(color=model_color(i), ls=model_linestyle(i), label=n) for i, n in enumerate(names)}
+        extra, bump_color = [], None
+    elif len(bumped) <= MAX_LEGEND - 2:
+        styles = {n: dict(color=model_color(bumped.index(n)) if n in bumped else CONTEXT_COLOR, ls="-",
+                          label=n if n in bumped else None) for n in names}
+        extra, bump_color = [plt.Line2D([], [], color=CONTEXT_COLOR, lw=1.3, label="every other model (no bump)")], None
+    else:
+        styles, extra = model_styles(names, reserved=reserved)
+        bump_color = "0.5"
+    for n in sorted(names, key=lambda n: styles[n]["color"] != CONTEXT_COLOR):  # highlighted lines on top
+        m = runs[n]
         keep = m["tokens"] > 0
-        ax.plot(m["tokens"][keep], m["loss_by_position"][keep].mean(-1), color=model_color(i), ls=model_linestyle(i),
-                lw=1.3, label=name)
-        bump = (bumps or {}).get(name)
+        st = styles[n]
+        ax.plot(m["tokens"][keep], m["loss_by_position"][keep].mean(-1), color=st["color"], ls=st["ls"],
+                lw=1.3 if st["color"] != CONTEXT_COLOR else 1.0, label=st["label"])
+        bump = (bumps or {}).get(n)
         if bump is not None:
-            ax.axvspan(*bump, color=model_color(i), alpha=0.12, lw=0)
+            ax.axvspan(*bump, color=bump_color or st["color"], alpha=0.12, lw=0)
     tokens_axis(ax)
     ax.set_ylabel("held-out loss (nats)")
-    handles = ax.get_legend_handles_labels()[0]
-    if any(b is not None for b in (bumps or {}).values()):
+    handles = [h for h in ax.get_legend_handles_labels()[0]]
+    handles.sort(key=lambda h: names.index(h.get_label()) if h.get_label() in names else len(names))
+    handles += [h for h in extra if h not in handles]
+    if bumped:
         handles.append(Patch(color="0.5", alpha=0.25, lw=0,
-                                                    label="shaded in its colour: a model's loss bump"))
+                             label="shaded: a model's loss bump" if bump_color else "shaded in its colour: a model's loss bump"))
     figure_legend(fig, handles, ncol=1, loc="outside right upper")
     return fig
 
@@ -231,18 +267,20 @@ def pca_trajectories(pca: LossPCA, windows: Mapping[str, PhaseWindow | None] | N
     """Each model's path through the first two principal components of per-token losses;
     the snapshots inside its phase-change window are drawn thicker."""
     fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.4), layout="constrained")
-    for i, (name, traj) in enumerate(pca.trajectories.items()):
-        ax.plot(traj[:, 0], traj[:, 1], color=model_color(i), ls=model_linestyle(i), lw=1, marker=".", ms=3, label=name)
+    styles, model_handles = model_styles(pca.trajectories, reserved=2)
+    for name, traj in pca.trajectories.items():
+        st = styles[name]
+        ax.plot(traj[:, 0], traj[:, 1], color=st["color"], ls=st["ls"], lw=1, marker=".", ms=3)
         w = (windows or {}).get(name)
         if w is not None and tokens is not None:
             inside = (tokens[name] >= w.start) & (tokens[name] <= w.end)
-            ax.plot(traj[inside, 0], traj[inside, 1], color=model_color(i), lw=4, alpha=0.5)
-        ax.plot(*traj[0, :2].tolist(), "o", mfc="white", color=model_color(i), ms=5)
+            ax.plot(traj[inside, 0], traj[inside, 1], color=st["color"], lw=4, alpha=0.5)
+        ax.plot(*traj[0, :2].tolist(), "o", mfc="white", color=st["color"], ms=5)
     ev = pca.explained_variance_ratio
     ax.set_xlabel(f"PC 1 ({100 * float(ev[0]):.0f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * float(ev[1]):.0f}%)")
     ax.set_title(title or "per-token-loss PCA (joint over the family)")
-    handles = ax.get_legend_handles_labels()[0] + [
+    handles = model_handles + [
         plt.Line2D([], [], color="0.3", marker="o", mfc="white", lw=0, label="first snapshot")]
     if windows and tokens is not None and any(windows.get(n) is not None for n in pca.trajectories):
         handles.append(plt.Line2D([], [], color="0.3", lw=4, alpha=0.5, label="thick: inside the window"))
@@ -263,7 +301,7 @@ def token_loss_strip(str_tokens: Sequence[str], before: Tensor, after: Tensor, w
     for i, (tok, d) in enumerate(zip(str_tokens, diff)):
         r, c = divmod(i, width)
         ax.add_patch(plt.Rectangle((c, -r - 1), 1, 1, color=cmap(0.5 + 0.5 * d / lim)))
-        ax.text(c + 0.05, -r - 0.5, tok.replace("\n", "\\n").replace(" ", "\u00b7")[:7],
+        ax.text(c + 0.05, -r - 0.5, short_token(tok, 8),
                 fontsize=8, va="center", family="monospace")
     ax.set_xlim(0, width)
     ax.set_ylim(-rows, 0)
@@ -285,6 +323,7 @@ def ablation_grid(
     """The paper's ablation figure: the ICL score on top and, below, one line per head of
     ``per_head[name]`` (``[snapshot, layer, head]``) over training, coloured by head class."""
     names = list(runs)
+    drawn = []
     fig, axes = plt.subplots(2, len(names), figsize=(COLUMN_IN if len(names) > 2 else 2.8 * len(names) + 1.2, 5.6),
                              sharex="col", sharey="row", squeeze=False, layout="constrained")
     for j, name in enumerate(names):
@@ -295,14 +334,18 @@ def ablation_grid(
             shade_window(ax, windows.get(name), label=False)
             tokens_axis(ax, label="training tokens" if ax is bottom else "")
         top.plot(m["tokens"][keep], m["icl_score"][keep], color=ICL_COLOR)
-        top.set_title(name)
+        panel_title(top, name, len(names))
         values = per_head[name][keep].flatten(1)
+        drawn.append(values.numpy())
         for i, cls in enumerate(classes[name]):
             bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
                         alpha=0.9 if cls != "other" else 0.6)
         zero_line(bottom)
     axes[0, 0].set_ylabel("ICL score (nats)")
     axes[1, 0].set_ylabel(ylabel)
+    # The bottom row frames its lines: linear when they are of one size, else a symlog axis that
+    # keeps the bulk readable beside a few large lines (sharey: one scale for the row).
+    frame_data(axes[1, 0], [d[:, i] for d in drawn for i in range(d.shape[1])])
     handles = [plt.Line2D([], [], color=ICL_COLOR, label="ICL score (top row; negative = in-context learning)")]
     handles += [plt.Line2D([], [], color=c, label=f"{k} head") for k, c in HEAD_CLASS_COLORS.items()]
     figure_legend(fig, handles + [window_handle() if _has_window(windows, names) else None], ncol=3)
@@ -310,16 +353,22 @@ def ablation_grid(
 
 
 def training_curves(zoo: Zoo):
-    """Training loss and ICL score against tokens seen, one line per run of the zoo."""
+    """Training loss and ICL score against tokens seen, one line per run of the zoo. Up to
+    :data:`~.style.MAX_LEGEND` runs each has its colour and legend entry; a larger zoo is coloured
+    by depth (one legend entry per number of layers), which is the figure's message: the ICL score
+    falls below zero for the models with two or more layers."""
     n = len(zoo)
-    fig = Figure(figsize=(COLUMN_IN, 3.2 + 0.17 * int(np.ceil(n / 3))), layout="constrained")
+    styles, handles = model_styles(list(zoo))
+    fig = Figure(figsize=(COLUMN_IN, 3.2 + 0.17 * int(np.ceil(len(handles) / 4))), layout="constrained")
     ax_loss, ax_icl = fig.subplots(1, 2)
-    for i, (name, run) in enumerate(zoo.items()):
+    grouped = n > MAX_LEGEND
+    for name, run in zoo.items():
         m = run.trajectory
         tokens = m["tokens"].double()
         ok = torch.isfinite(m["train_loss"]) & (tokens > 0)
-        style = dict(color=model_color(i), ls=model_linestyle(i), lw=1.2)
-        ax_loss.plot(tokens[ok], m["train_loss"][ok], label=name, **style)
+        st = styles[name]
+        style = dict(color=st["color"], ls=st["ls"], lw=0.9 if grouped else 1.2, alpha=0.8 if grouped else 1.0)
+        ax_loss.plot(tokens[ok], m["train_loss"][ok], **style)
         ax_icl.plot(tokens[tokens > 0], m["icl_score"][tokens > 0], **style)
     for ax in (ax_loss, ax_icl):
         tokens_axis(ax)
@@ -328,8 +377,8 @@ def training_curves(zoo: Zoo):
     ax_icl.set_title("ICL score (negative = in-context learning)")
     ax_loss.set_title("training loss")
     zero_line(ax_icl)
-    figure_legend(fig, ax_loss.get_legend_handles_labels()[0], ncol=3)
-    fig.suptitle(f"The {zoo.size} zoo in training")
+    figure_legend(fig, handles, ncol=min(len(handles), 4))
+    fig.suptitle(f"The {zoo.size} zoo in training" + (f": {n} runs, coloured by depth" if grouped else ""))
     return fig
 
 
@@ -343,21 +392,23 @@ def repeat_loss_profiles(profiles: Mapping[str, Tensor], length: int, reference:
     panels = [(axes[0, 0], profiles, length, "our models' final checkpoints", None)]
     if reference is not None:  # black: no model of the left panel has that colour
         panels.append((axes[0, 1], {reference_label: reference}, reference_length or length, "the reference", "0.1"))
+    styles, model_handles = model_styles(profiles, reserved=1 if reference is not None else 0)
     for ax, curves, size, title, color in panels:
         for i, (name, loss) in enumerate(curves.items()):
-            ax.plot(range(1, len(loss) + 1), loss, color=color or model_color(i), ls=model_linestyle(i), lw=1.1, label=name)
+            st = styles.get(name, dict(color=color, ls="-", label=name))
+            ax.plot(range(1, len(loss) + 1), loss, color=color or st["color"], ls=st["ls"], lw=1.1,
+                    label=name if color else None)
         for b in range(size, len(next(iter(curves.values()))), size):
             ax.axvline(b + 0.5, color="0.6", lw=0.8, ls="--")
         ax.set_xlabel("position (dashed: a new copy starts)")
         ax.set_title(title)
     axes[0, 0].set_ylabel("loss (nats)")
-    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    handles = model_handles + [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
     figure_legend(fig, handles, ncol=4)
     return fig
 
 
-# The two training recipes, one colour each wherever they are drawn together.
-RECIPE_COLORS = {"repeat": "C0", "natural": "C3"}
+# The two training recipes, one colour each wherever they are drawn together (.palette).
 RECIPE_LABELS = {"repeat": "repeat recipe (half the sequences open with a window shown twice)",
                  "natural": "natural code only (-natural)"}
 
