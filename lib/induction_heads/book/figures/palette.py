@@ -42,9 +42,9 @@ TOKEN_CLASS_COLORS: dict[str, str] = {"induction-predictable": HEAD_CLASS_COLORS
                                       "repeated-other": "#7d3c98", "novel": "0.55"}
 # The two training recipes, one colour each wherever they are drawn together.
 RECIPE_COLORS: dict[str, str] = {"repeat": "C0", "natural": "C3"}
-# A model's depth (its number of layers), for figures of many runs that colour by depth: a
-# sequential ramp, light to dark, so deeper reads as darker.
-DEPTH_COLORS: dict[int, str] = {1: "#9ecae1", 2: "#4292c6", 3: "#08519c", 4: "#54278f", 6: "#252525"}
+# A model's depth (its number of layers), for figures of many runs that colour by depth: one hue
+# per depth (green for one layer, whose runs never form induction heads), deeper ones darker.
+DEPTH_COLORS: dict[int, str] = {1: "#41ab5d", 2: "#3182bd", 3: "#807dba", 4: "#a6761d", 6: "#252525"}
 # Twenty distinct colours for the models (or rungs) of a figure that shows each one: matplotlib's
 # ten, then ten darker ones (so the ladder's eleven or more rungs never share a colour).
 MODEL_PALETTE: list[str] = [f"C{i}" for i in range(10)] + ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
