@@ -118,7 +118,7 @@ class Claim:
             line = smoke_line(self.size, f"{held}/{len(self.regular)} {self.unit} would hold", self.claim)
             return {"sanity": "SANITY CHECK, not evidence: ", "reported": "REPORTED, not asserted: "}.get(self.kind, "") + line
         if self.kind == "reported":
-            return f"REPORTED, not asserted ({total} {self.unit}): {self.claim}"
+            return f"REPORTED, not asserted ({total} {self.unit}): {self.claim.removeprefix('reported, not asserted: ')}"
         fails = [i.name for i in self.regular if not i.ok]
         met = [i.name for i in self.items if i.deviation and i.ok]
         devs = [i.name for i in self.items if i.deviation and not i.ok]
