@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import torch
 
@@ -219,9 +221,6 @@ def _readings(size: str, force: bool, jobs: int = 1) -> int:
             write_reading(run, model_summary(run))
             print(f"  [{i}/{len(todo)}] {run.name}: {time.perf_counter() - t0:.0f} s", flush=True)
         return 0
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_reading_of, size, run.name) for run in todo]
         for i, done in enumerate(as_completed(futures), 1):

@@ -29,6 +29,10 @@ from .chapter import (DEFAULT_SIZE, ParameterError, Table, check, check_claim, c
 from . import claims
 from .checks import Claim, Verdict, claim, verdict_table
 
+# Every argument module registers its claims when imported: importing the book registers them all
+# (induction_heads.book.claims.registered).
+from . import argument1, argument2, argument3, argument4, argument5, argument6, recipes, referee  # noqa: E402,F401
+
 __all__ = ["DEFAULT_SIZE", "ParameterError", "Table", "check", "check_claim", "check_deviation", "ensure_data",
            "in_colab", "setup_chapter", "validate_live", "Claim", "claim", "Verdict",
            "verdict_table", "claims"]

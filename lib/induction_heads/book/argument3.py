@@ -6,6 +6,7 @@ induction heads ablated together at the end of training. The ablations themselve
 
 from __future__ import annotations
 
+from ..measure.icl_classes import CLASS_NAMES
 from dataclasses import dataclass
 
 import torch
@@ -351,8 +352,6 @@ def above_one_lines(claim, rows: dict) -> list[str]:
     ICL score, the share with its interval, the ICL score left with the heads ablated (positive:
     late tokens predicted worse than early ones) and, where the row has the split by class
     (:func:`class_split`), what the ablation removes from each class."""
-    from ..measure.icl_classes import CLASS_NAMES
-
     out = []
     for i in claim.items:
         share = i.numbers["fraction_removed"]

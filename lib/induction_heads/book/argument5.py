@@ -325,15 +325,13 @@ def long_run_lines(long: Trajectory, short: Trajectory, mark: float, outcome: Co
     """What the long run measured beside its outcome: the passage's second copy and the loss on
     copies 2-4 at the mark and at the end (with intervals), its induction heads, and the long run
     against the short run (``short``, the same recipe stopped at the mark) at the mark."""
-    from ..measure.intervals import bootstrap_ci as ci
-
     i = snapshot_at(long, mark)
     passage = long["passage_top1_by_sequence"][..., 1]
     loss = long["repeat_loss_by_sequence"][..., 1:].double().mean(-1)
     end = f"{outcome.end_tokens / 1e6:.0f}M"
-    return [f"the passage's second copy: {ci(passage[i])} at {mark / 1e6:.1f}M tokens, {ci(passage[-1])} at {end}; "
+    return [f"the passage's second copy: {bootstrap_ci(passage[i])} at {mark / 1e6:.1f}M tokens, {bootstrap_ci(passage[-1])} at {end}; "
             f"induction heads at the end: {', '.join(heads) or 'none'}; the head followed: {head}",
-            f"loss on copies 2-4 (nats): {ci(loss[i])} at {mark / 1e6:.1f}M tokens, {ci(loss[-1])} at {end}",
+            f"loss on copies 2-4 (nats): {bootstrap_ci(loss[i])} at {mark / 1e6:.1f}M tokens, {bootstrap_ci(loss[-1])} at {end}",
             f"at {mark / 1e6:.1f}M tokens, the long run against {short_name}: ICL score {float(long['icl_score'][i]):.3f} "
             f"against {float(short['icl_score'][-1]):.3f}; top-1 on copies 2-4 {outcome.at_mark.value:.3f} against "
             f"{float(short['repeat_top1'][-1][1:].mean()):.3f}"]

@@ -11,6 +11,7 @@ themselves are in :mod:`induction_heads.measure.scaling`.
 
 from __future__ import annotations
 
+from .chapter import claim_line
 import math
 from typing import Iterable, Mapping, NamedTuple
 
@@ -494,8 +495,6 @@ def registered_verdicts(claims: Mapping[str, ClaimDef], checked: Mapping[str, ob
     nothing to check it on: then the claim's own "no ... to check" row), each from its registered
     definition (:meth:`~induction_heads.book.claims.ClaimDef.verdict`), ``why`` adding a sentence;
     a reported claim without one adds the numbers it reports (its per-model lines)."""
-    from .chapter import claim_line
-
     why = dict(why or {})
     for k, c in checked.items():  # a reported row carries the numbers it reports
         if c is not None and claims[k].kind == "reported" and k not in why and c.items:

@@ -40,6 +40,7 @@ from ``_config.yml`` and :data:`induction_heads.book.DEFAULT_SIZE`.
 
 from __future__ import annotations
 
+import html
 import argparse
 import datetime
 import hashlib
@@ -720,8 +721,6 @@ _NEXT = """
 
 
 def _escape(text: str) -> str:
-    import html
-
     return html.escape(text, quote=False)
 
 

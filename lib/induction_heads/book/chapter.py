@@ -6,7 +6,10 @@ A chapter's first cells are: the Colab cell (does nothing outside Colab), the pa
 
 from __future__ import annotations
 
+import base64
+import csv
 import html
+import io
 import os
 import subprocess
 import sys
@@ -20,7 +23,6 @@ import torch
 from ..engine.config import SIZES, OneLineError, SizeError, SizeSpec, get_size, validate_size
 from ..engine.runs import available_runs, check_store
 from ..measure.intervals import Interval
-from .figures.style import apply_house_style
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -240,17 +242,12 @@ class Table:
 
     def csv(self) -> str:
         """The table as CSV text (the formatted cells)."""
-        import csv
-        import io
-
         buf = io.StringIO()
         csv.writer(buf).writerows([self.header, *self.rows])
         return buf.getvalue()
 
     def csv_uri(self) -> str:
         """:meth:`csv` as a ``data:`` URI for a download link."""
-        import base64
-
         return "data:text/csv;base64," + base64.b64encode(self.csv().encode()).decode()
 
 
@@ -336,3 +333,9 @@ def claim_line(claim: str, numbers: dict) -> str:
     prints."""
     shown = ", ".join(f"{k}={_shown(v)}" for k, v in numbers.items())
     return f"{claim} ({shown})" if shown else claim
+
+
+# The house style (figures.style) is imported last: importing the figures package imports the
+# argument modules, which import the claim registry and, through it, this module; by now every
+# name defined here exists.
+from .figures.style import apply_house_style  # noqa: E402

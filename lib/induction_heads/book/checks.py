@@ -28,6 +28,7 @@ from IPython.display import display
 
 from ..engine.config import get_size
 from ..measure.intervals import Interval
+from . import claims
 from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table, claim_line, smoke_line, would_hold
 
 __all__ = ["Claim", "ClaimItem", "claim", "VERDICTS", "Verdict", "value_range", "verdict_table"]
@@ -212,9 +213,7 @@ def verdict_table(rows: Sequence[Verdict]) -> Table:
     """A chapter's closing table: one row per claim, each produced by a registered claim
     (:meth:`induction_heads.book.claims.ClaimDef.verdict`; a row whose key is not in the registry
     is refused: no verdict is typed by hand)."""
-    from .claims import registered
-
-    known = registered()
+    known = claims.registered()
     stray = [r.paper for r in rows if r.key not in known]
     if stray:
         raise ValueError(f"verdict rows not produced by a registered claim: {stray}")

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Literal, Mapping, Sequence
 
 from ..measure.intervals import Interval
+from . import checks
+from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table
 
 __all__ = ["Direction", "Threshold", "ClaimDef", "Reading", "REGISTRY", "register", "registered", "BEFORE", "AFTER",
            "NEAR_FLIP", "KINDS", "MARGIN_COLUMNS", "margins_table", "range_text", "claims_of", "number", "verdict_counts", "verdict_rule"]
@@ -180,9 +182,7 @@ class ClaimDef:
     def open(self, size: str):
         """A :class:`~induction_heads.book.checks.Claim` of this definition, to fill with
         :meth:`~induction_heads.book.checks.Claim.measure` (or ``check``) inside a ``with`` block."""
-        from .checks import Claim
-
-        return Claim(size, self.claim_text(), self.unit, definition=self)
+        return checks.Claim(size, self.claim_text(), self.unit, definition=self)
 
     def evaluate(self, size: str, rows: Mapping[str, dict], subjects: Sequence[str] | None = None):
         """The claim checked on summary rows (``subjects``: default :attr:`subjects` of ``rows``),
@@ -211,9 +211,7 @@ class ClaimDef:
     def verdict(self, claim, why: str = ""):
         """The verdict row (:class:`~induction_heads.book.checks.Verdict`) of this claim checked as
         ``claim``, by the rules of the module docstring; ``why`` adds a sentence."""
-        from .checks import Verdict, value_range
-        from .chapter import NOT_JUDGED, PIPELINE_ONLY
-
+        Verdict, value_range = checks.Verdict, checks.value_range
         items = claim.items
         values = [i.numbers.get(self.reading) for i in items] if self.reading else []
         ours = f"{len(items)} {self.unit}"
@@ -333,9 +331,8 @@ def register(definition: ClaimDef) -> ClaimDef:
 
 
 def registered() -> dict[str, ClaimDef]:
-    """Every claim of the book (importing the argument modules, which define them)."""
-    from . import argument1, argument2, argument3, argument4, argument5, argument6, recipes, referee  # noqa: F401
-
+    """Every claim of the book: the argument modules define them when they are imported, and the
+    book package imports every one of them (``induction_heads/book/__init__.py``)."""
     return dict(REGISTRY)
 
 
@@ -347,6 +344,4 @@ def claims_of(argument: int, kind: str | None = "evidence") -> list[ClaimDef]:
 def margins_table(checked: Sequence[tuple[ClaimDef, object]]):
     """A chapter's margins table: :meth:`ClaimDef.margins` of each (definition, checked claim) pair
     that has a numeric threshold."""
-    from .chapter import Table
-
     return Table(MARGIN_COLUMNS, [row for d, c in checked if (row := d.margins(c))])

@@ -9,7 +9,10 @@ from ..engine.config import MODEL_NAMES, SIZES, get_size, model_config, parse_mo
 from ..engine.runs import available_runs
 from ..engine.zoo import Zoo
 from ..measure.phase import PhaseWindow
+from IPython.display import HTML
+
 from . import argument1, argument3, claims
+from .figures.thumbnails import claim_thumbnail, png_data_uri
 from .argument1 import COPYING_REACHED
 from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table
 from .checks import value_range
@@ -288,10 +291,6 @@ def verdict_strip(verdicts: Sequence[ArgumentVerdict]):
     """The six verdicts as a strip of cards (HTML for the front page), each with its badge, a
     thumbnail of the readings its lead claim is judged on
     (:func:`induction_heads.book.figures.thumbnails.claim_thumbnail`) and a link to its chapter."""
-    from IPython.display import HTML
-
-    from .figures.thumbnails import claim_thumbnail, png_data_uri
-
     cards = []
     for a in verdicts:
         lead = a.lead

@@ -10,8 +10,11 @@ set below :data:`MIN_FONT_PT`."""
 
 from __future__ import annotations
 
+import re
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
@@ -210,8 +213,6 @@ def apply_house_style() -> None:
 def depth_of(name: str) -> int | None:
     """A model's number of layers read from its zoo name (``attn-only-2l-d64`` -> 2), None if the
     name does not say."""
-    import re
-
     m = re.search(r"(?:^|-)(\d+)l(?:-|$)", name)
     return int(m.group(1)) if m else None
 
@@ -239,8 +240,6 @@ def model_styles(names, reserved: int = 0) -> tuple[dict[str, dict], list]:
 def wrap_name(name: str, width: int) -> str:
     """``name`` on as many lines as it needs to be at most ``width`` characters wide, broken after
     a hyphen (model names) or at a space, never inside a word."""
-    import re
-
     if len(name) <= width:
         return name
     parts = [p for p in re.split(r"(?<=-)|(?<= )", name) if p]  # break after a hyphen or a space
@@ -344,8 +343,6 @@ def frame_data(ax, lines, include: tuple[float, ...] = (0.0,), tail: float = 4.0
         return x * 1.15 if abs(x) > linthresh else x + sign * 0.15 * linthresh
 
     set_lim(widen(lo, -1), widen(hi, 1))
-    from matplotlib.ticker import FuncFormatter
-
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     text = label if label is not None else (ax.get_ylabel() if axis == "y" else ax.get_xlabel())
     note = f"(symlog: linear within ±{linthresh:g})"
