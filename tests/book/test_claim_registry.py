@@ -166,3 +166,13 @@ def test_every_registered_claim_has_a_paper_statement_and_a_known_kind():
         assert key.split(".")[0] in {f"arg{i}" for i in range(7)} | {"methods"}, key
         if d.threshold is not None and d.threshold.chosen_by == "book":
             assert d.threshold.when in (BEFORE, AFTER), key
+
+
+def test_a_departure_judged_not_asserted_never_stops_the_chapter():
+    d = ClaimDef("test.departure", 1, "copies as a circuit does ({threshold})", paper="p", reading="top1",
+                 threshold=Threshold(0.9, "at least", "book", BEFORE, "X"), asserted=False)
+    c = _checked(d, {"a": 0.34, "b": 0.4, "c": 0.95})
+    assert c.failures == ["a", "b"]
+    assert c.verdict().startswith("DIFFERS (a departure the book judges, not asserts) 1 of 3 models hold")
+    c.report()  # shown, not raised
+    assert d.verdict(c).verdict == "differs"

@@ -505,10 +505,10 @@ CLAIMS = {
     "copies": register(ClaimDef(
         "arg1.copies", 1, "completes repeated random tokens as an induction circuit does (top-1 on copies 2-4 {threshold})",
         paper="The heads complete repeated sequences (the paper gives no number; a hand-built induction circuit: 1.0)",
-        where=_WHERE, reading="repeat_top1", threshold=COPIES, subjects=_DEEP, read=_copies,
+        where=_WHERE, reading="repeat_top1", threshold=COPIES, subjects=_DEEP, read=_copies, asserted=False,
         note="why ours copy weakly is measured in Argument 5")),
     "loss-bump": register(ClaimDef(
         "arg1.loss-bump", 1, "the loss curve bends with a bump in the window",
         paper="The loss curve bends: a bump in the window, in every model with two or more layers", where=_WHERE,
-        subjects=_DEEP, read=_bump)),
+        subjects=_DEEP, read=_bump, asserted=False)),
 }

@@ -155,6 +155,9 @@ class ClaimDef:
     deviations: frozenset[str] = frozenset()
     fmt: str = ".2f"
     note: str = ""  # one line a verdict adds (e.g. why a number above 1 is possible)
+    # False: a known departure the book judges but does not assert (its check line says how many
+    # hold and never stops the chapter; the verdict counts it like any claim)
+    asserted: bool = True
     subjects: Callable[[Mapping[str, dict]], list[str]] | None = None
     read: Callable[[Mapping[str, dict], str], Reading] | None = None
 
