@@ -74,7 +74,7 @@ def test_a_verdict_is_judged_at_the_papers_threshold_with_the_margin_named():
     assert c.verdict().startswith("PARTLY 3 of 3 models hold") and "at the paper's above 0.75: 2 of 3 (not b)" in c.verdict()
     v = d.verdict(c)
     assert v.verdict == "partly" and v.ours == "2/3 models; share 0.75 to 0.94" and v.key == "test.share"
-    assert "fails for 1: b (0.75, 0.00 short)" in v.why and "3/3 at the book's asserted at least 0.5" in v.why
+    assert "fails for 1: b (0.75, 0.0040 short)" in v.why and "3/3 at the book's asserted at least 0.5" in v.why
     assert "the same verdict at any threshold between 0.75 and 0.81" in v.why and v.near_flip
     assert claims.range_text(None, 0.27) == "up to 0.27" and claims.range_text(0.14, None, ".3f") == "above 0.140"
 
@@ -176,3 +176,12 @@ def test_a_departure_judged_not_asserted_never_stops_the_chapter():
     assert c.verdict().startswith("DIFFERS (a departure the book judges, not asserts) 1 of 3 models hold")
     c.report()  # shown, not raised
     assert d.verdict(c).verdict == "differs"
+
+
+def test_a_margin_that_rounds_to_zero_shows_its_digits():
+    assert claims.fine(-0.004, ".2f", "+") == "-0.0040" and claims.fine(0.746, ".2f") == "0.75"
+    assert claims.fine(0.0, ".2f", "+") == "+0.00" and claims.fine(0.14, ".3f") == "0.140"
+    d = _share_claim()
+    c = _checked(d, {"a": 0.746, "b": 0.9})
+    assert "fails for 1: a (0.75, 0.0040 short)" in d.verdict(c).why
+    assert d.margins(c)[3:5] == ["0.75", "-0.0040"]

@@ -30,6 +30,7 @@ when a model sits within 10% of the threshold (:data:`NEAR_FLIP`).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Literal, Mapping, Sequence
 
@@ -244,7 +245,7 @@ class ClaimDef:
                 v = i.numbers.get(self.reading) if self.reading else None
                 if t is None or v is None or number(v) != number(v):
                     return ""
-                return f" ({_shown(v, self.fmt)}, {abs(t.margin(v)):{self.fmt}} short)"
+                return f" ({fine(number(v), self.fmt)}, {fine(abs(t.margin(v)), self.fmt)} short)"
             named = [i.name + short(i) + (" (recorded deviation)" if i.deviation else "") for i in fails[:MAX_NAMED]]
             more = f" and {len(fails) - MAX_NAMED} more" if len(fails) > MAX_NAMED else ""
             parts.append(f"fails for {len(fails)}: " + ", ".join(named) + more)
@@ -273,8 +274,8 @@ class ClaimDef:
             return []
         name, v = min(named, key=lambda nv: abs(t.margin(nv[1])))
         lo, hi = t.stable_range([v for _, v in named])
-        return [self.key, f"{t.text()} ({t.source().split(' (')[0]})", name, f"{number(v):{self.fmt}}",
-                f"{t.margin(v):+{self.fmt}}", range_text(lo, hi, self.fmt),
+        return [self.key, f"{t.text()} ({t.source().split(' (')[0]})", name, fine(number(v), self.fmt),
+                fine(t.margin(v), self.fmt, "+"), range_text(lo, hi, self.fmt),
                 "yes" if t.near([v for _, v in named]) else "no"]
 
 
@@ -285,6 +286,16 @@ MARGIN_COLUMNS = ["claim", "judged at", "nearest model", "its reading", "margin"
 def _shown(x, fmt: str) -> str:
     v = number(x)
     return "nan" if v != v else f"{v:{fmt}}"
+
+
+def fine(x: float, fmt: str, sign: str = "") -> str:
+    """``x`` in ``fmt``, with up to two more decimals where ``fmt`` would round a nonzero number to
+    zero (a margin of ``-0.004`` never shows as ``-0.00``)."""
+    text = f"{x:{sign}{fmt}}"
+    m = re.fullmatch(r"\.(\d+)f", fmt.lstrip(",+"))
+    if m and x and float(text.replace(",", "")) == 0:
+        text = f"{x:{sign}.{int(m.group(1)) + 2}f}"
+    return text
 
 
 def range_text(lo: float | None, hi: float | None, fmt: str = ".2f") -> str:
