@@ -80,3 +80,15 @@ def test_repeat_table_rows_end_with_the_hand_built_circuit():
     hand = {"loss": torch.tensor([4.0, 0.0, 0.0, 0.0]), "top1": torch.tensor([0.0, 1.0, 1.0, 1.0])}
     rows = argument5.repeat_table_rows(p, hand)
     assert rows == [["m", 5.0, 2.0, 0.0, 0.5], ["hand-built circuit", 4.0, 0.0, 0.0, 1.0]]
+
+
+def test_the_copying_claim_reads_the_heads_scores_from_the_summary_rows():
+    from induction_heads.book import argument5
+
+    rows = {"attn-only-2l": {"induction_heads": ["1.1", "1.3"], "copying_score_induction_heads": [-0.4, 0.1]}}
+    d = argument5.CLAIMS["head-copies"]
+    c = d.evaluate("small", rows)
+    assert [(i.name, i.numbers["copying"]) for i in c.items] == [("attn-only-2l 1.1", -0.4), ("attn-only-2l 1.3", 0.1)]
+    v = d.verdict(c)
+    assert (v.verdict, v.ours.split(";")[0]) == ("partly", "1/2 heads")  # only 1.3 is positive, the paper's rule
+    assert d.subjects({}) == []

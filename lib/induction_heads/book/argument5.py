@@ -374,6 +374,18 @@ def _experiment(rows, n):
 
 
 _WHERE = "Argument 5; the mechanism in Elhage et al. (2021), 'Analyzing a Two-Layer Model'"
+def _copying_heads(rows) -> list[str]:
+    """``"attn-only-2l <head>"`` for each induction head of attn-only-2l in the summary rows."""
+    return [f"attn-only-2l {h}" for h in rows["attn-only-2l"]["induction_heads"]] if "attn-only-2l" in rows else []
+
+
+def _head_copying(rows, subject: str) -> Reading:
+    """One induction head's final copying score, from the summary row's ``copying_score_induction_heads``."""
+    name, head = subject.split(" ")
+    row = rows[name]
+    return Reading(row["copying_score_induction_heads"][row["induction_heads"].index(head)])
+
+
 CLAIMS = {
     "head": register(ClaimDef(
         "arg5.head", 5, f"{CORE_MODEL} has at least one induction head (prefix matching {FORMS_HEAD.text()} and "
@@ -386,7 +398,7 @@ CLAIMS = {
         "arg5.head-copies", 5, "its copying score is {threshold}",
         paper="Induction heads copy: a positive copying score", where="Argument 5; the paper's definition of an "
         "induction head (prefix matching and positive copying)", reading="copying", threshold=HEAD_COPYING,
-        paper_threshold=PAPER_COPYING, unit="heads",
+        paper_threshold=PAPER_COPYING, unit="heads", subjects=_copying_heads, read=_head_copying,
         note="the score averages over positions where nothing can be copied, so a trained head scores below 0")),
     "later-copies-cheaper": register(ClaimDef(
         "arg5.later-copies-cheaper", 5, "the later copies of a random sequence cost less than its first showing",
