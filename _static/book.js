@@ -69,7 +69,8 @@
   }
 
   function setupFigures() {
-    var imgs = document.querySelectorAll(".cell_output img");
+    // the front page's verdict thumbnails are part of their cards (a link to the chapter): no zoom
+    var imgs = document.querySelectorAll(".cell_output img:not(.ih-verdict-thumb)");
     imgs.forEach(function (img) {
       var holder = figureOf(img);
       if (!holder || holder.querySelector(":scope > .ih-zoom-hint")) return;

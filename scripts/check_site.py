@@ -77,7 +77,8 @@ _PASS_LINE = re.compile(r"^\s*PASS\b", re.M)
 # opens (what a reader sees: `visible`), and their widths again after OPEN_ALL.
 PROBE = """
 const imgs = Array.from(document.querySelectorAll("article img, main img"));
-const cell_imgs = imgs.filter(i => i.closest(".cell_output, .output"));
+// the front page's verdict thumbnails belong to their cards (badge, title, alt text), not figures
+const cell_imgs = imgs.filter(i => i.closest(".cell_output, .output") && !i.closest(".ih-verdict-strip"));
 const views = Array.from(document.querySelectorAll(".ih-circuitsvis"));
 const link = sel => { const a = document.querySelector(sel); return a ? a.href : null; };
 return {
@@ -130,7 +131,7 @@ LAYOUT = """
 const vis = e => e.getClientRects().length > 0;
 const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
 const col = article.getBoundingClientRect();
-const figures = Array.from(article.querySelectorAll(".cell_output img")).filter(vis).map(i => {
+const figures = Array.from(article.querySelectorAll(".cell_output img:not(.ih-verdict-thumb)")).filter(vis).map(i => {
   const r = i.getBoundingClientRect();
   let clip = null;
   for (let e = i.parentElement; e && e !== article; e = e.parentElement) {

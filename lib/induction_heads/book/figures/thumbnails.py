@@ -26,7 +26,7 @@ def _held(definition: ClaimDef, item) -> bool:
     return bool(item.ok and not item.deviation)
 
 
-def claim_thumbnail(definition: ClaimDef, claim, size: tuple[float, float] = (1.6, 1.2)):
+def claim_thumbnail(definition: ClaimDef, claim, size: tuple[float, float] = (1.8, 0.9)):
     """A small figure of ``claim`` (checked by ``definition``): with a numeric threshold, every
     model's reading as a dot along x and the threshold as a dashed line; without one, a square per
     model. Green where the claim holds at its judged threshold, red where it does not."""
