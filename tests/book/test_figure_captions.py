@@ -42,6 +42,18 @@ def test_no_entry_names_a_chapter_or_cell_that_does_not_exist():
         assert set(cells) <= drawing, f"{name}: entries for cells that draw no figure: {sorted(set(cells) - drawing)}"
 
 
+# A figure cell's id names its chapter, then what it draws (``arg1-icl-curves``): the number on
+# the page leads to its cell without a JSON search.
+ID_PREFIX = {"00": "intro", "01": "methods", **{f"0{k + 1}": f"arg{k}" for k in range(1, 7)}}
+
+
+def test_every_captioned_cell_has_a_readable_id():
+    for name, cells in NOTES.items():
+        prefix = ID_PREFIX[name[:2]]
+        unreadable = sorted(cid for cid in cells if not re.fullmatch(rf"{prefix}-[a-z][a-z0-9]*(-[a-z0-9]+)*", cid))
+        assert not unreadable, f"{name}: caption keys that are not readable '{prefix}-<what it draws>' cell ids: {unreadable}"
+
+
 def test_captions_quote_no_measured_numbers():
     """A caption outlives its data: no decimals (``0.42``) and no thousands (``1,200``)."""
     for name, cells in NOTES.items():
