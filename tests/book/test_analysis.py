@@ -336,6 +336,10 @@ def test_a_long_table_folds_as_data_with_a_csv_and_never_prints_nan_or_an_expone
 
     short = Table(["model", "x"], [["a", float("nan")], ["b", 37900.0], ["c", 0.5]])
     assert [r[1] for r in short.rows] == ["none", "37,900", "0.500"]
+    # cells formatted before they reach the table say the same: no 'nan', no exponent
+    text = Table(["head", "trace", "window"], [["0.0", "nan", "2.5e9-5e9 tokens"], ["1.1", "3.79e+03", "1e9"],
+                                              ["1.3", "-1.31e+04", "8.6e-06"]])
+    assert text.rows == [["0.0", "none", "2.5B-5B tokens"], ["1.1", "3,790", "1B"], ["1.3", "-13,100", "8.6\u00d710\u207b\u2076"]]
     assert not short._repr_html_().startswith("<details")
     long = Table(["model", "x"], [[f"m{i}", float(i)] for i in range(Table.FOLD_ROWS + 1)])
     page = long._repr_html_()

@@ -87,3 +87,9 @@ def test_a_number_with_its_interval_prints_and_counts_by_its_value():
     assert c.items[0].line() == "PASS a (share=0.800 [0.700, 0.900], n=3)"
     assert value_range([Interval(0.8, 0.7, 0.9), 0.5, Interval(float("nan"), 0.0, 1.0)]) == "0.50 to 0.80"
     assert value_range([i.numbers["share"] for i in c.items]) == "0.80"
+
+
+def test_a_number_given_as_text_shows_without_an_exponent():
+    from induction_heads.book.chapter import claim_line
+
+    assert claim_line("bridge", {"max_abs_difference": "8.6e-06", "k": "nan"}) == "bridge (max_abs_difference=8.6\u00d710\u207b\u2076, k=none)"

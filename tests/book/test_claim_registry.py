@@ -79,6 +79,17 @@ def test_a_verdict_is_judged_at_the_papers_threshold_with_the_margin_named():
     assert claims.range_text(None, 0.27) == "up to 0.27" and claims.range_text(0.14, None, ".3f") == "above 0.140"
 
 
+def test_a_line_says_differs_when_its_verdict_row_does():
+    """The chapter's assertion holds on every model, but most fail at the paper's threshold: the
+    visible line's word is the verdict row's (DIFFERS), never PARTLY or PASS."""
+    d = _share_claim()
+    c = _checked(d, {"a": 0.6, "b": 0.7, "c": 0.9})
+    assert c.failures == []
+    assert c.verdict().startswith("DIFFERS 3 of 3 models hold") and "at the paper's above 0.75: 1 of 3 (not a, b)" in c.verdict()
+    assert d.verdict(c).verdict == "differs"
+    c.report()  # asserted at the book's 0.5: it does not stop the chapter
+
+
 def test_deviations_count_in_the_denominator():
     d = ClaimDef("test.onset", 1, "starts in the window", paper="p", deviations=frozenset({"x"}))
     c = d.open("small")

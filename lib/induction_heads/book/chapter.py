@@ -10,7 +10,9 @@ import base64
 import csv
 import html
 import io
+import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -204,7 +206,8 @@ class Table:
     Columns of numbers are right-aligned, every other column (the first, and text such as a
     verdict) left-aligned, in the text and in the HTML (class ``ih-text``). A missing float (NaN)
     shows as ``none`` and a float of 10,000 or more as a whole number with thousands separators,
-    never as ``nan`` or an exponent. In the book a table of more than :attr:`FOLD_ROWS` rows is
+    never as ``nan`` or an exponent; a cell formatted before (text) says the same
+    (:func:`plain_numbers`: ``"nan"`` is ``none``, ``3.79e+03`` is ``3,790``). In the book a table of more than :attr:`FOLD_ROWS` rows is
     data, not the story: it folds under a one-line summary with a CSV download.
     """
 
@@ -214,7 +217,7 @@ class Table:
         def fmt(v: object) -> str:
             if isinstance(v, float):
                 return "none" if v != v else f"{v:,.0f}" if abs(v) >= 1e4 else format(v, floatfmt)
-            return str(v)
+            return plain_numbers(str(v))
 
         self.header = [str(h) for h in header]
         self.rows = [[fmt(v) for v in row] for row in rows]
@@ -249,6 +252,36 @@ class Table:
     def csv_uri(self) -> str:
         """:meth:`csv` as a ``data:`` URI for a download link."""
         return "data:text/csv;base64," + base64.b64encode(self.csv().encode()).decode()
+
+
+_EXPONENT = re.compile(r"(?<![\w.])(\d+(?:\.(\d+))?)e([+-]?\d+)\b", re.I)
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def plain_number(text: str) -> str:
+    """A number written in exponent notation (``3.79e+03``, ``2.5e9``, ``8.6e-06``) as a reader
+    writes it, with the digits it was given: ``3,790``, ``2.5B``, ``8.6×10⁻⁶``. Millions and billions
+    are ``M`` and ``B`` (the book's token counts: ``1.2M``); a number below 0.001 keeps a power of
+    ten in superscript."""
+    m = _EXPONENT.fullmatch(text.strip())
+    if not m:
+        return text
+    mantissa, decimals, exp = m.group(1), len(m.group(2) or ""), int(m.group(3))
+    v = float(text)
+    if v and abs(v) < 1e-3:
+        return f"{mantissa}\u00d710{str(exp).translate(_SUPERSCRIPT)}"
+    for unit, scale in (("B", 1e9), ("M", 1e6)):
+        if abs(v) >= scale:
+            return f"{v / scale:.{max(0, decimals - exp + round(math.log10(scale)))}f}{unit}"
+    return f"{v:,.{max(0, decimals - exp)}f}"
+
+
+def plain_numbers(text: str) -> str:
+    """``text`` with every number in exponent notation written as :func:`plain_number` writes it,
+    and a lone ``nan`` as ``none`` (a missing number): what a table cell or a check's number shows."""
+    if text.strip().lower() == "nan":
+        return "none"
+    return _EXPONENT.sub(lambda m: plain_number(m.group(0)), text)
 
 
 # Cells that count as numbers for alignment: "-", "none" and "n/a" stand for a missing number.
@@ -324,7 +357,7 @@ def _asserts(size: str, claim: str, numbers: dict, ok: bool) -> bool:
 def _shown(v: object) -> str:
     if isinstance(v, Interval):
         return v.format(".3f")
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
+    return f"{v:.3f}" if isinstance(v, float) else plain_numbers(str(v))
 
 
 def claim_line(claim: str, numbers: dict) -> str:

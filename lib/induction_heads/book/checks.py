@@ -110,7 +110,8 @@ class Claim:
         """The visible line: how many of the models checked hold, how many deviate, and the claim.
         PASS only when every model checked holds (at the paper's threshold too, where the claim
         has one); PARTLY when the chapter's assertion holds but recorded deviations or the paper's
-        threshold leave some models out; FAIL when the assertion fails. A sanity check says so."""
+        threshold leave some models out, DIFFERS when they leave most out (a registered claim's line says
+        its verdict row's word); FAIL when the assertion fails. A sanity check says so."""
         total = len(self.items)
         if not self.items:
             return f"NONE: {self.claim} (no {self.unit} of this size to check)"
@@ -128,6 +129,8 @@ class Claim:
         paper_fails = [i.name for i in self.regular if i.ok and paper is not None
                        and not paper.holds(i.numbers.get(d.reading))]
         tag = "FAIL" if fails or met else "PARTLY" if devs or paper_fails else "PASS"
+        if tag == "PARTLY" and d is not None and claims.verdict_rule(held - len(paper_fails), total) == "differs":
+            tag = "DIFFERS"  # the verdict row's word: most models fail at the threshold it is judged at
         if d is not None and not d.asserted and tag == "FAIL":  # judged, not asserted: the verdict's word
             tag = "DIFFERS" if 2 * len(fails) > total else "PARTLY"
             tag += " (a departure the book judges, not asserts)"
