@@ -49,6 +49,6 @@ def test_one_palette_gives_each_class_its_own_colour():
     assert len({to_hex(c) for c in palette.DEPTH_COLORS.values()}) == len(palette.DEPTH_COLORS)
     # style re-exports the palette (one definition), and the figure modules use it
     assert style.ICL_COLOR is palette.ICL_COLOR and style.HEAD_CLASS_COLORS is palette.HEAD_CLASS_COLORS
-    from induction_heads.book.figures import argument3, common
+    from induction_heads.book.figures import argument3, methods
 
-    assert argument3.CLASS_COLORS is palette.TOKEN_CLASS_COLORS and common.RECIPE_COLORS is palette.RECIPE_COLORS
+    assert argument3.CLASS_COLORS is palette.TOKEN_CLASS_COLORS and methods.RECIPE_COLORS is palette.RECIPE_COLORS

@@ -1,26 +1,73 @@
-"""The referee's second-round figures: the ICL score split by what an induction head could predict
-(:mod:`induction_heads.measure.icl_classes`), over training and under ablation, and Argument 3's
-ablation under each method beside its matched control (:func:`induction_heads.book.argument3.ablation_controls`).
-The readings are computed elsewhere; this module only draws them."""
+"""Chapter 04's figures (Argument 3, ablations): each head's effect over training
+(:func:`ablation_grid`), Argument 3's ablation under each method beside its matched control
+(:func:`induction_heads.book.argument3.ablation_controls`), and the referee's second-round figures:
+the ICL score split by what an induction head could predict
+(:mod:`induction_heads.measure.icl_classes`), over training and under ablation (chapter 02 draws
+the split over training too). The readings are computed elsewhere; this module only draws them."""
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from torch import Tensor
 
 from ...measure.icl_classes import CLASS_NAMES
+from ...measure.phase import PhaseWindow
 from ..argument3 import DECIDING_METHOD, AblationControls
+from ._shared import has_window
 from .palette import TOKEN_CLASS_COLORS
-from .style import HEAD_CLASS_COLORS, bottom_labels, figure_legend, panel_grid, zero_line
+from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, bottom_labels, figure_legend, frame_data, panel_grid,
+                    panel_title, shade_window, tokens_axis, window_handle, zero_line)
 
-__all__ = ["CLASS_COLORS", "icl_class_terms", "class_loss_curves", "ablation_methods"]
+__all__ = ["CLASS_COLORS", "ablation_grid", "icl_class_terms", "class_loss_curves", "ablation_methods"]
 
 # One colour per class of predicted token, in every figure: the induction head's colour for the
 # tokens it could predict.
 CLASS_COLORS: dict[str, str] = TOKEN_CLASS_COLORS  # defined in .palette
+
+
+def ablation_grid(
+    runs: Mapping[str, Mapping[str, Tensor]],
+    windows: Mapping[str, PhaseWindow | None],
+    per_head: Mapping[str, Tensor],
+    classes: Mapping[str, Sequence[str]],
+    ylabel: str,
+):
+    """The paper's ablation figure: the ICL score on top and, below, one line per head of
+    ``per_head[name]`` (``[snapshot, layer, head]``) over training, coloured by head class."""
+    names = list(runs)
+    drawn = []
+    fig, axes = plt.subplots(2, len(names), figsize=(COLUMN_IN if len(names) > 2 else 2.8 * len(names) + 1.2, 5.6),
+                             sharex="col", sharey="row", squeeze=False, layout="constrained")
+    for j, name in enumerate(names):
+        m = runs[name]
+        keep = m["tokens"] > 0
+        top, bottom = axes[0, j], axes[1, j]
+        for ax in (top, bottom):
+            shade_window(ax, windows.get(name), label=False)
+            tokens_axis(ax, label="training tokens" if ax is bottom else "")
+        top.plot(m["tokens"][keep], m["icl_score"][keep], color=ICL_COLOR)
+        panel_title(top, name, len(names))
+        values = per_head[name][keep].flatten(1)
+        drawn.append(values.numpy())
+        for i, cls in enumerate(classes[name]):
+            bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
+                        alpha=0.9 if cls != "other" else 0.6)
+        zero_line(bottom)
+    axes[0, 0].set_ylabel("ICL score (nats)")
+    axes[1, 0].set_ylabel(ylabel)
+    # The bottom row frames its lines: linear when they are of one size, else a symlog axis that
+    # keeps the bulk readable beside a few large lines (sharey: one scale for the row).
+    frame_data(axes[1, 0], [d[:, i] for d in drawn for i in range(d.shape[1])])
+    handles = [plt.Line2D([], [], color=ICL_COLOR, label="ICL score (top row; negative = in-context learning)")]
+    handles += [plt.Line2D([], [], color=c, label=f"{k} head") for k, c in HEAD_CLASS_COLORS.items()]
+    figure_legend(fig, handles + [window_handle() if has_window(windows, names) else None], ncol=3)
+    return fig
+
 
 
 def _class_handles() -> list:

@@ -1,5 +1,6 @@
 """Chapter 06's figures (Argument 5, the mechanism): the circuit statistics of every head over
-training, the QK/OV plane, and the Q/K/V composition scores.
+training, the QK/OV plane, the Q/K/V composition scores, the loss along a random sequence shown
+several times (beside the hand-built circuit's), a longer run's copying, and what stops the copy.
 
 The statistics themselves are computed in :mod:`induction_heads.measure.circuits` (and recorded at
 every snapshot by the trainer) and ranked in :mod:`induction_heads.book.argument5`; this module
@@ -24,8 +25,8 @@ from ...measure.phase import PhaseWindow
 from ...measure.intervals import bootstrap_band
 from ...measure.heads import parse_head
 from ..argument5 import COPYING_REACHED, OV_CORNER, PUBLIC_COPYING_ANCHOR, normalise_by_max_abs, repeat_top1_samples
-from .style import (COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, robust_limits, shade_window, spread_labels,
-                    tokens_axis, window_handle, zero_line)
+from .style import (COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, model_styles, robust_limits, shade_window,
+                    spread_labels, tokens_axis, window_handle, zero_line)
 
 __all__ = [
     "K_TRACE_LABEL",
@@ -35,6 +36,7 @@ __all__ = [
     "long_run",
     "copying_gain",
     "copying_misses",
+    "repeat_loss_profiles",
 ]
 
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
@@ -309,4 +311,30 @@ def copying_misses(diagnostics: Mapping[str, object], ceiling):
     ax_freq.set_xlabel("the target's count in training\n(quartile; Q4 the commonest)")
     ax_freq.set_ylabel("top-1 on copies 2-4")
     ax_freq.set_ylim(0, 1.05)
+    return fig
+
+
+def repeat_loss_profiles(profiles: Mapping[str, Tensor], length: int, reference: Tensor | None = None,
+                         reference_length: int | None = None, reference_label: str = "hand-built circuit"):
+    """Loss at every position of a random sequence shown several times (one line per model), the
+    copies' boundaries marked; beside it the same for a reference model, if given."""
+    n = 2 if reference is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(COLUMN_IN, 3.4), sharey=True, squeeze=False, layout="constrained",
+                             width_ratios=[2, 1] if n == 2 else None)
+    panels = [(axes[0, 0], profiles, length, "our models' final checkpoints", None)]
+    if reference is not None:  # black: no model of the left panel has that colour
+        panels.append((axes[0, 1], {reference_label: reference}, reference_length or length, "the reference", "0.1"))
+    styles, model_handles = model_styles(profiles, reserved=1 if reference is not None else 0)
+    for ax, curves, size, title, color in panels:
+        for i, (name, loss) in enumerate(curves.items()):
+            st = styles.get(name, dict(color=color, ls="-", label=name))
+            ax.plot(range(1, len(loss) + 1), loss, color=color or st["color"], ls=st["ls"], lw=1.1,
+                    label=name if color else None)
+        for b in range(size, len(next(iter(curves.values()))), size):
+            ax.axvline(b + 0.5, color="0.6", lw=0.8, ls="--")
+        ax.set_xlabel("position (dashed: a new copy starts)")
+        ax.set_title(title)
+    axes[0, 0].set_ylabel("loss (nats)")
+    handles = model_handles + [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    figure_legend(fig, handles, ncol=4)
     return fig

@@ -1,5 +1,8 @@
-"""The book's figures (matplotlib, one house style): each function draws one of the paper's
-plots from run-store data and returns the figure. Every ICL axis states the sign convention."""
+"""Chapter 02's figures (Argument 1, the phase change): the ICL score, the prefix-matching and
+previous-token scores and the repeat accuracy over training, loss by context index, the loss bump,
+the per-token-loss PCA, a text's per-token loss change, and the seeds' curves and onsets. Chapter 03
+(Argument 2) and chapter 07 (Argument 6) draw some of them again for their own models. Every ICL
+axis states the sign convention."""
 
 from __future__ import annotations
 
@@ -7,46 +10,19 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.colors import TwoSlopeNorm
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from torch import Tensor
 
-from ...engine.zoo import Zoo
 from ...measure.phase import LossPCA, PhaseWindow, loss_derivative_by_log_index
 from ..argument1 import SeedCurves, repeat_accuracy
-from .palette import CONTEXT_COLOR, RECIPE_COLORS, REPEAT_COLOR
+from ._shared import has_window
+from .palette import CONTEXT_COLOR, REPEAT_COLOR
 from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, MAX_LEGEND, bottom_labels, figure_legend,
-                    frame_data, model_color, model_linestyle, model_styles, panel_grid, panel_title, shade_window,
-                    short_token, spread_labels, tokens_axis, window_edges_handle, window_handle, zero_line)
+                    model_color, model_linestyle, model_styles, panel_grid, panel_title, shade_window, short_token,
+                    tokens_axis, window_edges_handle, window_handle, zero_line)
 
-__all__ = [
-    "icl_curves",
-    "loss_heatmaps",
-    "prefix_matching_curves",
-    "repeat_curves",
-    "loss_curves",
-    "pca_trajectories",
-    "token_loss_strip",
-    "ablation_grid",
-    "training_curves",
-    "repeat_loss_profiles",
-    "loss_heatmap_pairs",
-    "RECIPE_COLORS",
-    "recipe_pairs",
-    "onset_spread",
-    "seed_curves",
-]
-
-def _panels(n: int, ncols: int | None, sharey: bool):
-    """A grid of ``n`` panels for the column (:func:`~.style.panel_grid`): ``ncols`` wide, at most
-    four by default."""
-    return panel_grid(n, ncols, sharey=sharey)
-
-
-def _has_window(windows, names) -> bool:
-    return any((windows or {}).get(n) is not None for n in names)
+__all__ = ["icl_curves", "loss_heatmaps", "prefix_matching_curves", "repeat_curves", "loss_curves", "pca_trajectories", "token_loss_strip", "onset_spread", "seed_curves"]
 
 
 def icl_curves(
@@ -57,7 +33,7 @@ def icl_curves(
 ):
     """One panel per model: ICL score against training tokens with its window shaded."""
     names = list(runs)
-    fig, axes = _panels(len(names), ncols, sharey)
+    fig, axes = panel_grid(len(names), ncols, sharey=sharey)
     for ax, name in zip(axes.flat, names):
         m = runs[name]
         keep = m["tokens"] > 0
@@ -69,7 +45,7 @@ def icl_curves(
     for ax in axes[:, 0]:
         ax.set_ylabel("ICL score (nats)")
     figure_legend(fig, [plt.Line2D([], [], color=ICL_COLOR, lw=1.5, label=ICL_LABEL),
-                        window_handle() if _has_window(windows, names) else None], ncol=2)
+                        window_handle() if has_window(windows, names) else None], ncol=2)
     return fig
 
 
@@ -105,57 +81,6 @@ def loss_heatmaps(metrics: Mapping[str, Tensor], window: PhaseWindow | None = No
     return fig
 
 
-def loss_heatmap_pairs(
-    runs: Mapping[str, Mapping[str, Tensor]],
-    windows: Mapping[str, PhaseWindow | None],
-    pairs: Sequence[tuple[str, str]],
-    ncols: int = 4,
-):
-    """Loss by context index over training for each ``(model, control)`` pair, every model drawn
-    once: each control (titled "... (control)") followed by the interventions it controls, in a
-    compact grid ``ncols`` wide, all on one colour scale (so a missing phase change shows as a
-    panel that never darkens at late indices); windows as dashed white lines. A control shared by
-    several interventions is drawn once, not beside each."""
-    controls = list(dict.fromkeys(c for _, c in pairs))
-    order: list[tuple[str, bool]] = []
-    for c in controls:
-        order.append((c, True))
-        order += [(m, False) for m, cc in pairs if cc == c and (m, False) not in order]
-    n = len(order)
-    ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_IN, 1.55 * nrows + 0.9), squeeze=False, sharex=True,
-                             sharey=True, layout="constrained")
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    shown = [name for name, _ in order]
-    lo = min(float(runs[n_]["loss_by_position"][runs[n_]["tokens"] > 0].min()) for n_ in shown)
-    hi = max(float(runs[n_]["loss_by_position"][runs[n_]["tokens"] > 0].quantile(0.99)) for n_ in shown)
-    for ax, (name, is_control) in zip(axes.flat, order):
-        m = runs[name]
-        keep = m["tokens"] > 0
-        index = np.arange(1, m["loss_by_position"].shape[1] + 1)
-        im = ax.pcolormesh(m["tokens"][keep].double().numpy(), index, m["loss_by_position"][keep].T.numpy(),
-                           shading="nearest", cmap="viridis", vmin=lo, vmax=hi)
-        w = windows.get(name)
-        if w is not None:
-            for x in (w.start, w.end):
-                ax.axvline(x, color="white", lw=1, ls="--")
-        tokens_axis(ax, label="")
-        ax.set_yscale("log")
-        panel_title(ax, f"{name} (control)" if is_control else name, ncols)
-        if is_control:
-            ax.title.set_fontweight("bold")
-        ax.grid(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("context index")
-    bottom_labels(axes, n, "training tokens")
-    fig.colorbar(im, ax=axes, label="loss (nats)", shrink=0.8 if nrows > 1 else 0.9, aspect=25, pad=0.02)
-    if any(windows.get(n_) is not None for n_ in shown):
-        figure_legend(fig, [window_edges_handle(label="phase-change window (dashed white: its start and end)")])
-    return fig
-
-
 def prefix_matching_curves(
     runs: Mapping[str, Mapping[str, Tensor]],
     windows: Mapping[str, PhaseWindow | None],
@@ -165,7 +90,7 @@ def prefix_matching_curves(
 ):
     """Every head's score over training (one line per head, coloured by layer)."""
     names = list(runs)
-    fig, axes = _panels(len(names), ncols, sharey=True)
+    fig, axes = panel_grid(len(names), ncols, sharey=True)
     for ax, name in zip(axes.flat, names):
         m = runs[name]
         keep = m["tokens"] > 0
@@ -182,7 +107,7 @@ def prefix_matching_curves(
     layers = max(runs[n][key].shape[1] for n in names)
     figure_legend(fig, [plt.Line2D([], [], color=model_color(layer), lw=1.5, label=f"layer {layer}")
                         for layer in range(layers)]
-                  + [window_handle() if _has_window(windows, names) else None], ncol=min(layers + 1, 4))
+                  + [window_handle() if has_window(windows, names) else None], ncol=min(layers + 1, 4))
     return fig
 
 
@@ -196,7 +121,7 @@ def repeat_curves(
     largest prefix-matching score, over training, with the window shaded and the repeat onset
     marked."""
     names = list(runs)
-    fig, axes = _panels(len(names), ncols, sharey=True)
+    fig, axes = panel_grid(len(names), ncols, sharey=True)
     for ax, name in zip(axes.flat, names):
         m = runs[name]
         keep = m["tokens"] > 0
@@ -215,7 +140,7 @@ def repeat_curves(
                         plt.Line2D([], [], color=REPEAT_COLOR, lw=1.5, label="top-1 accuracy on repeats"),
                         plt.Line2D([], [], color=REPEAT_COLOR, ls=":", lw=1.2, label="repeat onset (dotted)")
                         if any(onsets.get(n) is not None for n in names) else None,
-                        window_handle() if _has_window(windows, names) else None], ncol=2)
+                        window_handle() if has_window(windows, names) else None], ncol=2)
     return fig
 
 
@@ -313,132 +238,6 @@ def token_loss_strip(str_tokens: Sequence[str], before: Tensor, after: Tensor, w
     return fig
 
 
-def ablation_grid(
-    runs: Mapping[str, Mapping[str, Tensor]],
-    windows: Mapping[str, PhaseWindow | None],
-    per_head: Mapping[str, Tensor],
-    classes: Mapping[str, Sequence[str]],
-    ylabel: str,
-):
-    """The paper's ablation figure: the ICL score on top and, below, one line per head of
-    ``per_head[name]`` (``[snapshot, layer, head]``) over training, coloured by head class."""
-    names = list(runs)
-    drawn = []
-    fig, axes = plt.subplots(2, len(names), figsize=(COLUMN_IN if len(names) > 2 else 2.8 * len(names) + 1.2, 5.6),
-                             sharex="col", sharey="row", squeeze=False, layout="constrained")
-    for j, name in enumerate(names):
-        m = runs[name]
-        keep = m["tokens"] > 0
-        top, bottom = axes[0, j], axes[1, j]
-        for ax in (top, bottom):
-            shade_window(ax, windows.get(name), label=False)
-            tokens_axis(ax, label="training tokens" if ax is bottom else "")
-        top.plot(m["tokens"][keep], m["icl_score"][keep], color=ICL_COLOR)
-        panel_title(top, name, len(names))
-        values = per_head[name][keep].flatten(1)
-        drawn.append(values.numpy())
-        for i, cls in enumerate(classes[name]):
-            bottom.plot(m["tokens"][keep], values[:, i], color=HEAD_CLASS_COLORS[cls], lw=1.2,
-                        alpha=0.9 if cls != "other" else 0.6)
-        zero_line(bottom)
-    axes[0, 0].set_ylabel("ICL score (nats)")
-    axes[1, 0].set_ylabel(ylabel)
-    # The bottom row frames its lines: linear when they are of one size, else a symlog axis that
-    # keeps the bulk readable beside a few large lines (sharey: one scale for the row).
-    frame_data(axes[1, 0], [d[:, i] for d in drawn for i in range(d.shape[1])])
-    handles = [plt.Line2D([], [], color=ICL_COLOR, label="ICL score (top row; negative = in-context learning)")]
-    handles += [plt.Line2D([], [], color=c, label=f"{k} head") for k, c in HEAD_CLASS_COLORS.items()]
-    figure_legend(fig, handles + [window_handle() if _has_window(windows, names) else None], ncol=3)
-    return fig
-
-
-def training_curves(zoo: Zoo):
-    """Training loss and ICL score against tokens seen, one line per run of the zoo. Up to
-    :data:`~.style.MAX_LEGEND` runs each has its colour and legend entry; a larger zoo is coloured
-    by depth (one legend entry per number of layers), which is the figure's message: the ICL score
-    falls below zero for the models with two or more layers."""
-    n = len(zoo)
-    styles, handles = model_styles(list(zoo))
-    fig = Figure(figsize=(COLUMN_IN, 3.2 + 0.17 * int(np.ceil(len(handles) / 4))), layout="constrained")
-    ax_loss, ax_icl = fig.subplots(1, 2)
-    grouped = n > MAX_LEGEND
-    for name, run in zoo.items():
-        m = run.trajectory
-        tokens = m["tokens"].double()
-        ok = torch.isfinite(m["train_loss"]) & (tokens > 0)
-        st = styles[name]
-        style = dict(color=st["color"], ls=st["ls"], lw=0.9 if grouped else 1.2, alpha=0.8 if grouped else 1.0)
-        ax_loss.plot(tokens[ok], m["train_loss"][ok], **style)
-        ax_icl.plot(tokens[tokens > 0], m["icl_score"][tokens > 0], **style)
-    for ax in (ax_loss, ax_icl):
-        tokens_axis(ax)
-    ax_loss.set_ylabel("training loss (nats)")
-    ax_icl.set_ylabel("ICL score (nats)")
-    ax_icl.set_title("ICL score (negative = in-context learning)")
-    ax_loss.set_title("training loss")
-    zero_line(ax_icl)
-    figure_legend(fig, handles, ncol=min(len(handles), 4))
-    fig.suptitle(f"The {zoo.size} zoo in training" + (f": {n} runs, coloured by depth" if grouped else ""))
-    return fig
-
-
-def repeat_loss_profiles(profiles: Mapping[str, Tensor], length: int, reference: Tensor | None = None,
-                         reference_length: int | None = None, reference_label: str = "hand-built circuit"):
-    """Loss at every position of a random sequence shown several times (one line per model), the
-    copies' boundaries marked; beside it the same for a reference model, if given."""
-    n = 2 if reference is not None else 1
-    fig, axes = plt.subplots(1, n, figsize=(COLUMN_IN, 3.4), sharey=True, squeeze=False, layout="constrained",
-                             width_ratios=[2, 1] if n == 2 else None)
-    panels = [(axes[0, 0], profiles, length, "our models' final checkpoints", None)]
-    if reference is not None:  # black: no model of the left panel has that colour
-        panels.append((axes[0, 1], {reference_label: reference}, reference_length or length, "the reference", "0.1"))
-    styles, model_handles = model_styles(profiles, reserved=1 if reference is not None else 0)
-    for ax, curves, size, title, color in panels:
-        for i, (name, loss) in enumerate(curves.items()):
-            st = styles.get(name, dict(color=color, ls="-", label=name))
-            ax.plot(range(1, len(loss) + 1), loss, color=color or st["color"], ls=st["ls"], lw=1.1,
-                    label=name if color else None)
-        for b in range(size, len(next(iter(curves.values()))), size):
-            ax.axvline(b + 0.5, color="0.6", lw=0.8, ls="--")
-        ax.set_xlabel("position (dashed: a new copy starts)")
-        ax.set_title(title)
-    axes[0, 0].set_ylabel("loss (nats)")
-    handles = model_handles + [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
-    figure_legend(fig, handles, ncol=4)
-    return fig
-
-
-# The two training recipes, one colour each wherever they are drawn together (.palette).
-RECIPE_LABELS = {"repeat": "repeat recipe (half the sequences open with a window shown twice)",
-                 "natural": "natural code only (-natural)"}
-
-
-def recipe_pairs(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
-                 pairs: Sequence[tuple[str, str]], ncols: int | None = None):
-    """One panel per model trained on both recipes (``pairs``: ``(natural, repeat)`` names): the
-    ICL score of each over training, in the recipe's colour, with its window's start and end as
-    dashed lines of the same colour."""
-    fig, axes = _panels(len(pairs), ncols or min(len(pairs), 3), sharey=True)
-    for ax, (natural, repeat) in zip(axes.flat, pairs):
-        for recipe, name in (("repeat", repeat), ("natural", natural)):
-            m, color = runs[name], RECIPE_COLORS[recipe]
-            keep = m["tokens"] > 0
-            ax.plot(m["tokens"][keep], m["icl_score"][keep], color=color, lw=1.5)
-            w = windows.get(name)
-            if w is not None:
-                for x in (w.start, w.end):
-                    ax.axvline(x, color=color, lw=1.0, ls="--")
-        zero_line(ax)
-        ax.set_title(repeat)
-        tokens_axis(ax)
-    bottom_labels(axes, len(pairs), "training tokens")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("ICL score (nats)")
-    figure_legend(fig, [plt.Line2D([], [], color=RECIPE_COLORS[r], lw=1.5, label=RECIPE_LABELS[r]) for r in RECIPE_COLORS]
-                  + [window_edges_handle(label="dashed: each run's phase-change window")], ncol=1)
-    return fig
-
-
 def onset_spread(onsets: Mapping[str, Sequence[tuple[str, float | None]]]):
     """Tokens to the start of the phase-change window, one row per model and one point per seed
     (``onsets``: model -> ``(run name, window start or None)``), the median over the seeds with a
@@ -478,7 +277,7 @@ def seed_curves(panels: Mapping[str, Mapping[str, SeedCurves]], ylabel: str = "I
             if len(c.names) < 2:
                 raise ValueError(f"{model}: {len(c.names)} seed(s), a median over seeds needs at least two")
     order = list(dict.fromkeys(m for models in panels.values() for m in models))  # one colour per model
-    fig, axes = _panels(len(panels), ncols, sharey=True)
+    fig, axes = panel_grid(len(panels), ncols, sharey=True)
     banded = False
     for ax, (title, models) in zip(axes.flat, panels.items()):
         for model, c in models.items():
