@@ -24,7 +24,7 @@ venv: $(STAMP)
 
 ## make book: execute every chapter for every size whose run store exists, build _build/html
 book: $(STAMP)
-	$(BIN)/python -m induction_heads.book.build book
+	$(BIN)/python -m induction_heads.publish.build book
 
 ## make test: unit tests, nbval on the stored chapters (default size), then the book build
 test: unit nbval book
@@ -44,7 +44,7 @@ nbval: $(STAMP)
 ## outputs); ONLY: just the chapters whose file name starts with one of these
 ONLY ?=
 chapters: $(STAMP)
-	$(BIN)/python -m induction_heads.book.build chapters $(ONLY)
+	$(BIN)/python -m induction_heads.publish.build chapters $(ONLY)
 
 ## make readings [SIZE=small] [JOBS=2]: compute and keep every finished run's summary row (readings.json)
 ## where it is missing or stale, JOBS runs at once; the chapters read these. Run it after changing lib/ or
@@ -54,19 +54,19 @@ readings: $(STAMP)
 
 ## make sync: rewrite each chapter's Colab cell and default size from _config.yml / book.py
 sync: $(STAMP)
-	$(BIN)/python -m induction_heads.book.build sync
+	$(BIN)/python -m induction_heads.publish.build sync
 
 ## make check-site: open every page of _build/html in headless Chromium, offline
 check-site: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
-	$(BIN)/python scripts/check_site.py _build/html --screenshots _build/screenshots --limit-pass-lines --require-captions
+	$(BIN)/python -m induction_heads.publish.check_site _build/html --screenshots _build/screenshots --limit-pass-lines --require-captions
 
-## make check-colab: the "Open in Colab" path end to end without Colab (scripts/check_colab.py): the
+## make check-colab: the "Open in Colab" path end to end without Colab (induction_heads.publish.check_colab): the
 ## built site's Colab links, then a fresh Colab-like venv and kernel running every chapter's set-up
 ## cells at tiny and one whole chapter at small from a file:// clone of this checkout (needs `make book`)
 check-colab: $(STAMP)
-	$(BIN)/python scripts/check_colab.py --site _build/html
+	$(BIN)/python -m induction_heads.publish.check_colab --site _build/html
 
 ## make zoo SIZE=small [JOBS=2] [DEVICE=cuda] [RUNS=zoo]: train (or resume) every model of a size
 ## into data/<size>/zoo (or data/<size>/$(RUNS): a retrain beside the runs the book reads),

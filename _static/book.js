@@ -1,4 +1,4 @@
-/* Induction Heads, reproduced: what the site does on every screen (scripts/check_site.py checks
+/* Induction Heads, reproduced: what the site does on every screen (lib/induction_heads/publish/check_site.py checks
    each of these at 1400 and 420 px).
 
    1. The sidebar and contents buttons work at every width.

@@ -2,10 +2,11 @@
 docstring or a comment cites still exists.
 
 Layering: ``induction_heads.measure`` imports nothing of ``induction_heads`` outside itself (models,
-evaluation sets and token pools come in as arguments), and ``induction_heads.engine`` imports nothing
-of ``induction_heads.book`` (training never needs the book). Both are read from the source with
-:mod:`ast` (every import statement, those inside functions included) and checked once at run time
-in a fresh interpreter.
+evaluation sets and token pools come in as arguments), ``induction_heads.engine`` imports nothing
+of ``induction_heads.book`` (training never needs the book), and nothing of the three imports
+``induction_heads.publish`` (the content never needs its publishing). All are read from the source
+with :mod:`ast` (every import statement, those inside functions included); the first two are checked
+once at run time in a fresh interpreter too.
 
 Citations. A string in a docstring or a comment counts as a reference to our code when it is
 
@@ -13,14 +14,15 @@ Citations. A string in a docstring or a comment counts as a reference to our cod
    ``:attr:``, ``:data:``, ``:obj:``, ``:exc:``), a leading ``~`` or ``.`` dropped, unless it names
    another project (``:mod:`ast```: its first part is no name of ours and imports from elsewhere);
 2. a dotted name that starts with ``induction_heads.``;
-3. a dotted name that starts with one of our subpackages (``engine.``, ``measure.``, ``book.``),
-   its parts words, not a file extension (``heads.py`` is a file, rule 5);
+3. a dotted name that starts with one of our subpackages (``engine.``, ``measure.``, ``book.``,
+   ``publish.``), its parts words, not a file extension (``heads.py`` is a file, rule 5);
 4. a double-backquoted dotted name (````figures.icl_curves````) whose first part is the name of
    one of our modules (``metrics``, ``runs``, ``figures``, ...), its last part no file extension
    (````t.lr````, ````metrics.safetensors```` are no references);
 5. a path of ours ending in ``.py``: its first folder is one of ``lib``, ``tests``, ``scripts``,
    ``benchmarks``, ``induction_heads``, or a subpackage (``engine``, ``measure``, ``book``,
-   ``figures``); or a double-backquoted file name ending in ``.py`` (````test_circuits.py````).
+   ``publish``, ``figures``); or a double-backquoted file name ending in ``.py``
+   (````test_circuits.py````).
 
 A reference resolves when its modules import and its names are attributes of them, looked up as
 Sphinx would and a little wider: the name as given (absolute), in the module that cites it and in
@@ -52,7 +54,7 @@ import induction_heads
 
 REPO = Path(__file__).resolve().parents[1]
 LIB = REPO / "lib" / "induction_heads"
-SUBPACKAGES = ("engine", "measure", "book")
+SUBPACKAGES = ("engine", "measure", "book", "publish")
 ROLES = ("mod", "func", "class", "meth", "attr", "data", "obj", "exc")
 FILE_EXTENSIONS = {"py", "json", "safetensors", "log", "yml", "yaml", "md", "ipynb", "cfg", "txt", "png",
                    "html", "toml", "csv", "svg", "pdf", "js", "css", "sh"}
@@ -99,6 +101,17 @@ def test_measure_imports_nothing_of_ours_outside_measure():
 def test_engine_imports_nothing_of_the_book():
     bad = [b for b in _ours_outside("engine", ("induction_heads.engine", "induction_heads.measure"))
            if " induction_heads.book" in b or b.endswith(" induction_heads")]
+    assert bad == []
+
+
+def test_nothing_of_the_content_imports_its_publishing():
+    bad = []
+    for folder in ("engine", "measure", "book"):
+        for path in sorted((LIB / folder).rglob("*.py")):
+            package = ".".join(("induction_heads", *path.relative_to(LIB).parent.parts))
+            bad += [f"{path.relative_to(REPO)}:{line} imports {mod}" for line, mod in _imports(path, package)
+                    if mod == "induction_heads.publish" or mod.startswith("induction_heads.publish.")]
+    assert len(list((LIB / "book").rglob("*.py"))) > 20  # the folders are read
     assert bad == []
 
 

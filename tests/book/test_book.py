@@ -8,7 +8,7 @@ import pytest
 
 from induction_heads import book
 from induction_heads.engine.config import SIZES, SizeError
-from induction_heads.book import build as bookbuild
+from induction_heads.publish import build as bookbuild
 
 ROOT = bookbuild.ROOT
 CHAPTERS = bookbuild.toc_chapters()

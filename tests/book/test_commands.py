@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from induction_heads.book.build import ROOT
+from induction_heads.publish.build import ROOT
 from induction_heads.cli import _parser
 
 CLI = re.compile(r"python -m induction_heads (?P<command>[a-z][\w-]*)")

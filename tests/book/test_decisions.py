@@ -4,7 +4,7 @@ named in _config.yml, no references to the project's issue tracker."""
 import re
 import subprocess
 
-from induction_heads.book.build import ROOT, load_config
+from induction_heads.publish.build import ROOT, load_config
 
 LOG = ROOT / "chapters" / "08_decisions.md"
 _HASH = re.compile(r"(?<![\w/.,])[0-9a-f]{7,40}(?![\w])")  # not the digits of a number

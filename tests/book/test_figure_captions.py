@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from induction_heads.book import build as bookbuild
+from induction_heads.publish import build as bookbuild
 
 ROOT = bookbuild.ROOT
 NOTES = bookbuild.load_figure_notes(ROOT)

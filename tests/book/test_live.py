@@ -38,7 +38,7 @@ def _run_chapter(tmp_path, **parameters):
 
     import papermill as pm
 
-    from induction_heads.book.build import ROOT
+    from induction_heads.publish.build import ROOT
 
     src = ROOT / "chapters" / "02_argument1_phase_change.ipynb"
     shutil.copy(src, tmp_path / "c.ipynb")

@@ -1,4 +1,4 @@
-"""The published site as the build finishes it (lib/induction_heads/book/build.py): the citation
+"""The published site as the build finishes it (lib/induction_heads/publish/build.py): the citation
 and the build's version in the footer, one inline script of each, the other sizes' pages chained
 with their sidebar entry, search labelled by size, and the settings and static files it relies on."""
 
@@ -7,8 +7,8 @@ import json
 
 import yaml
 
-from induction_heads.book import build as bookbuild
-from induction_heads.book.build import ROOT
+from induction_heads.publish import build as bookbuild
+from induction_heads.publish.build import ROOT
 
 INFO = {"version": "abc1234", "date": "2026-03-04"}
 

@@ -1,6 +1,6 @@
 """Open every page of the built book in headless Chromium, offline, and check what a reader sees.
 
-    python scripts/check_site.py _build/html --screenshots _build/screenshots
+    python -m induction_heads.publish.check_site _build/html --screenshots _build/screenshots
 
 Every page is opened at two window widths, 1400 px (a desktop) and 420 px (a phone). On each:
 
@@ -59,7 +59,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]  # the repository: lib/induction_heads/publish/ is three below
 SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 # Console errors to let pass, each with its reason. None now: the three the theme caused are fixed
 # ("THEBE_JS_URL has already been declared": build.dedupe_inline_scripts; "Got invalid theme

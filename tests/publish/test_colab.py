@@ -1,12 +1,11 @@
 """The Colab path's fast parts: the Colab cell's step lines and one-line failures (against a local
 stand-in repository, pip replaced by a script), ensure_data's, the sizes a chapter offers, and the
-pieces of scripts/check_colab.py that judge a run (the site's links, the set-up cells and their
+pieces of :mod:`induction_heads.publish.check_colab` that judge a run (the site's links, the set-up cells and their
 step lines, the unpublished size's line, the claims). The path itself runs end to end in
 `make check-colab` (minutes; not in `pytest tests`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import types
@@ -16,20 +15,11 @@ import nbformat
 import pytest
 
 from induction_heads import book
-from induction_heads.book import build as bookbuild
-from induction_heads.book.build import ROOT, load_config, size_page, toc_chapters
+from induction_heads.publish import build as bookbuild
+from induction_heads.publish import check_colab as cc
+from induction_heads.publish.build import ROOT, load_config, size_page, toc_chapters
 from induction_heads.engine.config import OneLineError, SizeError
 
-
-def _load_check_colab():
-    spec = importlib.util.spec_from_file_location("check_colab", ROOT / "scripts" / "check_colab.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cc = _load_check_colab()
 
 
 @pytest.fixture

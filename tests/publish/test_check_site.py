@@ -1,19 +1,15 @@
-"""The reader's checks of scripts/check_site.py: their rules on hand-made measurements, and the
+"""The reader's checks of :mod:`induction_heads.publish.check_site`: their rules on hand-made measurements, and the
 browser probes on a hand-made page (where Chromium is installed: CI installs it first)."""
 
 import base64
-import importlib.util
 import zlib
 import struct
 
 import pytest
 import yaml
 
-from induction_heads.book.build import ROOT
-
-_spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
-check_site = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check_site)
+from induction_heads.publish import check_site
+from induction_heads.publish.build import ROOT
 
 
 def _block(scroll, client, kind="text", overflow_x="auto", visible=True, text="x"):

@@ -1,6 +1,6 @@
 """Building the book: papermill once per (chapter, size), a cache, the per-size pages, Sphinx.
 
-``python -m induction_heads.book.build book`` is what ``make book`` runs:
+``python -m induction_heads.publish.build book`` is what ``make book`` runs:
 
 1. For every chapter in ``_toc.yml`` and every size whose run store exists, execute the chapter
    with papermill into ``_build/executed/<size>/``. An executed notebook carries an *execution
@@ -28,13 +28,13 @@
    notebook in the repository (Colab opens ``chapters/<name>.ipynb``; the size switcher on those
    pages tells the reader to change ``size`` in its parameters cell).
 
-``python -m induction_heads.book.build html`` does steps 2-4 only, from the chapters already
+``python -m induction_heads.publish.build html`` does steps 2-4 only, from the chapters already
 executed in ``_build/executed`` (to rebuild the site after a change to ``_static/``, the settings
 or this module without executing anything).
 
-``python -m induction_heads.book.build chapters`` re-executes the chapters at the default size in
+``python -m induction_heads.publish.build chapters`` re-executes the chapters at the default size in
 place, so ``chapters/*.ipynb`` hold the reference outputs nbval compares and Colab shows.
-``python -m induction_heads.book.build sync`` rewrites each chapter's Colab cell and default size
+``python -m induction_heads.publish.build sync`` rewrites each chapter's Colab cell and default size
 from ``_config.yml`` and :data:`induction_heads.book.DEFAULT_SIZE`.
 """
 
@@ -58,8 +58,8 @@ import nbformat
 import papermill as pm
 import yaml
 
-from .chapter import DEFAULT_SIZE, REPO_ROOT, STEP_DONE, STEP_START, published_sizes, size_choices
-from .figures.attention import install_static
+from ..book.chapter import DEFAULT_SIZE, REPO_ROOT, STEP_DONE, STEP_START, published_sizes, size_choices
+from ..book.figures.attention import install_static
 from ..engine.config import SIZES
 from ..engine.runs import available_sizes
 
@@ -192,7 +192,7 @@ def colab_cell_source(config: dict) -> str:
     shown. A failed step stops with one line naming the step, the command's own last line and the
     likely causes in order (for the clone: the network, the repository's address, its branch), and
     a set-up that did not finish starts over when the cell is run again. Two environment variables
-    exist for ``make check-colab`` (``scripts/check_colab.py``): ``INDUCTION_HEADS_REPO`` replaces
+    exist for ``make check-colab`` (:mod:`induction_heads.publish.check_colab`): ``INDUCTION_HEADS_REPO`` replaces
     the repository's address (a ``file://`` clone of the checkout under test) and
     ``INDUCTION_HEADS_CHECKOUT`` the clone's folder (``/content/induction-heads`` in Colab).
     """
@@ -870,7 +870,7 @@ def build_book(root: Path = ROOT, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m induction_heads.book.build", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m induction_heads.publish.build", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("book", help="execute every chapter for every trained size and build _build/html")
     b.add_argument("--force", action="store_true", help="ignore the execution cache")

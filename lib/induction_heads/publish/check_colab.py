@@ -1,6 +1,6 @@
 """Colab, tested end to end without Colab: what `make check-colab` runs.
 
-    python scripts/check_colab.py --site _build/html
+    python -m induction_heads.publish.check_colab --site _build/html
 
 What a reader's "Open in Colab" does, run on this machine, in order:
 
@@ -49,12 +49,9 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lib"))
-
-from induction_heads.book.build import COLAB_TAG, load_config, size_page, toc_chapters  # noqa: E402
-from induction_heads.book.chapter import DEFAULT_SIZE, STEP_DONE, STEP_START, build_command, published_sizes  # noqa: E402
-from induction_heads.engine.config import SIZES  # noqa: E402
+from ..book.chapter import DEFAULT_SIZE, STEP_DONE, STEP_START, build_command, published_sizes
+from ..engine.config import SIZES
+from .build import COLAB_TAG, ROOT, load_config, size_page, toc_chapters
 
 KERNEL = "colab-like"
 # A Colab runtime's own packages, at their current releases (torch apart: see the docstring).
@@ -162,7 +159,7 @@ def check_site_links(html_dir: Path, config: dict, chapters: list[str], sizes: l
         expected = [want[rel]] if rel in want else []
         if links != expected:
             raise CheckFailed("site", f"{rel} links Colab to {links or 'nothing'}, expected {expected or 'no link'}; "
-                              "see _fix_colab_links in lib/induction_heads/book/build.py")
+                              "see _fix_colab_links in lib/induction_heads/publish/build.py")
         with_link += bool(links)
     return with_link
 
@@ -188,14 +185,14 @@ def make_runtime(venv: Path, python: str, torch: str, log: Path) -> dict[str, st
     site = Path(sh("runtime", [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], fix, log).strip())
     stand_in = site / "google" / "colab" / "__init__.py"  # `google` stays a namespace package
     stand_in.parent.mkdir(parents=True, exist_ok=True)
-    stand_in.write_text('"""Stand-in for Colab\'s google.colab (scripts/check_colab.py): imported when the '
+    stand_in.write_text('"""Stand-in for Colab\'s google.colab (induction_heads.publish.check_colab): imported when the '
                         'kernel starts, as in Colab, so the chapters take their Colab branch."""\n')
     spec = venv / "share" / "jupyter" / "kernels" / KERNEL / "kernel.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(json.dumps({
         "argv": [py, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                  "--IPKernelApp.exec_lines=import google.colab"],
-        "display_name": "Colab-like (scripts/check_colab.py)", "language": "python",
+        "display_name": "Colab-like (induction_heads.publish.check_colab)", "language": "python",
     }, indent=1))
     kernels = sh("runtime", [py, "-m", "jupyter", "kernelspec", "list", "--json"], fix, log)
     if KERNEL not in json.loads(kernels)["kernelspecs"]:

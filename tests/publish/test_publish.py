@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from induction_heads.book.build import ROOT, load_config
+from induction_heads.publish.build import ROOT, load_config
 
 WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
 
