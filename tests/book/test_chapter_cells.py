@@ -1,5 +1,5 @@
 """Chapter cells stay short: a code cell calls library functions and draws. Every code cell of
-``chapters/*.ipynb`` over :data:`MAX_LINES` lines of source is listed in :data:`LONG_CELLS`, keyed
+``chapters/*.ipynb`` over ``MAX_LINES`` lines of source is listed in ``LONG_CELLS``, keyed
 by its readable cell id, with the reason it needs its length; a new long cell fails with one line
 naming it, and so does an entry whose cell is gone or no longer long (the list only shrinks as
 cells move into tested functions). The Colab set-up cell is exempt by its tag: its code is written
