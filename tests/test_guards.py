@@ -1,5 +1,5 @@
 """Guards on the library's shape: what each package may import, and that every name of ours that a
-docstring or a comment cites still exists.
+docstring or a comment cites (in ``lib/``, ``tests/`` and ``benchmarks/``) still exists.
 
 Layering: ``induction_heads.measure`` imports nothing of ``induction_heads`` outside itself (models,
 evaluation sets and token pools come in as arguments), ``induction_heads.engine`` imports nothing
@@ -318,7 +318,8 @@ def dangling(path: Path) -> list[str]:
     return out
 
 
-SOURCES = sorted(p for p in [*LIB.rglob("*.py"), *(REPO / "tests").rglob("*.py")] if "__pycache__" not in p.parts)
+SOURCES = sorted(p for p in [*LIB.rglob("*.py"), *(REPO / "tests").rglob("*.py"), *(REPO / "benchmarks").rglob("*.py")]
+                 if "__pycache__" not in p.parts)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
