@@ -158,6 +158,12 @@ def _fake_root(tmp_path):
     return root
 
 
+def _rename_first_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].id = "renamed-cell"
+    nbformat.write(nb, path)
+
+
 def test_execution_key_watches_lib_data_pins_and_cells_but_not_outputs(tmp_path):
     root = _fake_root(tmp_path)
     key = lambda size="tiny": bookbuild.execution_key(root / "c.ipynb", size, root)  # noqa: E731
@@ -178,6 +184,7 @@ def test_execution_key_watches_lib_data_pins_and_cells_but_not_outputs(tmp_path)
         lambda: (root / "lib" / "pkg" / "m.py").write_text("x = 2\n"),
         lambda: (root / "data" / "tiny" / "runs" / "m.json").write_text('{"a": 1}'),
         lambda: (root / "requirements.txt").write_text("torch==2.14.0\n"),
+        lambda: _rename_first_cell(root / "c.ipynb"),  # figures are captioned by cell id
         lambda: nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(2)")]),
                                root / "c.ipynb"),
     ):

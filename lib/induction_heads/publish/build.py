@@ -159,10 +159,12 @@ def tree_digest(path: Path, skip: tuple[str, ...] = ()) -> str:
 
 
 def _cells_digest(nb) -> str:
-    """Hash of what a chapter *is*: cell types and sources, not outputs or metadata."""
+    """Hash of what a chapter *is*: cell types, ids and sources, not outputs or metadata. The ids
+    count because the build captions an executed chapter's figures by the ids it carries
+    (:func:`caption_figures`): a renamed cell must not reuse a copy executed under its old id."""
     h = hashlib.sha256()
     for cell in nb.cells:
-        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+        h.update(cell.cell_type.encode() + b"\0" + cell.get("id", "").encode() + b"\0" + cell.source.encode() + b"\0")
     return h.hexdigest()
 
 
