@@ -12,8 +12,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import torch
 
+from . import book  # noqa: F401  (registers every chapter's kept analyses)
 from .book.copying import TRAIN_SAMPLE_FILE, write_train_sample
-from .book.readings import kept_reading, readings_version, write_reading
+from .book.readings import ANALYSES, kept_analysis, kept_reading, readings_version, write_analysis, write_reading
 from .book.summary import model_summary, seed_spreads, summary
 from .engine.config import (CORE_MODELS, MODEL_NAMES, SIZES, SizeError, parse_model_name, train_config,
                             validate_model_name, validate_size)
@@ -21,7 +22,7 @@ from .engine.dataset import prepare_data
 from .engine.runs import size_dir, verify_store, write_manifests
 from .engine.store import RunStoreError
 from .engine.train import train
-from .engine.zoo import Zoo
+from .engine.zoo import Run, Zoo
 
 DEVICES = ("cpu", "cuda")
 
@@ -193,39 +194,55 @@ def _verify(size: str, write: bool) -> int:
     return 0
 
 
-def _reading_of(size: str, name: str) -> tuple[str, float]:
-    """Compute and keep one run's reading (a worker of :func:`_readings`): its name and seconds."""
+def _keep(run: Run, what: str) -> None:
+    """Compute and keep one reading of ``run``: its summary row (``what`` = ``"summary"``) or the
+    registered analysis ``what`` (:data:`induction_heads.book.readings.ANALYSES`)."""
+    if what == "summary":
+        write_reading(run, model_summary(run))
+    else:
+        analysis = ANALYSES[what]
+        write_analysis(run, analysis, json.loads(json.dumps(analysis.compute(run))))
+
+
+def _reading_of(size: str, name: str, what: str) -> tuple[str, str, float]:
+    """Compute and keep one reading (a worker of :func:`_readings`): the run's name, what, seconds."""
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    run = Zoo.load(size, [name])[name]
-    write_reading(run, model_summary(run))
-    return name, time.perf_counter() - t0
+    _keep(Zoo.load(size, [name])[name], what)
+    return name, what, time.perf_counter() - t0
 
 
 def _readings(size: str, force: bool, jobs: int = 1) -> int:
     """``readings``: keep the size's training-split sample (:func:`induction_heads.book.copying.write_train_sample`)
     and write the summary row of every finished run whose kept reading is missing or stale (all of
-    them with ``force``), one line per run with its time; ``jobs`` runs at once, one process and one
-    thread each (each run's files are its own)."""
+    them with ``force``), and every registered analysis (:data:`induction_heads.book.readings.ANALYSES`)
+    of the runs it covers, one line each with its time; ``jobs`` at once, one process and one
+    thread each (each run's files are its own; a run's summary and analyses go to one worker)."""
     torch.set_num_threads(1)
     if force or not (size_dir(size) / TRAIN_SAMPLE_FILE).exists():
         write_train_sample(size)
         print(f"{size}: kept {TRAIN_SAMPLE_FILE} (the training split's successors and plain windows)", flush=True)
     zoo = Zoo.load(size)
-    todo = [run for run in zoo.values() if force or kept_reading(run) is None]
+    todo = [(run, "summary") for run in zoo.values() if force or kept_reading(run) is None]
     print(f"{size}: {len(zoo) - len(todo)} of {len(zoo)} runs have current readings (code version "
           f"{readings_version()}); computing {len(todo)}", flush=True)
+    for a in ANALYSES.values():
+        covered = a.covers(list(zoo))
+        stale = [(zoo[n], a.name) for n in covered if force or kept_analysis(zoo[n], a) is None]
+        print(f"{size}: {a.name}: {len(covered) - len(stale)} of {len(covered)} runs current (code version "
+              f"{a.version}); computing {len(stale)}", flush=True)
+        todo += stale
     if jobs <= 1:
-        for i, run in enumerate(todo, 1):
+        for i, (run, what) in enumerate(todo, 1):
             t0 = time.perf_counter()
-            write_reading(run, model_summary(run))
-            print(f"  [{i}/{len(todo)}] {run.name}: {time.perf_counter() - t0:.0f} s", flush=True)
+            _keep(run, what)
+            print(f"  [{i}/{len(todo)}] {run.name} {what}: {time.perf_counter() - t0:.0f} s", flush=True)
         return 0
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_reading_of, size, run.name) for run in todo]
+        futures = [pool.submit(_reading_of, size, run.name, what) for run, what in todo]
         for i, done in enumerate(as_completed(futures), 1):
-            name, seconds = done.result()
-            print(f"  [{i}/{len(todo)}] {name}: {seconds:.0f} s", flush=True)
+            name, what, seconds = done.result()
+            print(f"  [{i}/{len(todo)}] {name} {what}: {seconds:.0f} s", flush=True)
     return 0
 
 

@@ -83,3 +83,70 @@ def test_an_edited_reading_is_refused(tiny_copy):
     path.write_text(path.read_text().replace("-0.5", "-0.9"))
     with pytest.raises(RunStoreError, match="readings.json"):
         kept_reading(run)
+
+
+# ------------------------------------------------------------------ kept analyses
+
+
+def test_every_kept_tiny_analysis_is_current_and_equals_its_computation_now(tiny_zoo):
+    """Every registered analysis of every tiny run it covers: kept, current, and what the code
+    computes today (`make readings SIZE=tiny` writes them)."""
+    names = available_runs("tiny")
+    assert set(readings.ANALYSES) >= {"argument1.classes-over-training", "argument3.controls",
+                                      "argument3.pattern-preserving"}
+    for analysis in readings.ANALYSES.values():
+        covered = analysis.covers(names)
+        assert covered, analysis.name
+        for n in covered:
+            run = Run("tiny", n)
+            kept = readings.kept_analysis(run, analysis)
+            assert kept is not None or (run_dir("tiny", n) / readings.ANALYSES_DIR / f"{analysis.name}.json").exists(), \
+                f"{analysis.name} of {n} is not kept (run `make readings SIZE=tiny`)"
+            assert kept is not None, f"{analysis.name} of {n} is stale (run `make readings SIZE=tiny`)"
+            assert _same(kept, json.loads(json.dumps(analysis.compute(run)))), (analysis.name, n)
+
+
+def test_an_analysis_is_versioned_by_the_code_that_computes_it():
+    from induction_heads.book import argument1, argument3
+
+    a1, a3 = argument1.CLASSES_OVER_TRAINING, argument3.CONTROLS
+    sources = {str(p).split("induction_heads/")[-1] for p in readings_sources("induction_heads.book.argument3")}
+    assert "book/argument3.py" in sources and "measure/ablation.py" in sources and "book/summary.py" not in sources
+    assert a3.version == readings_version("induction_heads.book.argument3") != readings_version()
+    assert a1.version == readings_version("induction_heads.book.argument1")
+    with pytest.raises(ValueError, match="registered twice"):
+        readings.register_analysis(a3.name, lambda run: None, a3.covers)
+    with pytest.raises(ValueError, match="names a file"):
+        readings.register_analysis("a/b", lambda run: None, a3.covers)
+
+
+def test_a_kept_analysis_is_read_a_stale_one_computed_and_an_edited_one_refused(tiny_copy, monkeypatch):
+    run = Run("tiny", "attn-only-2l")
+    calls = []
+    analysis = readings.Analysis("test.marker", lambda r: calls.append(r.name) or {"x": 1.0}, lambda names: list(names))
+    prov = Provenance(analysis)
+    assert readings.analysis_value(run, analysis, prov) == {"x": 1.0} and calls == ["attn-only-2l"]
+    readings.write_analysis(run, analysis, {"x": 2.0})  # a marker: read, not computed
+    assert readings.analysis_value(run, analysis, prov) == {"x": 2.0} and calls == ["attn-only-2l"]
+    assert prov.computed == ["attn-only-2l"] and prov.kept == ["attn-only-2l"]
+    assert prov.line().startswith("test.marker of 1 runs read from their kept readings") and "1 computed now" in prov.line()
+    path = run_dir("tiny", "attn-only-2l") / readings.ANALYSES_DIR / "test.marker.json"
+    current = readings.Analysis.version
+    monkeypatch.setattr(readings.Analysis, "version", property(lambda self: "0" * 16))  # the code changed
+    assert readings.kept_analysis(run, analysis) is None
+    monkeypatch.setattr(readings.Analysis, "version", current)
+    assert readings.kept_analysis(run, analysis) == {"x": 2.0}
+    path.write_text(path.read_text().replace("2.0", "3.0"))
+    with pytest.raises(RunStoreError, match="test.marker.json"):
+        readings.kept_analysis(run, analysis)
+
+
+def test_ablation_controls_survive_their_json():
+    from induction_heads.book.argument3 import AblationControls
+    from induction_heads.measure.intervals import Interval
+
+    c = AblationControls(("1.1", "1.3"), {"zero": Interval(0.8, 0.7, 0.9), "mean": Interval(0.6, 0.5, 0.7)},
+                         {"zero": {"1.1": Interval(0.1, 0.0, 0.2), "1.3": Interval(0.3, 0.2, 0.4)}},
+                         [(("1.0", "1.2"), Interval(0.05, 0.01, 0.09))])
+    back = AblationControls.from_json(json.loads(json.dumps(c.to_json())))
+    assert back == c and back.specific is True

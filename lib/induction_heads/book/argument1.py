@@ -19,8 +19,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ..engine.config import model_family, parse_model_name
-from ..engine.runs import load_tokenizer
+from ..engine.config import CORE_MODELS, model_family, parse_model_name
+from ..engine.runs import load_eval_set, load_tokenizer
 from ..engine.zoo import Run, Trajectory
 from ..measure.intervals import SeedSpread, bootstrap_band, seed_spread
 from ..measure.icl_classes import IclByClass, icl_by_class, loss_by_position_by_class, token_classes
@@ -29,10 +29,14 @@ from ..measure.heads import THRESHOLDS
 from ..measure.phase import (MIN_PEAK_RATE, PhaseWindow, share_in_window, icl_share_in_window, loss_bump,
                              phase_change_window, smoothed_over_training)
 from .claims import AFTER, BEFORE, ClaimDef, Reading, Threshold, register
+from .readings import register_analysis
 
 __all__ = [
     "class_split_over_training",
     "class_readings_over_training",
+    "class_split_models",
+    "classes_over_training",
+    "CLASSES_OVER_TRAINING",
     "SHARE_IN_WINDOW",
     "PAPER_SHARE_IN_WINDOW",
     "NO_HEAD",
@@ -406,6 +410,28 @@ def class_readings_over_training(run: Run, tokens: Tensor, max_sequences: int = 
 def class_split_over_training(run: Run, tokens: Tensor, max_sequences: int = 128) -> dict[int, IclByClass]:
     """The split of :func:`class_readings_over_training` alone, keyed by step."""
     return {step: split for step, (split, _) in class_readings_over_training(run, tokens, max_sequences).items()}
+
+
+def classes_over_training(run: Run, tokens: Tensor | None = None) -> dict[str, dict[str, list]]:
+    """:func:`class_readings_over_training` of ``run`` on ``tokens`` (default: its size's
+    evaluation set) as plain lists, keyed by step (a string): each class's term of the ICL score
+    (``contribution``) and its loss-by-position curve (``curve`` [class][position]), rounded to 6
+    decimals. Kept with the run's readings for the models of :func:`class_split_models`
+    (:data:`CLASSES_OVER_TRAINING`)."""
+    tokens = load_eval_set(run.size)[0] if tokens is None else tokens
+    return {str(step): {"contribution": [round(float(v), 6) for v in split.contribution],
+                        "curve": [[round(float(x), 6) for x in row] for row in curve]}
+            for step, (split, curve) in class_readings_over_training(run, tokens).items()}
+
+
+def class_split_models(names: Iterable[str]) -> list[str]:
+    """The models chapter 02 splits the ICL score by class over training: the core models with two
+    or more layers, first seed (``CORE_MODELS`` order)."""
+    names = set(names)
+    return [n for n in CORE_MODELS if n in names and model_family(n)[1] > 1 and model_family(n)[2] == 0]
+
+
+CLASSES_OVER_TRAINING = register_analysis("argument1.classes-over-training", classes_over_training, class_split_models)
 
 
 # ------------------------------------------------------------------ the claims (the book's registry)

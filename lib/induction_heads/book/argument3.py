@@ -18,13 +18,14 @@ from ..engine.runs import load_eval_set
 from ..engine.zoo import Run, Trajectory
 from ..measure.ablation import (ABLATION_METHODS, ablate_heads, before_and_after_attribution, clean_losses, delta_icl,
                                 matched_control_sets, single_head_ablations)
-from ..measure.heads import classify_heads, head_labels
+from ..measure.heads import classify_heads, head_labels, induction_heads
 from ..measure.icl_classes import IclByClass, icl_by_class, token_classes
 from ..measure.intervals import Interval, bootstrap
 from ..measure.metrics import icl_score
 from ..measure.phase import PhaseWindow, snapshots_around
 from .argument1 import deep_plain, multi_layer
 from .claims import AFTER, ClaimDef, Reading, Threshold, number, register
+from .readings import register_analysis
 
 __all__ = [
     "REMOVES_MOST",
@@ -38,6 +39,11 @@ __all__ = [
     "DECIDING_METHOD",
     "AblationControls",
     "ablation_controls",
+    "final_induction_heads",
+    "CONTROL_MODELS",
+    "CONTROLS",
+    "PATTERN_PRESERVING",
+    "chapter_models",
     "ClassSplit",
     "class_split",
     "class_terms",
@@ -175,7 +181,24 @@ class AblationControls:
     together: dict[str, Interval]
     single: dict[str, dict[str, Interval]]
     control: list[tuple[tuple[str, ...], Interval]]
-    ablations: dict[str, dict]
+    ablations: dict[str, dict] | None = None
+
+    def to_json(self) -> dict:
+        """Plain lists for a kept reading (:data:`CONTROLS`): every interval as ``[value, lo, hi]``
+        rounded to 6 decimals; ``ablations`` (per-token losses) is left out."""
+        def iv(x: Interval) -> list[float]:
+            return [round(float(v), 6) for v in x]
+
+        return {"heads": list(self.heads), "together": {m: iv(x) for m, x in self.together.items()},
+                "single": {m: {h: iv(x) for h, x in d.items()} for m, d in self.single.items()},
+                "control": [[list(hs), iv(x)] for hs, x in self.control]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "AblationControls":
+        """The inverse of :meth:`to_json` (``ablations`` None)."""
+        return cls(tuple(d["heads"]), {m: Interval(*x) for m, x in d["together"].items()},
+                   {m: {h: Interval(*x) for h, x in hs.items()} for m, hs in d["single"].items()},
+                   [(tuple(hs), Interval(*x)) for hs, x in d["control"]])
 
     @property
     def specific(self) -> bool | None:
@@ -204,6 +227,42 @@ def ablation_controls(run: Run, heads: list[str], n_sequences: int | None = None
     ablated = icl_score(ablate_heads(bridge, tokens, sets, method=DECIDING_METHOD)) if sets else []
     control = [(tuple(hs), _fraction_interval(clean, a)) for hs, a in zip(sets, ablated)]
     return AblationControls(tuple(heads), together, single, control, ablations)
+
+
+def final_induction_heads(trajectory: Trajectory) -> list[str]:
+    """The run's induction heads at its last snapshot (:func:`induction_heads.measure.heads.induction_heads`
+    of the final prefix-matching and copying scores): the heads every final-checkpoint analysis of
+    Argument 3 ablates, as the summary's ``induction_heads``."""
+    return induction_heads(trajectory["prefix_matching"][-1], trajectory["copying"][-1])
+
+
+# The models chapter 04 draws: the plain families' base runs (every seed and width is in the claims).
+_ATTN, _MLP = ("attn-only-1l", "attn-only-2l", "attn-only-3l"), ("mlp-2l", "mlp-3l")
+CONTROL_MODELS = ("attn-only-2l", "attn-only-3l")  # the ablation controls' models: they take ~1 min each
+
+
+def chapter_models(names) -> list[str]:
+    """The finished runs chapter 04 reads, in its order: the plain families' base runs drawn in its
+    figures, then every run its claims cover (:func:`ablation_models`, :func:`mlp_models`)."""
+    names = list(names)
+    return list(dict.fromkeys([n for n in _ATTN + _MLP if n in names] + ablation_models(names) + mlp_models(names)))
+
+
+def _controls_value(run: Run) -> dict | None:
+    heads = final_induction_heads(run.trajectory)
+    return ablation_controls(run, heads).to_json() if heads else None
+
+
+def _pattern_preserving_value(run: Run) -> list:
+    return [[[round(float(v), 6) for v in layer] for layer in mode] for mode in full_vs_pattern_preserving(run)]
+
+
+# Kept with the runs' readings (``make readings``): a chapter reads them instead of recomputing.
+CONTROLS = register_analysis("argument3.controls", _controls_value,
+                             lambda names: [n for n in CONTROL_MODELS if n in names])
+PATTERN_PRESERVING = register_analysis(
+    "argument3.pattern-preserving", _pattern_preserving_value,
+    lambda names: [n for n in _ATTN + _MLP if n in names and model_family(n)[1] > 1])
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,12 @@ refused), and used only while its ``version`` is the current :func:`readings_ver
 of the source of every module of this package that the summary's code imports, directly or not.
 Any change to that code makes every kept reading stale, and a stale or missing reading is
 computed again rather than read: no number comes from code other than today's.
+
+A chapter's heavier analyses of a few runs (Argument 3's ablation controls, say) are kept the same
+way as :class:`Analysis` values: ``data/<size>/zoo/<model>/readings/<analysis>.json``, ``{"version":
+..., "value": ...}``, versioned by the sources of the module that computes them
+(:func:`readings_version` of that module), written by ``make readings`` for the runs the analysis
+:attr:`~Analysis.covers`, read by :func:`analysis_value` only while current.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -24,7 +32,8 @@ from ..engine.store import atomic_write_json, read_json
 from ..engine.zoo import Run
 
 __all__ = ["READINGS_FILE", "readings_sources", "readings_version", "kept_reading", "write_reading", "reading",
-           "Provenance"]
+           "Provenance", "Analysis", "ANALYSES", "register_analysis", "kept_analysis", "write_analysis",
+           "analysis_value"]
 
 READINGS_FILE = "readings.json"
 _PACKAGE = Path(__file__).resolve().parents[1]  # lib/induction_heads
@@ -64,13 +73,13 @@ def _imports(path: Path, module: str) -> set[str]:
 
 
 @cache
-def readings_sources() -> tuple[Path, ...]:
-    """The source files of every module the summary imports, transitively, within this package,
-    sorted. A package's ``__init__`` counts only where it is imported itself (``from . import x``
+def readings_sources(root: str = _ROOT_MODULE) -> tuple[Path, ...]:
+    """The source files of every module the summary (or the module ``root``) imports, transitively,
+    within this package, sorted. A package's ``__init__`` counts only where it is imported itself (``from . import x``
     of a package): the book's ``__init__`` gathers the chapters' helpers, which compute no reading.
     The presentation modules (:data:`_PRESENTATION`) are left out, and with them what only they
     import."""
-    seen, todo = set(), [_ROOT_MODULE]
+    seen, todo = set(), [root]
     while todo:
         module = todo.pop()
         path = _module_path(module)
@@ -82,10 +91,11 @@ def readings_sources() -> tuple[Path, ...]:
 
 
 @cache
-def readings_version() -> str:
-    """The sha256 (first 16 hex digits) of :func:`readings_sources`' contents and package paths."""
+def readings_version(root: str = _ROOT_MODULE) -> str:
+    """The sha256 (first 16 hex digits) of :func:`readings_sources`' contents and package paths
+    (of the summary's code, or of the module ``root``'s)."""
     h = hashlib.sha256()
-    for path in readings_sources():
+    for path in readings_sources(root):
         h.update(str(path.relative_to(_PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
@@ -113,18 +123,24 @@ def write_reading(run: Run, row: dict) -> None:
 
 class Provenance:
     """Where a chapter's readings came from: how many runs were read from kept readings and which
-    were computed now (stale or missing), for the line a chapter prints under its table."""
+    were computed now (stale or missing), for the line a chapter prints under its table; of the
+    summary rows, or of one :class:`Analysis`."""
 
-    def __init__(self) -> None:
+    def __init__(self, analysis: "Analysis | None" = None) -> None:
         self.kept: list[str] = []
         self.computed: list[str] = []
+        self.analysis = analysis
 
     def line(self) -> str:
         """One line for the reader, e.g. ``"48 runs read from their kept readings (version
         3f2a...), 0 computed now"``."""
         computed = f"{len(self.computed)} computed now" + (f" ({', '.join(self.computed)})" if self.computed else "")
-        return (f"{len(self.kept)} runs read from their kept readings (data/<size>/zoo/<model>/{READINGS_FILE}, "
-                f"code version {readings_version()}), {computed}")
+        if self.analysis is None:
+            return (f"{len(self.kept)} runs read from their kept readings (data/<size>/zoo/<model>/{READINGS_FILE}, "
+                    f"code version {readings_version()}), {computed}")
+        a = self.analysis
+        return (f"{a.name} of {len(self.kept)} runs read from their kept readings (data/<size>/zoo/<model>/"
+                f"{ANALYSES_DIR}/{a.name}.json, code version {a.version}), {computed}")
 
 
 def reading(run: Run, compute, provenance: Provenance | None = None) -> dict:
@@ -138,3 +154,73 @@ def reading(run: Run, compute, provenance: Provenance | None = None) -> dict:
     if provenance is not None:
         provenance.computed.append(run.name)
     return json.loads(json.dumps(compute(run), default=str))
+
+
+# ------------------------------------------------------------------ kept analyses of a few runs
+
+ANALYSES_DIR = "readings"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A chapter's analysis of one run, kept like a reading. ``compute(run)`` returns plain JSON
+    (lists, numbers, strings, dicts); ``covers(names)`` picks, from a size's finished runs, those
+    the chapter reads it for (``make readings`` keeps it for them, a chapter may compute it for any
+    run). Its version is :func:`readings_version` of the module that defines ``compute``: an edit
+    to that code, or to anything it imports, makes every kept value stale."""
+
+    name: str
+    compute: Callable
+    covers: Callable[[Iterable[str]], list[str]]
+
+    @property
+    def version(self) -> str:
+        """The version of the code that computes it (16 hex digits)."""
+        return readings_version(self.compute.__module__)
+
+
+ANALYSES: dict[str, Analysis] = {}
+
+
+def register_analysis(name: str, compute: Callable, covers: Callable[[Iterable[str]], list[str]]) -> Analysis:
+    """Register (once per name) and return the :class:`Analysis` ``name``: ``make readings`` keeps
+    every registered analysis for the runs it covers."""
+    if name in ANALYSES and ANALYSES[name].compute is not compute:
+        raise ValueError(f"analysis {name!r} is registered twice")
+    if not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"analysis name {name!r}: letters, digits, '.', '-' and '_' only (it names a file)")
+    ANALYSES[name] = Analysis(name, compute, covers)
+    return ANALYSES[name]
+
+
+def _analysis_path(run: Run, analysis: Analysis) -> Path:
+    return run_dir(run.size, run.name) / ANALYSES_DIR / f"{analysis.name}.json"
+
+
+def kept_analysis(run: Run, analysis: Analysis):
+    """The run's kept value of ``analysis`` when it is there and current, else None (a kept file
+    that does not match the run's manifest raises the store's one-line error)."""
+    path = _analysis_path(run, analysis)
+    if not path.exists():
+        return None
+    kept = read_json(path, f"delete it and run `make readings SIZE={run.size}`")
+    return kept["value"] if kept.get("version") == analysis.version else None
+
+
+def write_analysis(run: Run, analysis: Analysis, value) -> None:
+    """Keep ``value`` (``analysis.compute(run)``) with the analysis' current version, recorded in
+    the run's manifest."""
+    atomic_write_json({"version": analysis.version, "value": value}, _analysis_path(run, analysis))
+
+
+def analysis_value(run: Run, analysis: Analysis, provenance: Provenance | None = None):
+    """``analysis`` of the run: its kept value when current, else computed now (passed through JSON,
+    so both kinds are alike). Nothing is written: a chapter never writes into the run store."""
+    value = kept_analysis(run, analysis)
+    if value is not None:
+        if provenance is not None:
+            provenance.kept.append(run.name)
+        return value
+    if provenance is not None:
+        provenance.computed.append(run.name)
+    return json.loads(json.dumps(analysis.compute(run)))

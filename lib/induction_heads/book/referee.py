@@ -7,13 +7,15 @@ numbers the chapters print and the outcomes the decisions log pre-registered."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import torch
 from torch import Tensor
 
 from ..engine.config import NO_INDUCTION_MODELS, format_model_name, parse_model_name
 from ..engine.zoo import Run
 from ..measure.intervals import Interval
 from ..measure.phase import PhaseWindow
-from .argument1 import class_readings_over_training
+from .argument1 import classes_over_training
 from .argument2 import EQUIVALENCE, equivalence_reading, paired_final_icl
 from .claims import BEFORE, ClaimDef, Reading, Threshold, register
 
@@ -41,20 +43,21 @@ def class_terms_over_training(run: Run, window: PhaseWindow | None, tokens: Tens
     """Each class's term of the ICL score at every kept checkpoint of ``run``
     (:func:`induction_heads.book.argument1.class_split_over_training` on the evaluation sequences
     ``tokens``), keyed ``"<before|in|after> (<tokens>M)"`` (3 significant digits) in training order."""
-    return class_readings_by_label(run, window, tokens)[0]
+    return class_readings_by_label(run, window, classes_over_training(run, tokens))[0]
 
 
-def class_readings_by_label(run: Run, window: PhaseWindow | None, tokens: Tensor
+def class_readings_by_label(run: Run, window: PhaseWindow | None, by_step: dict[str, dict]
                             ) -> tuple[dict[str, list[float]], dict[str, Tensor]]:
     """``(terms, curves)`` at every kept checkpoint of ``run``, both keyed as
     :func:`class_terms_over_training` keys them: each class's term of the ICL score, and each
-    class's loss-by-position curve [class, position]
-    (:func:`induction_heads.book.argument1.class_readings_over_training`, one forward pass each)."""
+    class's loss-by-position curve [class, position], from ``by_step``
+    (:func:`induction_heads.book.argument1.classes_over_training`, one forward pass a checkpoint;
+    kept with the run's readings as :data:`induction_heads.book.argument1.CLASSES_OVER_TRAINING`)."""
     terms, curves = {}, {}
-    for step, (split, curve) in class_readings_over_training(run, tokens).items():
-        seen = run.tokens_at(step)
+    for step, reading in sorted(by_step.items(), key=lambda kv: int(kv[0])):
+        seen = run.tokens_at(int(step))
         label = f"{window_label(seen, window)} ({seen / 1e6:.3g}M)"
-        terms[label], curves[label] = [float(v) for v in split.contribution], curve
+        terms[label], curves[label] = reading["contribution"], torch.tensor(reading["curve"])
     return terms, curves
 
 

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..engine.train import make_recorder
 from ..engine.zoo import Run, Trajectory, Zoo
-from ..measure.heads import induction_heads
+from ..measure.heads import induction_heads, parse_head
 from ..measure.intervals import Interval, bootstrap_ci, seed_spread
 from ..measure.metrics import icl_score, prefix_matching_score
 from ..measure.phase import icl_share_in_window, peak_icl_rate, smoothed_over_training
@@ -28,7 +28,7 @@ from .argument4 import argument4_summary
 from .argument6 import rung
 from .readings import reading
 
-__all__ = ["PAPER", "argument6_summary", "model_summary", "phase_readings", "ablation_readings", "summary", "FinalSamples", "final_samples",
+__all__ = ["PAPER", "argument6_summary", "model_summary", "phase_readings", "ablation_readings", "zero_ablation_numbers", "summary", "FinalSamples", "final_samples",
            "final_intervals", "interval_readings", "final_readings", "final_readings_by_name", "INTERVAL_KEYS", "SEED_SPREAD_KEYS", "seed_spreads"]
 
 # The paper's numbers (Olsson et al. 2022), for the side-by-side table. Source: the paper's Argument 1 and Model Analysis Table.
@@ -97,13 +97,16 @@ def model_summary(run: Run, with_ablation: bool = True, with_argument4: bool = T
         "max_prefix_matching_score": round(float(prefix_final.max()), 4),
         "induction_heads": heads,
         # each induction head's copying score at the end (the order of induction_heads)
-        "copying_score_induction_heads": [round(float(_final_copying(m).flatten()[_flat(h, prefix_final)]), 4) for h in heads],
+        "copying_score_induction_heads": [round(float(_final_copying(m)[parse_head(h)]), 4) for h in heads],
         "loss_bump": loss_bump is not None,
         **final_repeat_test(run),
         **phase_readings(m, window),
     }
     samples = final_samples(run, prefix_final)
-    out.update(final_intervals(samples))
+    finals = interval_readings(samples)
+    out.update(final_intervals(samples, finals))
+    # the same means with their intervals, as the chapters' claims print them ([value, lo, hi])
+    out["final_readings"] = {name: [round(float(x), 6) for x in iv] for name, iv in finals.items()}
     # per evaluation sequence, for paired differences between runs (the same sequences in every run)
     out["icl_score_final_by_sequence"] = [round(float(v), 4) for v in samples["icl_score"]]
     if with_ablation:
@@ -112,12 +115,6 @@ def model_summary(run: Run, with_ablation: bool = True, with_argument4: bool = T
     if with_argument4:
         out["argument4"] = argument4_summary(run, heads)
     return out
-
-
-def _flat(head: str, scores: Tensor) -> int:
-    """The flat index of head ``"layer.head"`` in a ``[layer, head]`` score tensor."""
-    layer, h = map(int, head.split("."))
-    return layer * scores.shape[1] + h
 
 
 def phase_readings(trajectory: Trajectory, window) -> dict:
@@ -147,7 +144,8 @@ def ablation_readings(run: Run, heads: list[str]) -> dict:
     (``ablation_icl_fraction_removed_mean``, :data:`induction_heads.book.argument3.DECIDING_METHOD`),
     each with its 95% interval (None without an induction head or without ICL to remove); and
     the ICL score split by class (``icl_by_class``: :meth:`induction_heads.book.argument3.ClassSplit.to_json`,
-    ``removed`` under mean ablation)."""
+    ``removed`` under mean ablation); and the zero ablation's own numbers (``ablation_zero``:
+    :func:`zero_ablation_numbers`)."""
     bridge = run.bridge()
     tokens = load_eval_set(run.size)[0]
     losses = clean_losses(bridge, tokens)
@@ -158,8 +156,18 @@ def ablation_readings(run: Run, heads: list[str]) -> dict:
         out[key] = None if frac is None or frac != frac else round(frac, 4)
         out[f"{key}_ci"] = None if out[key] is None else _ci(fraction_removed_interval(ablation))
         mean = ablation if method == DECIDING_METHOD else mean
+        if method == "zero":
+            out["ablation_zero"] = None if ablation is None else zero_ablation_numbers(ablation)
     out["icl_by_class"] = class_split(losses, tokens, None if mean is None else mean["losses_ablated"]).to_json()
     return out
+
+
+def zero_ablation_numbers(ablation: dict) -> dict[str, float]:
+    """What chapter 04's table shows of the zero ablation of a run's induction heads together
+    (:func:`induction_heads.book.argument3.induction_ablation`): the ICL score clean and ablated,
+    the change, and the sum of the single-head changes (rounded to 4 decimals)."""
+    return {k: round(ablation[k], 4) for k in ("icl_clean", "icl_all_ablated", "delta_icl_together",
+                                                "delta_icl_sum_of_singles")}
 
 
 class FinalSamples(dict):
@@ -217,16 +225,21 @@ def final_readings(run: Run) -> dict[str, Interval]:
     return interval_readings(final_samples(run))
 
 
-def final_readings_by_name(zoo: Zoo, trajectories: Mapping[str, Trajectory], names: Iterable[str]) -> dict[str, dict[str, Interval | float]]:
+def final_readings_by_name(zoo: Zoo, trajectories: Mapping[str, Trajectory], names: Iterable[str],
+                           rows: Mapping[str, dict] | None = None) -> dict[str, dict[str, Interval | float]]:
     """The numbers the chapter's claims print at the end of training, with their 95% intervals:
     :func:`final_readings` (``icl_score``, ``max_prefix_matching``
     of the largest head, ``repeat_top1`` on copies 2-4, ``passage_top1_second_copy``) of each run
-    in ``names``. A run whose trajectory is not its committed run's (trained live in the chapter)
-    has no checkpoint to resample: its numbers are read from its trajectory, without intervals."""
+    in ``names``, read from its summary row in ``rows`` where it has one (``final_readings``: the
+    same numbers, kept to 6 decimals), else computed. A run whose trajectory is not its committed
+    run's (trained live in the chapter) has no checkpoint to resample: its numbers are read from its
+    trajectory, without intervals."""
     out: dict[str, dict[str, Interval | float]] = {}
     for n in names:
         m = trajectories[n]
-        if n in zoo and m is zoo[n].trajectory:
+        if n in zoo and m is zoo[n].trajectory and rows is not None and "final_readings" in rows.get(n, {}):
+            out[n] = {k: Interval(*v) for k, v in rows[n]["final_readings"].items()}
+        elif n in zoo and m is zoo[n].trajectory:
             out[n] = dict(final_readings(zoo[n]))
         else:
             out[n] = {"icl_score": float(m["icl_score"][-1]), "max_prefix_matching": float(m["prefix_matching"][-1].max())}
@@ -236,10 +249,11 @@ def final_readings_by_name(zoo: Zoo, trajectories: Mapping[str, Trajectory], nam
     return out
 
 
-def final_intervals(samples: FinalSamples) -> dict[str, list[float]]:
+def final_intervals(samples: FinalSamples, readings: Mapping[str, Interval] | None = None) -> dict[str, list[float]]:
     """``{key: [lo, hi]}``: the 95% interval of each mean the summary reports at the end of
-    training (:data:`INTERVAL_KEYS`; :func:`interval_readings`)."""
-    readings = interval_readings(samples)
+    training (:data:`INTERVAL_KEYS`; :func:`interval_readings` of ``samples``, or ``readings``
+    where they are computed already)."""
+    readings = interval_readings(samples) if readings is None else readings
     return {key: _ci(readings[name]) for key, name in INTERVAL_KEYS.items()}
 
 
