@@ -54,6 +54,19 @@ def _classes(L: int) -> list[str]:
     return (["previous-token"] + ["other"] * (L * H - 2) + ["induction"])
 
 
+def _checked(names):
+    """A claim with a threshold checked on ``names`` (the zoo's longest names, some twice)."""
+    from induction_heads.book.claims import ClaimDef, Threshold
+    from induction_heads.measure.intervals import Interval
+
+    d = ClaimDef("test.legible", 3, "removes {threshold}", paper="p", reading="share",
+                 threshold=Threshold(0.7, "at least", "book", "after the data"))
+    c = d.open("small")
+    for i, n in enumerate(names):
+        c.measure(f"{n}-seed{i}", Interval(0.5 + 0.03 * i, 0.4 + 0.03 * i, 0.7 + 0.03 * i))
+    return d, c
+
+
 class _Zoo(dict):
     size = "small"
 
@@ -76,6 +89,14 @@ def _figures():
     pattern = torch.softmax(torch.randn(4, 49, 49, generator=g), -1)
     lags = torch.arange(-8, 9)
     yield "training_curves", lambda: figures.training_curves(zoo)
+    # the heroes: each argument's first figure
+    yield "phase_change_hero", lambda: figures.argument1.phase_change_hero(runs, wins, "attn-only-2l-d256", "attn-only-1l")
+    yield "smeared_hero", lambda: figures.argument2.smeared_hero(
+        runs, wins, [("attn-only-1l", "attn-only-2l-d256"), ("mlp-1l", "attn-only-2l-d64")])
+    yield "claim_readings", lambda: figures.thumbnails.claim_readings(*_checked(MODELS * 2), "a long reading's name",
+                                                                      marks=(1.0,))
+    yield "circuit_hero", lambda: a5.circuit_hero(
+        TOKENS, runs["attn-only-2l"] | {"ov_positivity": torch.rand(S, 2, H) * 2 - 1}, "0.0", ["1.1", "1.3"], WINDOW)
     yield "icl_curves", lambda: figures.icl_curves({n: runs[n] for n in RUNGS}, wins, ncols=3)
     yield "loss_heatmaps", lambda: figures.loss_heatmaps(runs["attn-only-2l"], WINDOW, title="attn-only-2l")
     yield "prefix_matching_curves", lambda: figures.prefix_matching_curves({n: runs[n] for n in RUNGS}, wins, ncols=3)

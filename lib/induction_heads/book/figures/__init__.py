@@ -11,13 +11,14 @@ data and returns it. One module per chapter:
   score split by class);
 - ``argument4``, ``argument5``, ``argument6``: chapters 05, 06 and 07;
 - ``attention``: attention views (a circuitsvis widget and its matplotlib twin);
-- ``thumbnails``: the introduction's verdict-strip thumbnails.
+- ``thumbnails``: a claim's readings against its threshold, small (the introduction's verdict-strip
+  thumbnails) and full size (``claim_readings``, the hero of Arguments 3 and 4).
 
 The figures the chapters call without their module's name (``figures.icl_curves(...)``) are
 imported here by name.
 """
 
-from . import argument1, argument2, argument3, argument4, argument5, argument6, attention, methods, palette, style
+from . import argument1, argument2, argument3, argument4, argument5, argument6, attention, methods, palette, style, thumbnails
 from .argument1 import (icl_curves, loss_curves, loss_heatmaps, onset_spread, pca_trajectories, prefix_matching_curves,
                         repeat_curves, seed_curves, token_loss_strip)
 from .argument2 import loss_heatmap_pairs
@@ -27,7 +28,7 @@ from .methods import RECIPE_COLORS, recipe_pairs, training_curves
 
 __all__ = [
     "methods", "argument1", "argument2", "argument3", "argument4", "argument5", "argument6", "attention", "palette",
-    "style",
+    "style", "thumbnails",
     "icl_curves", "loss_heatmaps", "prefix_matching_curves", "repeat_curves", "loss_curves", "pca_trajectories",
     "token_loss_strip", "onset_spread", "seed_curves", "loss_heatmap_pairs", "ablation_grid", "repeat_loss_profiles",
     "RECIPE_COLORS", "recipe_pairs", "training_curves",

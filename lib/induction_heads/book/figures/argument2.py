@@ -1,5 +1,6 @@
 """Chapter 03's figures (Argument 2, smeared keys and knockouts): loss by context index of each
-control beside the interventions it controls. The chapter's ICL, prefix-matching and seed curves are
+control beside the interventions it controls, and the chapter's hero (each vanilla model's ICL
+score beside its smeared twin's). The chapter's other ICL, prefix-matching and seed curves are
 Argument 1's (:mod:`induction_heads.book.figures.argument1`)."""
 
 from __future__ import annotations
@@ -11,9 +12,39 @@ import numpy as np
 from torch import Tensor
 
 from ...measure.phase import PhaseWindow
-from .style import COLUMN_IN, bottom_labels, figure_legend, panel_title, tokens_axis, window_edges_handle
+from .palette import CONTRAST_LINE, ICL_COLOR
+from .style import COLUMN_IN, bottom_labels, figure_legend, panel_title, tokens_axis, window_edges_handle, zero_line
 
-__all__ = ["loss_heatmap_pairs"]
+__all__ = ["smeared_hero", "loss_heatmap_pairs"]
+
+
+def smeared_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
+                 pairs: Sequence[tuple[str, str]]):
+    """Argument 2 in one figure: one panel per ``(vanilla, smeared)`` pair with both ICL scores over
+    training, the vanilla model grey and the smeared one black, each thick inside its phase-change
+    window (a pair whose models are not both in ``runs`` is left out)."""
+    pairs = [p for p in pairs if all(n in runs for n in p)]
+    if not pairs:
+        raise ValueError("smeared_hero: no (vanilla, smeared) pair has both runs")
+    fig, axes = plt.subplots(1, len(pairs), figsize=(COLUMN_IN, 2.9), sharey=True, squeeze=False, layout="constrained")
+    for ax, (vanilla, smeared) in zip(axes[0], pairs):
+        for name, color in ((vanilla, CONTRAST_LINE), (smeared, ICL_COLOR)):
+            t, icl = runs[name]["tokens"].double(), runs[name]["icl_score"]
+            keep = t > 0
+            ax.plot(t[keep], icl[keep], color=color, lw=1.3)
+            w = windows.get(name)
+            if w is not None:
+                inside = keep & (t >= w.start) & (t <= w.end)
+                ax.plot(t[inside], icl[inside], color=color, lw=5, alpha=0.35, solid_capstyle="butt")
+        zero_line(ax)
+        panel_title(ax, f"{vanilla} against {smeared}", len(pairs))
+        tokens_axis(ax)
+    axes[0, 0].set_ylabel("ICL score (nats)\nnegative: learns in context")
+    figure_legend(fig, [plt.Line2D([], [], color=ICL_COLOR, lw=1.3, label="smeared keys"),
+                        plt.Line2D([], [], color=CONTRAST_LINE, lw=1.3, label="vanilla"),
+                        plt.Line2D([], [], color="0.3", lw=5, alpha=0.35, label="thick: inside its phase-change window")],
+                  ncol=3)
+    return fig
 
 
 def loss_heatmap_pairs(

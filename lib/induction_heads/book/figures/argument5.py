@@ -30,6 +30,7 @@ from .style import (COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, m
 
 __all__ = [
     "K_TRACE_LABEL",
+    "circuit_hero",
     "circuit_curves",
     "qk_ov_plane",
     "composition_heatmaps",
@@ -40,6 +41,39 @@ __all__ = [
 ]
 
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
+
+
+def circuit_hero(tokens: Float[Tensor, "snapshot"], scores: Mapping[str, Float[Tensor, "snapshot layer head"]],
+                 previous_head: str, induction: Sequence[str], window: PhaseWindow | None = None):
+    """Argument 5 in one figure: the two halves of the circuit over training. The previous-token
+    head's previous-token score (blue), each induction head's prefix-matching score (red) and its
+    OV eigenvalue positivity (red, dashed: its OV circuit copies when positive); the phase-change
+    window shaded. ``scores``: a trajectory's ``previous_token``, ``prefix_matching`` and
+    ``ov_positivity``."""
+    keep = tokens > 0
+    t = tokens[keep].double().numpy()
+    fig, ax = plt.subplots(figsize=(0.8 * COLUMN_IN, 3.2), layout="constrained")
+    shade_window(ax, window, label=False)
+    zero_line(ax)
+    lines = [scores["previous_token"][(keep, *parse_head(previous_head))]]
+    ax.plot(t, lines[0], color=HEAD_CLASS_COLORS["previous-token"], lw=1.6)
+    for h in induction:
+        for key, ls, lw in (("prefix_matching", "-", 1.6), ("ov_positivity", "--", 1.2)):
+            lines.append(scores[key][(keep, *parse_head(h))])
+            ax.plot(t, lines[-1], color=HEAD_CLASS_COLORS["induction"], ls=ls, lw=lw)
+    low = min(0.0, min(float(v.min()) for v in lines))
+    ax.set_ylim(low - 0.05 * (1 - low), 1.05)
+    ax.set_ylabel("score")
+    tokens_axis(ax)
+    heads_text = ", ".join(induction) or "none"
+    figure_legend(fig, [plt.Line2D([], [], color=HEAD_CLASS_COLORS["previous-token"], lw=1.6,
+                                   label=f"previous-token head {previous_head}: previous-token score"),
+                        plt.Line2D([], [], color=HEAD_CLASS_COLORS["induction"], lw=1.6,
+                                   label=f"induction heads {heads_text}: prefix-matching score"),
+                        plt.Line2D([], [], color=HEAD_CLASS_COLORS["induction"], lw=1.2, ls="--",
+                                   label="their OV circuits: eigenvalue positivity (copying)"),
+                        window_handle() if window is not None else None], ncol=1)
+    return fig
 
 
 def circuit_curves(

@@ -20,6 +20,7 @@ __all__ = [
     "WINDOW_COLOR",
     "ABLATED_COLOR",
     "CONTEXT_COLOR",
+    "CONTRAST_LINE",
     "DEPTH_COLORS",
     "MODEL_PALETTE",
     "depth_color",
@@ -36,6 +37,7 @@ REPEAT_COLOR = "#1f77b4"
 WINDOW_COLOR = "#f5b041"  # the phase-change window: the paper's orange band
 ABLATED_COLOR = "0.45"  # a curve with heads ablated, beside its clean curve
 CONTEXT_COLOR = "0.78"  # the lines a figure does not highlight, drawn behind the few it does
+CONTRAST_LINE = "0.6"  # the one model a hero figure sets beside its subject (the one-layer model, the vanilla one)
 # One colour per class of predicted token (measure.icl_classes): the induction head's colour for
 # the tokens it could predict.
 TOKEN_CLASS_COLORS: dict[str, str] = {"induction-predictable": HEAD_CLASS_COLORS["induction"],

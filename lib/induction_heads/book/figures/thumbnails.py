@@ -1,5 +1,7 @@
-"""The front page's thumbnails: one small picture per argument, of the readings its lead claim is
-judged on, each model a mark against the claim's threshold (green: holds; red: does not)."""
+"""Pictures of a claim's readings, each model a mark against the threshold its verdict is judged
+at (green: holds; red: does not): the front page's thumbnails, one small picture per argument of
+the readings its lead claim is judged on, and the same picture full size with each model named
+(:func:`claim_readings`), the hero figure of an argument whose claim is one number per model."""
 
 from __future__ import annotations
 
@@ -12,9 +14,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..claims import ClaimDef, number  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
-__all__ = ["HOLDS", "FAILS", "claim_thumbnail", "png_data_uri"]
+from ...measure.intervals import Interval  # noqa: E402
+from ..claims import ClaimDef, number  # noqa: E402
+from .style import COLUMN_IN, figure_legend  # noqa: E402
+
+__all__ = ["HOLDS", "FAILS", "claim_thumbnail", "claim_readings", "png_data_uri"]
 
 HOLDS, FAILS = "#2e7d32", "#c62828"
 
@@ -55,6 +61,45 @@ def claim_thumbnail(definition: ClaimDef, claim, size: tuple[float, float] = (1.
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     fig.tight_layout(pad=0.2)
+    return fig
+
+
+def claim_readings(definition: ClaimDef, claim, xlabel: str, marks: tuple[float, ...] = ()):
+    """:func:`claim_thumbnail` full size: every model's reading of ``claim`` (checked by
+    ``definition``, which has a numeric threshold) as a dot on its own named row, its 95% interval
+    as a bar where the reading is an :class:`~induction_heads.measure.intervals.Interval`; the
+    threshold the verdict is judged at dashed, ``marks`` (further reference values, e.g. 1: all of
+    it) dotted. Rows sorted by reading, the largest on top; green where the claim holds, red where
+    not; the x axis frames the readings and the lines."""
+    t = definition.judged_at
+    items = sorted((i for i in claim.items if definition.reading in i.numbers),
+                   key=lambda i: number(i.numbers[definition.reading]))  # the largest reading on top
+    fig, ax = plt.subplots(figsize=(0.8 * COLUMN_IN, 1.1 + 0.22 * len(items)), layout="constrained")
+    y = np.arange(len(items))
+    seen = [t.value, *marks]
+    for yi, item in zip(y, items):
+        v, color = item.numbers[definition.reading], HOLDS if _held(definition, item) else FAILS
+        if isinstance(v, Interval):
+            ax.plot([v.lo, v.hi], [yi, yi], color=color, lw=1.5)
+            seen += [v.lo, v.hi]
+        ax.plot([number(v)], [yi], "o", color=color, ms=5)
+        seen.append(number(v))
+    ax.axvline(t.value, color="0.2", ls="--", lw=1)
+    for x in marks:
+        ax.axvline(x, color="0.5", ls=":", lw=1)
+    ax.set_yticks(y, [i.name for i in items])
+    ax.set_ylim(-0.7, len(items) - 0.3)
+    finite = [v for v in seen if v == v]
+    lo, hi = min(finite), max(finite)
+    pad = 0.06 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    fails = any(not _held(definition, i) for i in items)
+    figure_legend(fig, [Line2D([], [], color=HOLDS, marker="o", ls="", label="holds"),
+                        Line2D([], [], color=FAILS, marker="o", ls="", label="does not hold") if fails else None,
+                        Line2D([], [], color="0.2", ls="--", label=f"{t.text()} ({t.source().split(' (')[0]})")],
+                  ncol=3)
     return fig
 
 
