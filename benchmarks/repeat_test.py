@@ -28,7 +28,8 @@ from induction_heads.engine.config import ModelConfig
 from induction_heads.measure.metrics import prefix_matching_score, repeated_random_tokens
 from induction_heads.engine.model import InductionLM, to_bridge
 from induction_heads.measure.repeats import passage_twice, repeat_test, repeated_sequences
-from induction_heads.engine.runs import load_eval_set, load_model, load_token_counts, load_tokenizer
+from induction_heads.engine.runs import (checkpoint_file, checkpoint_step, load_eval_set, load_model, load_token_counts,
+                                        load_tokenizer)
 from induction_heads.engine.store import read_tensors
 from induction_heads.engine.tokenizer import printable_token_pool, random_token_pool
 
@@ -71,12 +72,12 @@ def measure(model: InductionLM, size: str = "small") -> dict:
 def load_run_model(run: Path, step: int | None = None) -> tuple[InductionLM, int]:
     """The fast twin of a run folder's checkpoint (its last one by default)."""
     info = json.loads((run / "info.json").read_text())
-    steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.safetensors"))
+    steps = sorted(checkpoint_step(p) for p in (run / "checkpoints").glob("step_*.safetensors"))
     if not steps:
         raise SystemExit(f"no checkpoints in {run}")
     step = steps[-1] if step is None else step
-    model = InductionLM(ModelConfig(**info["model_config"]))
-    model.load_state_dict(read_tensors(run / "checkpoints" / f"step_{step:07d}.safetensors", "retrain the run"))
+    model = InductionLM(ModelConfig.from_dict(info["model_config"]))
+    model.load_state_dict(read_tensors(run / "checkpoints" / checkpoint_file(step), "retrain the run"))
     return model, step
 
 
