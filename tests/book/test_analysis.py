@@ -340,6 +340,8 @@ def test_a_long_table_folds_as_data_with_a_csv_and_never_prints_nan_or_an_expone
     text = Table(["head", "trace", "window"], [["0.0", "nan", "2.5e9-5e9 tokens"], ["1.1", "3.79e+03", "1e9"],
                                               ["1.3", "-1.31e+04", "8.6e-06"]])
     assert text.rows == [["0.0", "none", "2.5B-5B tokens"], ["1.1", "3,790", "1B"], ["1.3", "-13,100", "8.6\u00d710\u207b\u2076"]]
+    assert text.numeric == [False, True, False]  # a number written with a power of ten still aligns as one
+    assert Table(["x", "y"], [["a", "8.6e-06"], ["b", "0.5"]]).numeric == [False, True]
     assert not short._repr_html_().startswith("<details")
     long = Table(["model", "x"], [[f"m{i}", float(i)] for i in range(Table.FOLD_ROWS + 1)])
     page = long._repr_html_()

@@ -258,6 +258,9 @@ _EXPONENT = re.compile(r"(?<![\w.])(\d+(?:\.(\d+))?)e([+-]?\d+)\b", re.I)
 _SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 
 
+_POWER_OF_TEN = re.compile("-?\\d+(?:\\.\\d+)?\u00d710[\u207b\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+")  # plain_number's 8.6×10⁻⁶
+
+
 def plain_number(text: str) -> str:
     """A number written in exponent notation (``3.79e+03``, ``2.5e9``, ``8.6e-06``) as a reader
     writes it, with the digits it was given: ``3,790``, ``2.5B``, ``8.6×10⁻⁶``. Millions and billions
@@ -290,7 +293,7 @@ _MISSING = {"-", "none", "n/a", "nan", ""}
 
 def _is_number(cell: str) -> bool:
     text = cell.strip().replace(",", "").rstrip("%MBKx")
-    if text.lower() in _MISSING:
+    if text.lower() in _MISSING or _POWER_OF_TEN.fullmatch(text):
         return True
     try:
         float(text)
