@@ -55,7 +55,7 @@ LONG_CELLS: dict[tuple[str, str], str] = {
         "saying why it is skipped; to thin: the rows into argument4",
     ("06_argument5_mechanism.ipynb", "arg5-setup"):
         "the chapter's set-up: its imports, attn-only-2l's final scores, head classes, induction and "
-        "previous-token heads, the followed head, and the table of every head's scores",
+        "previous-token heads and the followed head (the hero and the heads' table read them)",
     ("06_argument5_mechanism.ipynb", "arg5-qk-ov-plane"):
         "the QK/OV plane and the table of each last-layer head's entry into the corner and its points at "
         "the window's edges; to thin: the marks and points into argument5",

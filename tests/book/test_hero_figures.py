@@ -111,3 +111,26 @@ def test_claim_readings_name_every_model_sorted_with_its_interval_and_the_thresh
     assert {ln.get_linestyle() for ln in ax.get_lines() if list(ln.get_xdata()) in ([0.7, 0.7], [1.0, 1.0])} == {"--", ":"}
     assert len(fig.legends[0].get_texts()) == 3  # holds, does not hold, the threshold
     plt.close("all")
+
+
+def test_every_argument_chapter_opens_with_its_hero_and_a_takeaway_caption():
+    """Chapters 02-07 (Arguments 1-6): the first cell after the claim that draws or shows anything
+    is the hero (``argN-hero``), whose caption opens with the takeaway in bold; no table comes
+    before it."""
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    chapters = Path(__file__).resolve().parents[2] / "chapters"
+    captions = yaml.safe_load((chapters / "figures.yml").read_text())
+    for k in range(1, 7):
+        (path,) = chapters.glob(f"0{k + 1}_argument{k}_*.ipynb")
+        cells = json.loads(path.read_text())["cells"]
+        code = [c for c in cells[1:] if c["cell_type"] == "code" and "colab-setup" not in c.get("metadata", {}).get("tags", [])
+                and "parameters" not in c.get("metadata", {}).get("tags", [])]
+        first = next(i for i, c in enumerate(code) if re.search(r"^(fig = |book\.Table\(|\w+_table$)", "".join(c["source"]), re.M))
+        assert code[first]["id"] == f"arg{k}-hero", (path.name, code[first]["id"])
+        caption = captions[path.name][f"arg{k}-hero"]["caption"]
+        assert re.match(r"\*\*[^*]+\.\*\* ", caption), caption[:80]
