@@ -4,7 +4,8 @@
    1. The sidebar and contents buttons work at every width.
    2. A figure shown smaller than drawn (on a phone) opens full size on tap.
    3. A table wider than its column scrolls sideways with a visible cue.
-   4. A name with hyphens ("attn-only-2l-d64") in a table or in inline code never breaks inside. */
+   4. A name with hyphens ("attn-only-2l-d64") never breaks inside, wherever it is printed: a table,
+      a printed line, a check's summary, a caption, the text. */
 (function () {
   "use strict";
 
@@ -34,9 +35,11 @@
   }
 
   /* 2. Figures scale to the column (book.css). One shown at less than ZOOM_BELOW of its drawn
-     width is marked .ih-zoomable, says "Open full size", and opens in a full-screen view that
-     scrolls both ways. */
+     width is marked .ih-zoomable, says how small it is shown ("Shown at 75% of its size: tap to
+     open full size"; below DENSE_BELOW "Too small to read at this width (shown at 45% ...)"), and
+     opens, on a tap on it or on that line, in a full-screen view that scrolls both ways. */
   var ZOOM_BELOW = 0.9;
+  var DENSE_BELOW = 0.6;  // below this share its labels are too small to read, and the line says so
   var viewer = null;
 
   function openViewer(img) {
@@ -64,8 +67,14 @@
   function markZoomable(img) {
     var holder = figureOf(img);
     if (!holder || !img.naturalWidth) return;
-    var scaled = img.getBoundingClientRect().width < img.naturalWidth * ZOOM_BELOW;
+    var share = img.getBoundingClientRect().width / img.naturalWidth;
+    var scaled = share < ZOOM_BELOW;
     holder.classList.toggle("ih-zoomable", scaled);
+    var hint = holder.querySelector(":scope > .ih-zoom-hint");
+    if (!(hint && scaled)) return;
+    var shown = "shown at " + Math.round(100 * share) + "% of its size";
+    hint.textContent = (share < DENSE_BELOW ? "Too small to read at this width (" + shown + ")" : shown.charAt(0).toUpperCase() + shown.slice(1))
+      + ": tap to open full size \u2922";
   }
 
   function setupFigures() {
@@ -123,10 +132,15 @@
     document.addEventListener("toggle", function () { boxes.forEach(markWide); }, true);
   }
 
-  /* 4. A line may break after a hyphen; in a table cell squeezed narrow that cut model names in
-     pieces ("attn-/only-/2l"). Each hyphenated word of a table cell, and each short inline code
-     with a hyphen, is kept on one line (.ih-token, white-space: nowrap). */
+  /* 4. A line may break after a hyphen; on a phone that cut model names in pieces ("attn-/only-/2l")
+     in table cells, in printed lines ("20 of 21 (not attn-" / "only-2l-d256)") and in the text.
+     Each hyphenated word of the article (up to TOKEN_MAX characters, so that no word runs out of
+     its column) is kept on one line (.ih-token, white-space: nowrap), and each short inline code
+     with a hyphen. Left alone: scripts, styles and the circuitsvis views (drawn by their own
+     script). */
   var TOKEN = /[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)+/g;
+  var TOKEN_MAX = 48;
+  var NOT_TEXT = "script, style, textarea, svg, .ih-circuitsvis, .ih-token, mjx-container, .MathJax";
 
   function wrapTokens(cell) {
     var walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
@@ -134,10 +148,11 @@
     while (walker.nextNode()) nodes.push(walker.currentNode);
     nodes.forEach(function (node) {
       var text = node.nodeValue;
-      if (text.indexOf("-") < 0 || node.parentElement.closest(".ih-token")) return;
+      if (text.indexOf("-") < 0 || node.parentElement.closest(NOT_TEXT)) return;
       TOKEN.lastIndex = 0;
       var parts = [], last = 0, m;
       while ((m = TOKEN.exec(text)) !== null) {
+        if (m[0].length > TOKEN_MAX) continue;
         if (m.index > last) parts.push(document.createTextNode(text.slice(last, m.index)));
         var span = document.createElement("span");
         span.className = "ih-token";
@@ -154,11 +169,11 @@
   }
 
   function setupTokens() {
-    document.querySelectorAll("article td, article th").forEach(wrapTokens);
     document.querySelectorAll("article code.literal, article code.docutils").forEach(function (code) {
       var text = code.textContent;
       if (text.indexOf("-") >= 0 && text.length <= 40) code.classList.add("ih-token");
     });
+    document.querySelectorAll("article").forEach(wrapTokens);
   }
 
   ready(function () {

@@ -51,7 +51,8 @@ def test_toc_pages_reads_the_reading_order():
     assert check_site.toc_pages(toc) == ["chapters/00_intro.html", "chapters/01_a.html",
                                          "chapters/01_a_more.html", "chapters/02_b.html"]
     book = check_site.toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-    assert book[0] == "chapters/00_introduction.html" and book[-1] == "chapters/08_decisions.html"
+    assert book[0] == "chapters/00_introduction.html" and book[-2:] == ["chapters/08_decisions.html",
+                                                                         "chapters/09_appendix_runs.html"]
 
 
 def test_chain_problems_wants_the_toc_order_for_every_size():
@@ -275,6 +276,8 @@ SITE_PAGE = f"""<!doctype html><html><head>
 <div class="cell_output"><figure><img src="{_wide_png(751)}"><figcaption>Figure 1. Wide.</figcaption></figure></div>
 <div class="cell_output"><div class="output text_html"><table class="ih-table"><tr><th>model</th><th>window</th>
   {"<th>n</th>" * 12}</tr>{NAMES}</table></div></div>
+<div class="cell_output"><pre style="width: 20ch">PARTLY (not attn-only-2l-d256)</pre></div>
+<p>{"the models attn-only-2l-k-knockout-seed1 and smeared-2l-seed2 " * 6}</p>
 </article></main></body></html>"""
 
 
@@ -288,16 +291,20 @@ def _site_page(tmp_path, with_script=True):
 
 
 def test_the_sites_script_makes_a_phone_page_readable(browser, tmp_path):
-    """At 420 px with book.js and book.css: the figure scales and opens full size, the wide table
-    scrolls with its cue, no model name breaks, and both header buttons open their panels."""
+    """At 420 px with book.js and book.css: the figure scales, says how small it is shown and opens
+    full size, the wide table scrolls with its cue, no model name breaks (in the table, the printed
+    line or the text), and both header buttons open their panels."""
     server, base = _site_page(tmp_path)
     try:
         browser.viewport(420)
         info = check_site.check_page(browser, f"{base}/p.html")
+        hint = browser.run("return document.querySelector('.ih-zoomable > .ih-zoom-hint').textContent")
         nav = browser.run_async(check_site.NAV)
     finally:
         server.shutdown()
     [figure] = info["images"]
+    assert hint == (f"Too small to read at this width (shown at {round(100 * figure['width'] / 751)}% of its size): "
+                    "tap to open full size \u2922")
     assert figure["natural"] == 751 and figure["width"] < 420 and figure["zoomable"]
     assert check_site.cropped(info["images"]) == [] and check_site.without_zoom(info["images"]) == []
     [table] = info["tables"]
@@ -316,7 +323,9 @@ def test_without_the_sites_script_the_checks_fail(browser, tmp_path):
         nav = browser.run_async(check_site.NAV)
     finally:
         server.shutdown()
-    assert len(check_site.uncued(info["tables"])) == 1 and info["broken_names"]
+    assert len(check_site.uncued(info["tables"])) == 1
+    broken = set(info["broken_names"])  # in the table, the printed line and the text
+    assert {"attn-only-2l-d256", "attn-only-2l-k-knockout-seed1"} <= broken
     assert check_site.without_zoom(info["images"])  # scaled by book.css, but no way to open it
     problems = check_site.nav_problems(nav, 420)
     assert any(p.startswith("the sidebar button does not open") for p in problems)

@@ -15,7 +15,8 @@ Every page is opened at two window widths, 1400 px (a desktop) and 420 px (a pho
 - nothing a reader sees is cut off at either width: no figure image is wider than its column or
   clipped by a box (:func:`cropped`), and one shown smaller than drawn (on a phone) opens full size
   on tap (:func:`without_zoom`); every table wider than its box scrolls with a visible cue
-  (:func:`uncued`); no hyphenated name in a table breaks across lines (``attn-/only-2l``);
+  (:func:`uncued`); no hyphenated name (a model's: ``attn-only-2l-d64``) breaks across lines, in a
+  table, a printed line, a caption or the text (``attn-/only-2l``);
 - the header's sidebar and contents buttons open their panels (:func:`nav_problems`): each button
   a reader sees is clicked, and the panel it controls must appear (a dialog, on narrow screens)
   or, for the sidebar on a wide screen where it is already open, close and open again;
@@ -70,6 +71,7 @@ MAX_PASS_LINES = 12  # PASS lines one unfolded output block may show a reader
 SCREENSHOT_MAX_HEIGHT = 12000  # px
 SCREEN_HEIGHT = 900  # px: the window's height, one "screen"
 ZOOM_BELOW = 0.9  # a figure shown at less than this share of its drawn width must open full size
+NAME_MAX = 48  # characters: a hyphenated name up to this long never breaks across lines (book.js's TOKEN_MAX)
 INTRODUCTION = "chapters/00_introduction.html"  # the page whose first screen holds the verdict strip
 _PASS_LINE = re.compile(r"^\s*PASS\b", re.M)
 
@@ -127,7 +129,7 @@ return Array.from(document.querySelectorAll(".cell_output pre, .cell_output .out
 """
 
 # What a reader sees of figures, tables and names, measured with every folded block open.
-LAYOUT = """
+LAYOUT = f"const NAME_MAX = {NAME_MAX};\n" + """
 const vis = e => e.getClientRects().length > 0;
 const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
 const col = article.getBoundingClientRect();
@@ -156,21 +158,23 @@ const tables = Array.from(article.querySelectorAll("table")).filter(vis).map(t =
           wide: wide, scrolls: !!box, cue: !!box && box.classList.contains("ih-wide")
             && !!hint && hint.classList.contains("ih-scroll-hint") && vis(hint)};
 });
+// A hyphenated word (a model name: "attn-only-2l-d64") anywhere in the article's text: a table
+// cell, a printed line, a check's summary, a caption, a paragraph; not the circuitsvis views
+// (their own script draws them) nor a word longer than NAME_MAX characters.
 const broken = [];
 const word = /[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)+/g;
-article.querySelectorAll("td, th").forEach(cell => {
-  if (!vis(cell)) return;
-  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    for (const m of node.nodeValue.matchAll(word)) {
-      const range = document.createRange();
-      range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
-      const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
-      if (tops.size > 1) broken.push(m[0]);
-    }
+const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const node = walker.currentNode;
+  if (node.nodeValue.indexOf("-") < 0 || node.parentElement.closest("script, style, textarea, svg, .ih-circuitsvis")) continue;
+  for (const m of node.nodeValue.matchAll(word)) {
+    if (m[0].length > NAME_MAX) continue;
+    const range = document.createRange();
+    range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+    const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+    if (tops.size > 1) broken.push(m[0]);
   }
-});
+}
 return {images: figures, tables: tables, broken_names: broken};
 """
 # Let the page's scripts react to the blocks just opened (a ResizeObserver runs before a frame).
@@ -549,7 +553,7 @@ def page_problems(info: dict, want: int | None, errors: list[str]) -> list[str]:
                       + ("with no scroll cue" if t["scrolls"] else "that does not scroll") + f": {t['text']!r}")
     if info.get("broken_names"):
         names = sorted(set(info["broken_names"]))
-        status.append(f"{len(info['broken_names'])} names broken across lines in tables: {names[:5]}")
+        status.append(f"{len(info['broken_names'])} hyphenated names broken across lines: {names[:5]}")
     if "active" in info and not info["active"]:
         status.append("no sidebar entry marks this page")
     if errors:
