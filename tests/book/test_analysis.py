@@ -349,3 +349,6 @@ def test_a_long_table_folds_as_data_with_a_csv_and_never_prints_nan_or_an_expone
     csv = base64.b64decode(page.split("base64,")[1].split('"')[0]).decode()
     assert csv.splitlines()[:2] == ["model,x", "m0,0.000"] and len(csv.splitlines()) == 14
     assert repr(long).splitlines()[2].split() == ["m0", "0.000"]  # the text nbval compares: the table as before
+    whole = long.unfolded()  # the appendix: the table is the page
+    assert whole._repr_html_().startswith('<table class="ih-table">') and repr(whole) == repr(long)
+    assert long._repr_html_() == page  # the table it came from still folds

@@ -7,6 +7,7 @@ A chapter's first cells are: the Colab cell (does nothing outside Colab), the pa
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import html
 import io
@@ -208,7 +209,8 @@ class Table:
     shows as ``none`` and a float of 10,000 or more as a whole number with thousands separators,
     never as ``nan`` or an exponent; a cell formatted before (text) says the same
     (:func:`plain_numbers`: ``"nan"`` is ``none``, ``3.79e+03`` is ``3,790``). In the book a table of more than :attr:`FOLD_ROWS` rows is
-    data, not the story: it folds under a one-line summary with a CSV download.
+    data, not the story: it folds under a one-line summary with a CSV download (:meth:`unfolded`
+    shows one whole, where the table is the page's point).
     """
 
     FOLD_ROWS = 12
@@ -242,6 +244,13 @@ class Table:
         return (f'<details class="ih-data"><summary>Data: a table of {len(self.rows)} rows '
                 f'({html.escape(", ".join(self.header[:3]))}, ...)</summary>{table}'
                 f'<p><a download="table.csv" href="{self.csv_uri()}">Download these rows as CSV</a></p></details>')
+
+    def unfolded(self) -> "Table":
+        """The same table shown whole in the book, however long: for a page whose point is the
+        table (the appendix of every trained run). Its text is the same."""
+        table = copy.copy(self)
+        table.FOLD_ROWS = max(len(self.rows), self.FOLD_ROWS)
+        return table
 
     def csv(self) -> str:
         """The table as CSV text (the formatted cells)."""
