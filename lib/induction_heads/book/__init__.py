@@ -31,7 +31,7 @@ from .checks import Claim, Verdict, claim, verdict_table
 
 # Every argument module registers its claims when imported: importing the book registers them all
 # (induction_heads.book.claims.registered).
-from . import argument1, argument2, argument3, argument4, argument5, argument6, recipes, referee  # noqa: E402,F401
+from . import argument1, argument2, argument3, argument4, argument4_kept, argument5, argument6, recipes, referee  # noqa: E402,F401
 
 __all__ = ["DEFAULT_SIZE", "ParameterError", "Table", "check", "check_claim", "check_deviation", "ensure_data",
            "in_colab", "setup_chapter", "validate_live", "Claim", "claim", "Verdict",
