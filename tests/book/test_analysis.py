@@ -313,6 +313,26 @@ def test_the_verdict_strip_has_a_card_a_badge_and_a_thumbnail_per_argument():
     assert lead.key == "arg1.window"  # the first claim read here with a numeric threshold
 
 
+def test_the_verdict_strip_shows_the_hero_miniatures_with_their_alt_texts():
+    import re
+
+    import matplotlib.pyplot as plt
+
+    v = tables.argument_verdicts("small", _intro_rows())
+    open_before = set(plt.get_fignums())
+    html = tables.verdict_strip(v, "tiny").data  # the miniatures of the tiny zoo's heroes
+    cards = re.findall(r'<a class="ih-verdict" href="[^"]+\.html"[^>]*>(.*?)</a>', html)
+    assert len(cards) == 6
+    alts = [re.search(r'<img class="ih-verdict-thumb" src="data:image/png;base64,[^"]+" alt="([^"]*)">', c).group(1)
+            for c in cards]
+    assert alts[0].startswith("attn-only-2l&#x27;s ICL score (top) and largest prefix-matching score (bottom)")
+    assert alts[1].startswith("ICL score over training, each vanilla model (grey) against its smeared-key twin")
+    assert all(a.endswith(": each model against the threshold") for a in alts[2:4])  # Arguments 3, 4: their readings
+    assert alts[4].startswith("attn-only-2l over training: previous-token head 0.")
+    assert alts[5].startswith("ICL score over training of every rung of the ladder (12 models)")
+    assert set(plt.get_fignums()) <= open_before  # every miniature drawn is closed
+
+
 def test_a_claim_thumbnail_marks_each_model_against_the_threshold():
     from induction_heads.book.figures.thumbnails import FAILS, HOLDS, claim_thumbnail
 

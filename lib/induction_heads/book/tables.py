@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import NamedTuple, Sequence
 
+import matplotlib.pyplot as plt
+
 from ..engine.config import MODEL_NAMES, SIZES, get_size, model_config, parse_model_name
 from ..engine.runs import available_runs
 from ..engine.zoo import Zoo
@@ -12,7 +14,7 @@ from ..measure.phase import PhaseWindow
 from IPython.display import HTML
 
 from . import argument1, argument3, claims
-from .figures.thumbnails import claim_thumbnail, png_data_uri
+from .figures.thumbnails import claim_thumbnail, hero_thumbnails, png_data_uri
 from .argument1 import COPYING_REACHED
 from .chapter import NOT_JUDGED, PIPELINE_ONLY, Table
 from .checks import value_range
@@ -287,18 +289,29 @@ def argument_verdict_table(verdicts: Sequence[ArgumentVerdict]) -> Table:
                    f"{a.verdict}: {why(a)}"] for a in verdicts])
 
 
-def verdict_strip(verdicts: Sequence[ArgumentVerdict]):
+def verdict_strip(verdicts: Sequence[ArgumentVerdict], size: str | None = None):
     """The six verdicts as a strip of cards (HTML for the front page), each with its badge, a
-    thumbnail of the readings its lead claim is judged on
-    (:func:`induction_heads.book.figures.thumbnails.claim_thumbnail`) and a link to its chapter."""
+    thumbnail and a link to its chapter. With ``size``, the thumbnail of Arguments 1, 2, 5 and 6
+    is a miniature of the chapter's hero figure drawn from that size's runs
+    (:func:`induction_heads.book.figures.thumbnails.hero_thumbnails`); otherwise, and for
+    Arguments 3 and 4 (whose hero is those readings), the readings its lead claim is judged on
+    (:func:`induction_heads.book.figures.thumbnails.claim_thumbnail`)."""
+    heroes = {} if size is None else hero_thumbnails(size)
     cards = []
-    for a in verdicts:
+    for i, a in enumerate(verdicts, start=1):
         lead = a.lead
-        img = "" if lead is None else (
-            f'<img class="ih-verdict-thumb" src="{png_data_uri(claim_thumbnail(*lead))}" '
-            f'alt="{html.escape(lead[0].claim_text())}: each model against the threshold">')
+        if i in heroes:
+            fig = heroes.pop(i)
+            img = (f'<img class="ih-verdict-thumb" src="{png_data_uri(fig)}" '
+                   f'alt="{html.escape(fig.get_label())}">')
+        else:
+            img = "" if lead is None else (
+                f'<img class="ih-verdict-thumb" src="{png_data_uri(claim_thumbnail(*lead))}" '
+                f'alt="{html.escape(lead[0].claim_text())}: each model against the threshold">')
         title = "" if lead is None else f' title="{html.escape(lead[0].claim_text())}"'
         cards.append(f'<a class="ih-verdict" href="{a.chapter}.html"{title}><span class="ih-badge '
                      f'ih-badge-{a.verdict.split()[0]}">{html.escape(a.verdict)}</span>'
                      f'<span class="ih-verdict-title">{html.escape(a.name)}</span>{img}</a>')
+    for fig in heroes.values():  # an argument this list does not hold: closed, not leaked
+        plt.close(fig)
     return HTML(f'<div class="ih-verdict-strip">{"".join(cards)}</div>')

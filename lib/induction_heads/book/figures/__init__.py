@@ -11,8 +11,10 @@ data and returns it. One module per chapter:
   score split by class);
 - ``argument4``, ``argument5``, ``argument6``: chapters 05, 06 and 07;
 - ``attention``: attention views (a circuitsvis widget and its matplotlib twin);
-- ``thumbnails``: a claim's readings against its threshold, small (the introduction's verdict-strip
-  thumbnails) and full size (``claim_readings``, the hero of Arguments 3 and 4).
+- ``thumbnails``: the introduction's verdict-strip thumbnails (``hero_thumbnails``: a miniature of
+  the hero of Arguments 1, 2, 5 and 6, drawn by the hero's own drawing function; ``claim_thumbnail``:
+  a claim's readings against its threshold, for Arguments 3 and 4) and those readings full size
+  (``claim_readings``, the hero of Arguments 3 and 4).
 
 The figures the chapters call without their module's name (``figures.icl_curves(...)``) are
 imported here by name.

@@ -22,7 +22,7 @@ from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_COLOR, ICL_LABEL, MAX_LEGE
                     model_color, model_linestyle, model_styles, panel_grid, panel_title, shade_window, short_token,
                     tokens_axis, window_edges_handle, window_handle, zero_line)
 
-__all__ = ["phase_change_hero", "icl_curves", "loss_heatmaps", "prefix_matching_curves", "repeat_curves", "loss_curves", "pca_trajectories", "token_loss_strip", "onset_spread", "seed_curves"]
+__all__ = ["phase_change_hero", "draw_phase_change", "icl_curves", "loss_heatmaps", "prefix_matching_curves", "repeat_curves", "loss_curves", "pca_trajectories", "token_loss_strip", "onset_spread", "seed_curves"]
 
 
 def phase_change_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None], model: str,
@@ -31,18 +31,9 @@ def phase_change_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping
     (bottom) over training, its phase-change window shaded in both; ``contrast`` (a one-layer
     model, which has neither) in grey beside it."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(0.8 * COLUMN_IN, 4.0), sharex=True, layout="constrained")
-    for ax in (top, bottom):
-        shade_window(ax, windows.get(model), label=False)
-    drawn = [(contrast, CONTRAST_LINE, CONTRAST_LINE, 1.2)] if contrast else []
-    for name, icl_color, head_color, lw in drawn + [(model, ICL_COLOR, HEAD_CLASS_COLORS["induction"], 1.8)]:
-        m = runs[name]
-        keep = m["tokens"] > 0
-        top.plot(m["tokens"][keep], m["icl_score"][keep], color=icl_color, lw=lw)
-        bottom.plot(m["tokens"][keep], m["prefix_matching"].flatten(1).amax(1)[keep], color=head_color, lw=lw)
-    zero_line(top)
+    draw_phase_change(top, bottom, runs, windows, model, contrast)
     top.set_ylabel("ICL score (nats)\nnegative: learns in context")
     bottom.set_ylabel("largest prefix-\nmatching score")
-    bottom.set_ylim(0, 1.05)
     tokens_axis(bottom)
     figure_legend(fig, [plt.Line2D([], [], color=ICL_COLOR, lw=1.8, label=f"{model}: ICL score"),
                         plt.Line2D([], [], color=HEAD_CLASS_COLORS["induction"], lw=1.8,
@@ -50,6 +41,23 @@ def phase_change_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping
                         plt.Line2D([], [], color=CONTRAST_LINE, lw=1.2, label=f"{contrast} (one layer)") if contrast else None,
                         window_handle(f"{model}'s phase-change window")], ncol=2)
     return fig
+
+
+def draw_phase_change(top, bottom, runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
+                      model: str, contrast: str | None = None, scale: float = 1.0) -> None:
+    """:func:`phase_change_hero`'s data, on ``top`` (the ICL scores) and ``bottom`` (the largest
+    prefix-matching scores): ``model``'s window shaded in both, ``contrast`` grey under ``model``,
+    every line ``scale`` times the hero's width (the front page's miniature draws it small)."""
+    for ax in (top, bottom):
+        shade_window(ax, windows.get(model), label=False)
+    drawn = [(contrast, CONTRAST_LINE, CONTRAST_LINE, 1.2)] if contrast else []
+    for name, icl_color, head_color, lw in drawn + [(model, ICL_COLOR, HEAD_CLASS_COLORS["induction"], 1.8)]:
+        m = runs[name]
+        keep = m["tokens"] > 0
+        top.plot(m["tokens"][keep], m["icl_score"][keep], color=icl_color, lw=lw * scale)
+        bottom.plot(m["tokens"][keep], m["prefix_matching"].flatten(1).amax(1)[keep], color=head_color, lw=lw * scale)
+    zero_line(top)
+    bottom.set_ylim(0, 1.05)
 
 
 def icl_curves(

@@ -12,10 +12,11 @@ import numpy as np
 from torch import Tensor
 
 from ...measure.phase import PhaseWindow
+from ._shared import plot_in_window
 from .palette import CONTRAST_LINE, ICL_COLOR
 from .style import COLUMN_IN, bottom_labels, figure_legend, panel_title, tokens_axis, window_edges_handle, zero_line
 
-__all__ = ["smeared_hero", "loss_heatmap_pairs"]
+__all__ = ["smeared_hero", "present_pairs", "draw_pair", "loss_heatmap_pairs"]
 
 
 def smeared_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
@@ -23,20 +24,12 @@ def smeared_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str,
     """Argument 2 in one figure: one panel per ``(vanilla, smeared)`` pair with both ICL scores over
     training, the vanilla model grey and the smeared one black, each thick inside its phase-change
     window (a pair whose models are not both in ``runs`` is left out)."""
-    pairs = [p for p in pairs if all(n in runs for n in p)]
+    pairs = present_pairs(runs, pairs)
     if not pairs:
         raise ValueError("smeared_hero: no (vanilla, smeared) pair has both runs")
     fig, axes = plt.subplots(1, len(pairs), figsize=(COLUMN_IN, 2.9), sharey=True, squeeze=False, layout="constrained")
     for ax, (vanilla, smeared) in zip(axes[0], pairs):
-        for name, color in ((vanilla, CONTRAST_LINE), (smeared, ICL_COLOR)):
-            t, icl = runs[name]["tokens"].double(), runs[name]["icl_score"]
-            keep = t > 0
-            ax.plot(t[keep], icl[keep], color=color, lw=1.3)
-            w = windows.get(name)
-            if w is not None:
-                inside = keep & (t >= w.start) & (t <= w.end)
-                ax.plot(t[inside], icl[inside], color=color, lw=5, alpha=0.35, solid_capstyle="butt")
-        zero_line(ax)
+        draw_pair(ax, runs, windows, vanilla, smeared)
         panel_title(ax, f"{vanilla} against {smeared}", len(pairs))
         tokens_axis(ax)
     axes[0, 0].set_ylabel("ICL score (nats)\nnegative: learns in context")
@@ -45,6 +38,24 @@ def smeared_hero(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str,
                         plt.Line2D([], [], color="0.3", lw=5, alpha=0.35, label="thick: inside its phase-change window")],
                   ncol=3)
     return fig
+
+
+def present_pairs(runs: Mapping[str, object], pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ``(vanilla, smeared)`` pairs whose two models both have a run in ``runs``."""
+    return [p for p in pairs if all(n in runs for n in p)]
+
+
+def draw_pair(ax, runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None], vanilla: str,
+              smeared: str, scale: float = 1.0) -> None:
+    """One panel of :func:`smeared_hero` on ``ax``: both ICL scores over training, ``vanilla`` grey
+    and ``smeared`` black, each thick inside its own window, every line ``scale`` times the hero's
+    width (the front page's miniature draws it small)."""
+    for name, color in ((vanilla, CONTRAST_LINE), (smeared, ICL_COLOR)):
+        t, icl = runs[name]["tokens"].double(), runs[name]["icl_score"]
+        keep = t > 0
+        ax.plot(t[keep], icl[keep], color=color, lw=1.3 * scale)
+        plot_in_window(ax, t, icl, windows.get(name), color=color, lw=5 * scale, alpha=0.35, solid_capstyle="butt")
+    zero_line(ax)
 
 
 def loss_heatmap_pairs(

@@ -20,7 +20,7 @@ from matplotlib.colors import TwoSlopeNorm
 from torch import Tensor
 
 from ...measure.copying import MISS_CLASSES
-from ...measure.heads import head_labels
+from ...measure.heads import head_labels, induction_heads
 from ...measure.phase import PhaseWindow
 from ...measure.intervals import bootstrap_band
 from ...measure.heads import parse_head
@@ -30,6 +30,8 @@ from .style import (COLUMN_IN, HEAD_CLASS_COLORS, WINDOW_COLOR, figure_legend, m
 
 __all__ = [
     "K_TRACE_LABEL",
+    "circuit_heads",
+    "draw_circuit",
     "circuit_hero",
     "circuit_curves",
     "qk_ov_plane",
@@ -43,6 +45,35 @@ __all__ = [
 K_TRACE_LABEL = "K-composition trace / largest |trace| of the layer"
 
 
+def circuit_heads(trajectory: Mapping[str, Tensor]) -> tuple[str, list[str]]:
+    """The heads :func:`circuit_hero` follows, from a run's last snapshot: the previous-token head
+    the induction heads should read (the first layer's best previous-token head, ``"0.h"``) and the
+    induction heads (:func:`~induction_heads.measure.heads.induction_heads`)."""
+    previous = f"0.{int(trajectory['previous_token'][-1][0].argmax())}"
+    return previous, induction_heads(trajectory["prefix_matching"][-1], trajectory["copying"][-1])
+
+
+def draw_circuit(ax, tokens: Float[Tensor, "snapshot"], scores: Mapping[str, Float[Tensor, "snapshot layer head"]],
+                 previous_head: str, induction: Sequence[str], window: PhaseWindow | None = None,
+                 scale: float = 1.0) -> None:
+    """:func:`circuit_hero`'s data on ``ax``: the window shaded, the previous-token head's score
+    (blue), each induction head's prefix-matching score (red) and OV positivity (red, dashed), the
+    y axis from just below the lowest of them to 1.05; every line ``scale`` times the hero's width
+    (the front page's miniature draws it small)."""
+    keep = tokens > 0
+    t = tokens[keep].double().numpy()
+    shade_window(ax, window, label=False)
+    zero_line(ax)
+    lines = [scores["previous_token"][(keep, *parse_head(previous_head))]]
+    ax.plot(t, lines[0], color=HEAD_CLASS_COLORS["previous-token"], lw=1.6 * scale)
+    for h in induction:
+        for key, ls, lw in (("prefix_matching", "-", 1.6), ("ov_positivity", "--", 1.2)):
+            lines.append(scores[key][(keep, *parse_head(h))])
+            ax.plot(t, lines[-1], color=HEAD_CLASS_COLORS["induction"], ls=ls, lw=lw * scale)
+    low = min(0.0, min(float(v.min()) for v in lines))
+    ax.set_ylim(low - 0.05 * (1 - low), 1.05)
+
+
 def circuit_hero(tokens: Float[Tensor, "snapshot"], scores: Mapping[str, Float[Tensor, "snapshot layer head"]],
                  previous_head: str, induction: Sequence[str], window: PhaseWindow | None = None):
     """Argument 5 in one figure: the two halves of the circuit over training. The previous-token
@@ -50,19 +81,8 @@ def circuit_hero(tokens: Float[Tensor, "snapshot"], scores: Mapping[str, Float[T
     OV eigenvalue positivity (red, dashed: its OV circuit copies when positive); the phase-change
     window shaded. ``scores``: a trajectory's ``previous_token``, ``prefix_matching`` and
     ``ov_positivity``."""
-    keep = tokens > 0
-    t = tokens[keep].double().numpy()
     fig, ax = plt.subplots(figsize=(0.8 * COLUMN_IN, 3.2), layout="constrained")
-    shade_window(ax, window, label=False)
-    zero_line(ax)
-    lines = [scores["previous_token"][(keep, *parse_head(previous_head))]]
-    ax.plot(t, lines[0], color=HEAD_CLASS_COLORS["previous-token"], lw=1.6)
-    for h in induction:
-        for key, ls, lw in (("prefix_matching", "-", 1.6), ("ov_positivity", "--", 1.2)):
-            lines.append(scores[key][(keep, *parse_head(h))])
-            ax.plot(t, lines[-1], color=HEAD_CLASS_COLORS["induction"], ls=ls, lw=lw)
-    low = min(0.0, min(float(v.min()) for v in lines))
-    ax.set_ylim(low - 0.05 * (1 - low), 1.05)
+    draw_circuit(ax, tokens, scores, previous_head, induction, window)
     ax.set_ylabel("score")
     tokens_axis(ax)
     heads_text = ", ".join(induction) or "none"

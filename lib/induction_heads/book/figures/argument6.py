@@ -13,11 +13,13 @@ from torch import Tensor
 from ...measure.heads import THRESHOLDS, classify_heads
 from ...measure.phase import PhaseWindow
 from ...measure.scaling import LossRates, PowerLawFit, onset_law_tokens
+from ._shared import plot_in_window
 from .style import (COLUMN_IN, HEAD_CLASS_COLORS, ICL_LABEL, WINDOW_COLOR, bottom_labels, figure_legend, model_color,
                     model_linestyle, panel_grid, tokens_axis, zero_line)
 
 __all__ = [
     "rung_colors",
+    "draw_rungs",
     "icl_by_rung",
     "icl_after_by_rung",
     "advantage_by_position",
@@ -40,25 +42,30 @@ def _rung_style(names: Sequence[str]) -> dict[str, str]:
     return {n: model_linestyle(i) for i, n in enumerate(names)}
 
 
+def draw_rungs(ax, runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
+               families: Mapping[str, str], family: str, scale: float = 1.0) -> None:
+    """One panel of :func:`icl_by_rung` on ``ax``: the ICL score over training of every rung of
+    ``runs`` in ``family`` (each labelled with its name, in its colour and line style of the
+    ladder ``runs``), thick inside its window; every line ``scale`` times the hero's width (the
+    front page's miniature draws it small)."""
+    colors, styles = rung_colors(list(runs)), _rung_style(list(runs))
+    for name, m in runs.items():
+        if families[name] != family:
+            continue
+        t, icl = m["tokens"].double(), m["icl_score"]
+        keep = t > 0
+        ax.plot(t[keep], icl[keep], color=colors[name], ls=styles[name], lw=1.1 * scale, label=name)
+        plot_in_window(ax, t, icl, windows.get(name), color=colors[name], lw=4 * scale, alpha=0.45)
+    zero_line(ax)
+
+
 def icl_by_rung(runs: Mapping[str, Mapping[str, Tensor]], windows: Mapping[str, PhaseWindow | None],
                 families: Mapping[str, str]):
     """One panel per family: every rung's ICL score over training; the part inside its window thick."""
-    colors = rung_colors(list(runs))
     fams = list(dict.fromkeys(families.values()))
-    styles = _rung_style(list(runs))
     fig, axes = plt.subplots(1, len(fams), figsize=(COLUMN_IN, 3.8), sharey=True, squeeze=False, layout="constrained")
     for ax, fam in zip(axes[0], fams):
-        for name, m in runs.items():
-            if families[name] != fam:
-                continue
-            t, icl = m["tokens"].double(), m["icl_score"]
-            keep = t > 0
-            ax.plot(t[keep], icl[keep], color=colors[name], ls=styles[name], lw=1.1, label=name)
-            w = windows.get(name)
-            if w is not None:
-                inside = keep & (t >= w.start) & (t <= w.end)
-                ax.plot(t[inside], icl[inside], color=colors[name], lw=4, alpha=0.45)
-        zero_line(ax)
+        draw_rungs(ax, runs, windows, families, fam)
         tokens_axis(ax)
         ax.set_title(f"{fam} rungs")
         handles = ax.get_legend_handles_labels()[0]
