@@ -99,11 +99,15 @@ def test_every_kept_tiny_analysis_is_current_and_equals_its_computation_now(tiny
         assert covered, analysis.name
         for n in covered:
             run = Run("tiny", n)
-            kept = readings.kept_analysis(run, analysis)
-            assert kept is not None or (run_dir("tiny", n) / readings.ANALYSES_DIR / f"{analysis.name}.json").exists(), \
-                f"{analysis.name} of {n} is not kept (run `make readings SIZE=tiny`)"
-            assert kept is not None, f"{analysis.name} of {n} is stale (run `make readings SIZE=tiny`)"
-            assert _same(kept, json.loads(json.dumps(analysis.compute(run)))), (analysis.name, n)
+            path = run_dir("tiny", n) / readings.ANALYSES_DIR / f"{analysis.name}.json"
+            assert path.exists(), f"{analysis.name} of {n} is not kept (run `make readings SIZE=tiny`)"
+            # read as kept_analysis reads it (verified by the manifest); a kept null (the controls of a
+            # tiny model without induction heads) is current by its version, as any other value
+            kept = json.loads(path.read_text()) if readings.kept_analysis(run, analysis) is None else None
+            assert kept is None or kept["version"] == analysis.version, \
+                f"{analysis.name} of {n} is stale (run `make readings SIZE=tiny`)"
+            value = kept["value"] if kept is not None else readings.kept_analysis(run, analysis)
+            assert _same(value, json.loads(json.dumps(analysis.compute(run)))), (analysis.name, n)
 
 
 def test_an_analysis_is_versioned_by_the_code_that_computes_it():
