@@ -58,6 +58,7 @@ import sys
 import threading
 import time
 import urllib.request
+import yaml
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]  # the repository: lib/induction_heads/publish/ is three below
@@ -671,8 +672,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.screenshots:
         args.screenshots.mkdir(parents=True, exist_ok=True)
-    import yaml
-
     order = toc_pages(yaml.safe_load(args.toc.read_text()))
     pages = sorted(p for p in site.rglob("*.html")
                    if p.name not in SKIP_PAGES and "_static" not in p.parts and "_sources" not in p.parts
