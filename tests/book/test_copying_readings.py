@@ -141,3 +141,24 @@ def test_the_gap_by_path_adds_up(tiny_zoo):
     g = gap_by_path(d)
     parts = sum(v for k, v in g.items() if k != "gap" and v == v)
     assert parts == pytest.approx(g["gap"], abs=1e-3)
+
+
+def test_an_experiment_without_an_induction_head_is_open():
+    """The pre-registered rule: a run that formed no induction head (no window, or its largest final
+    prefix-matching score below the book's threshold) leaves the test open, whatever its top-1."""
+    from induction_heads.book.argument1 import FORMS_HEAD
+    from induction_heads.book.argument5 import experiment_outcomes, formed_head
+    from induction_heads.book.copying import NO_HEAD_OUTCOME, experiment_outcome
+
+    ref = Interval(0.34, 0.31, 0.38)
+    assert experiment_outcome("x", "ref", Interval(0.95, 0.9, 0.99), ref, formed_head=False).outcome == NO_HEAD_OUTCOME
+    window = {"start": 1, "end": 2}
+    assert formed_head({"phase_change_window": window, "max_prefix_matching_score": FORMS_HEAD.value})
+    assert not formed_head({"phase_change_window": window, "max_prefix_matching_score": FORMS_HEAD.value - 0.01})
+    assert not formed_head({"phase_change_window": None, "max_prefix_matching_score": 0.9})
+    row = lambda top1, prefix, w: {"repeat_top1": top1, "repeat_top1_ci": [top1 - 0.01, top1 + 0.01],  # noqa: E731
+                                   "max_prefix_matching_score": prefix, "phase_change_window": w}
+    rows = {"attn-only-2l": row(0.34, 0.8, window), "attn-only-2l-h1": row(0.004, 0.046, window),
+            "attn-only-2l-h2": row(0.6, 0.8, window)}
+    out = experiment_outcomes(rows)
+    assert out["attn-only-2l-h1"].outcome == NO_HEAD_OUTCOME and out["attn-only-2l-h2"].outcome == "improves"

@@ -38,6 +38,7 @@ __all__ = [
     "long_run_lines",
     "head_readings_rows",
     "experiment_outcomes",
+    "formed_head",
     "CLAIMS",
     "normalise_by_max_abs",
     "corner_entry",
@@ -348,11 +349,20 @@ def _row_interval(row: dict, key: str) -> Interval:
     return Interval(row[key], lo, hi)
 
 
+def formed_head(row: dict) -> bool:
+    """Whether a run formed an induction head, as the copying experiments' pre-registration reads
+    it (decisions log, "Why the heads copy weakly, and induction forbidden"): it has a phase-change
+    window and its largest final prefix-matching score is :data:`~induction_heads.book.argument1.FORMS_HEAD`."""
+    return row.get("phase_change_window") is not None and FORMS_HEAD.holds(row["max_prefix_matching_score"])
+
+
 def experiment_outcomes(rows: Mapping[str, dict]) -> dict[str, ExperimentOutcome]:
     """Each copying experiment of :data:`~induction_heads.book.copying.EXPERIMENTS` whose run and
     reference are among the summary rows, read by its pre-registered rule on their top-1 on copies
-    2-4 with its interval (:func:`~induction_heads.book.copying.experiment_outcome`)."""
-    return {n: experiment_outcome(n, ref, _row_interval(rows[n], "repeat_top1"), _row_interval(rows[ref], "repeat_top1"))
+    2-4 with its interval (:func:`~induction_heads.book.copying.experiment_outcome`); open where
+    the run formed no induction head (:func:`formed_head`)."""
+    return {n: experiment_outcome(n, ref, _row_interval(rows[n], "repeat_top1"), _row_interval(rows[ref], "repeat_top1"),
+                                  formed_head=formed_head(rows[n]))
             for n, ref, _ in EXPERIMENTS if n in rows and ref in rows and rows[n].get("repeat_top1") is not None
             and rows[ref].get("repeat_top1") is not None}
 

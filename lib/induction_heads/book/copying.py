@@ -372,8 +372,8 @@ DIAGNOSED = ("attn-only-2l", "attn-only-2l-long", "attn-only-2l-clamped-inductio
 class ExperimentOutcome:
     """A copying experiment read by the rule the decisions log wrote before it trained: top-1 on
     copies 2-4 of the run and of the run it is compared with, each with its 95% interval, and the
-    outcome: ``"reaches 0.9"``, ``"improves"`` (its interval wholly above the reference's) or
-    ``"flat or worse"``."""
+    outcome: ``"reaches 0.9"``, ``"improves"`` (its interval wholly above the reference's),
+    ``"flat or worse"``, or :data:`NO_HEAD_OUTCOME` for a run that formed no induction head."""
 
     name: str
     reference: str
@@ -382,10 +382,16 @@ class ExperimentOutcome:
     outcome: str
 
 
+NO_HEAD_OUTCOME = "open: it formed no induction head"
+
+
 def experiment_outcome(name: str, reference: str, top1: Interval, reference_top1: Interval,
-                       reached: float = COPYING_REACHED) -> ExperimentOutcome:
+                       reached: float = COPYING_REACHED, formed_head: bool = True) -> ExperimentOutcome:
     """:class:`ExperimentOutcome` of ``name`` against ``reference`` (decisions log, "Why the heads
-    copy weakly, and induction forbidden")."""
+    copy weakly, and induction forbidden"). A run that formed no induction head (``formed_head``
+    False) leaves the test open, as the log wrote before it trained: :data:`NO_HEAD_OUTCOME`."""
+    if not formed_head:
+        return ExperimentOutcome(name, reference, top1, reference_top1, NO_HEAD_OUTCOME)
     outcome = ("reaches 0.9" if top1.value >= reached else "improves" if top1.lo > reference_top1.hi
                else "flat or worse")
     return ExperimentOutcome(name, reference, top1, reference_top1, outcome)
