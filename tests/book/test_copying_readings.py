@@ -156,9 +156,13 @@ def test_an_experiment_without_an_induction_head_is_open():
     assert formed_head({"phase_change_window": window, "max_prefix_matching_score": FORMS_HEAD.value})
     assert not formed_head({"phase_change_window": window, "max_prefix_matching_score": FORMS_HEAD.value - 0.01})
     assert not formed_head({"phase_change_window": None, "max_prefix_matching_score": 0.9})
+    # a cool-down continues a run that formed its heads: no window of its own, its heads count
+    assert formed_head({"phase_change_window": None, "max_prefix_matching_score": 0.9}, continues=True)
+    assert not formed_head({"phase_change_window": None, "max_prefix_matching_score": 0.1}, continues=True)
     row = lambda top1, prefix, w: {"repeat_top1": top1, "repeat_top1_ci": [top1 - 0.01, top1 + 0.01],  # noqa: E731
                                    "max_prefix_matching_score": prefix, "phase_change_window": w}
     rows = {"attn-only-2l": row(0.34, 0.8, window), "attn-only-2l-h1": row(0.004, 0.046, window),
-            "attn-only-2l-h2": row(0.6, 0.8, window)}
+            "attn-only-2l-h2": row(0.6, 0.8, window), "attn-only-2l-cooldown": row(0.35, 0.76, None)}
     out = experiment_outcomes(rows)
     assert out["attn-only-2l-h1"].outcome == NO_HEAD_OUTCOME and out["attn-only-2l-h2"].outcome == "improves"
+    assert out["attn-only-2l-cooldown"].outcome == "flat or worse"

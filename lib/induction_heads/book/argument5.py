@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from ..engine.config import parse_model_name
 from ..engine.runs import load_token_counts
 from ..engine.tokenizer import random_token_pool
 from ..engine.zoo import Trajectory, Zoo
@@ -349,11 +350,14 @@ def _row_interval(row: dict, key: str) -> Interval:
     return Interval(row[key], lo, hi)
 
 
-def formed_head(row: dict) -> bool:
-    """Whether a run formed an induction head, as the copying experiments' pre-registration reads
-    it (decisions log, "Why the heads copy weakly, and induction forbidden"): it has a phase-change
-    window and its largest final prefix-matching score is :data:`~induction_heads.book.argument1.FORMS_HEAD`."""
-    return row.get("phase_change_window") is not None and FORMS_HEAD.holds(row["max_prefix_matching_score"])
+def formed_head(row: dict, continues: bool = False) -> bool:
+    """Whether a run has an induction head, as the copying experiments' pre-registration reads it
+    (decisions log, "Why the heads copy weakly, and induction forbidden"): its largest final
+    prefix-matching score is :data:`~induction_heads.book.argument1.FORMS_HEAD`, and it has a
+    phase-change window, unless it ``continues`` a finished run (a ``-cooldown``: it starts with
+    the heads its source formed, so it has no window of its own)."""
+    window = continues or row.get("phase_change_window") is not None
+    return window and FORMS_HEAD.holds(row["max_prefix_matching_score"])
 
 
 def experiment_outcomes(rows: Mapping[str, dict]) -> dict[str, ExperimentOutcome]:
@@ -362,7 +366,7 @@ def experiment_outcomes(rows: Mapping[str, dict]) -> dict[str, ExperimentOutcome
     2-4 with its interval (:func:`~induction_heads.book.copying.experiment_outcome`); open where
     the run formed no induction head (:func:`formed_head`)."""
     return {n: experiment_outcome(n, ref, _row_interval(rows[n], "repeat_top1"), _row_interval(rows[ref], "repeat_top1"),
-                                  formed_head=formed_head(rows[n]))
+                                  formed_head=formed_head(rows[n], parse_model_name(n).cooldown))
             for n, ref, _ in EXPERIMENTS if n in rows and ref in rows and rows[n].get("repeat_top1") is not None
             and rows[ref].get("repeat_top1") is not None}
 
