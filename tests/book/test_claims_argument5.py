@@ -13,9 +13,10 @@ from induction_heads.book.claims import AFTER
 C = argument5.CLAIMS
 
 
-def _row(top1, lo, hi, heads=("1.1",), prefix=0.8):
+def _row(top1, lo, hi, heads=("1.1",), prefix=0.8, window=(1e6, 2e6)):
     return {"repeat_top1": top1, "repeat_top1_ci": [lo, hi], "induction_heads": list(heads),
-            "max_prefix_matching_score": prefix}
+            "max_prefix_matching_score": prefix,
+            "phase_change_window": None if window is None else {"start": window[0], "end": window[1]}}
 
 
 def _rows():
